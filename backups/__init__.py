@@ -1,0 +1,1 @@
+"""Backups of the credit system with restic (see issue: backups)."""

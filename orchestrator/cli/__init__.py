@@ -1,0 +1,1 @@
+"""The `dr` command: parses, calls the engine, renders. No logic of its own."""

@@ -1,0 +1,90 @@
+"""Options shared by several commands, and the objects they open."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.engine.discovery import RunbookRegistry, dirs_from_environment
+from orchestrator.errors import UserInputError
+from orchestrator.journal import Journal, resolve_journal_url
+from orchestrator.text import Lang, default_lang
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Journal database URL (default: DR_DB, else the per-user SQLite "
+        "file ~/.local/state/dr/journal.sqlite3).",
+        show_default=False,
+    ),
+]
+RunbooksOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--runbooks",
+        help="Extra runbook directory (repeatable; also DR_RUNBOOKS).",
+        show_default=False,
+    ),
+]
+InventoryOption = Annotated[
+    Path, typer.Option("--inventory", "-i", help="Inventory YAML file.", show_default=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of operator text: zh or en (default: DR_LANG, then the locale).",
+        show_default=False,
+    ),
+]
+OperatorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operator",
+        help="Who is running this (default: DR_OPERATOR, then the "
+        "login name). Recorded in the journal.",
+        show_default=False,
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", "-p", help="Runbook parameter NAME=VALUE (repeatable).", show_default=False
+    ),
+]
+
+
+def open_journal(db: str | None) -> Journal:
+    return Journal(resolve_journal_url(db))
+
+
+def open_registry(runbooks: list[Path] | None) -> RunbookRegistry:
+    return RunbookRegistry.discover([*dirs_from_environment(), *(runbooks or [])])
+
+
+def operator_name(explicit: str | None) -> str:
+    return explicit or os.environ.get("DR_OPERATOR") or getpass.getuser()
+
+
+def language(explicit: str | None) -> Lang:
+    if explicit is None:
+        return default_lang()
+    if explicit not in ("zh", "en"):
+        raise UserInputError(f"--lang {explicit!r}: use zh or en")
+    return explicit  # type: ignore[return-value]
+
+
+def parse_params(values: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserInputError(f"--param {item!r}: write it as NAME=VALUE")
+        params[name.strip()] = value
+    return params

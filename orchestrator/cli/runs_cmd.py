@@ -1,0 +1,148 @@
+"""`dr runs list|show`, `dr runbook list|show`, `dr journal verify`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.cli.console import console
+from orchestrator.cli.options import (
+    DbOption,
+    JsonOption,
+    LangOption,
+    RunbooksOption,
+    language,
+    open_journal,
+    open_registry,
+)
+from orchestrator.cli.summary import print_json, print_run
+from orchestrator.engine.record import run_document
+from orchestrator.errors import EXIT_FAILED
+
+runs_app = typer.Typer(help="Runs recorded in the journal.", no_args_is_help=True)
+runbook_app = typer.Typer(help="The runbooks available.", no_args_is_help=True)
+journal_app = typer.Typer(help="The journal itself.", no_args_is_help=True)
+
+
+@runs_app.command("list")
+def list_runs(
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+    runs = open_journal(db).list_runs(limit)
+    if json_out:
+        print_json(console, [r.to_dict() for r in runs])
+        return
+    table = Table("run id", "runbook", "mode", "status", "started", "by")
+    for r in runs:
+        table.add_row(
+            r.id, escape(r.runbook), r.mode, r.status, r.started_at[:19], escape(r.started_by)
+        )
+    console.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One run: its steps with per-host results, and the RTO/RPO achieved."""
+    doc = run_document(open_journal(db), run_id)
+    if json_out:
+        print_json(console, doc)
+    else:
+        print_run(console, doc)
+
+
+@runbook_app.command("list")
+def list_runbooks(
+    runbooks: RunbooksOption = None, lang: LangOption = None, json_out: JsonOption = False
+) -> None:
+    """Every runbook found in the package and in --runbooks / DR_RUNBOOKS directories."""
+    lang_code = language(lang)
+    found = open_registry(runbooks).all()
+    if json_out:
+        print_json(
+            console,
+            [
+                {
+                    "name": r.name,
+                    "title": r.title.to_dict(),
+                    "system": r.system,
+                    "steps": len(r.steps),
+                    "source": r.source_file,
+                }
+                for r in found
+            ],
+        )
+        return
+    table = Table("name", "title", "steps", "source")
+    for r in found:
+        table.add_row(
+            r.name, escape(r.title(lang_code)), str(len(r.steps)), escape(r.source_file or "")
+        )
+    console.print(table)
+
+
+@runbook_app.command("show")
+def show_runbook(
+    name: Annotated[str, typer.Argument(help="Runbook name.")],
+    runbooks: RunbooksOption = None,
+    lang: LangOption = None,
+) -> None:
+    """A runbook's steps, parameters and description."""
+    lang_code = language(lang)
+    runbook = open_registry(runbooks).get(name)
+    console.print(f"[bold]{escape(runbook.title(lang_code))}[/] ({runbook.name})")
+    if runbook.description:
+        console.print(escape(runbook.description(lang_code)))
+    console.print(
+        f"source: {runbook.source_file}   system: {runbook.system or '-'}   "
+        f"on failure: {runbook.on_failure}"
+    )
+    for pname, param in runbook.params.items():
+        console.print(f"  param {pname} = {param.default!r}  {escape(param.help)}")
+    for number, step in enumerate(runbook.steps, 1):
+        target = f" → {step.targets}" if step.targets else ""
+        extra = f" (runs {step.include})" if step.include else ""
+        console.print(
+            f"{number:>3}. {step.id} [{step.kind}] {escape(step.title(lang_code))}"
+            f"{escape(target)}{escape(extra)}"
+        )
+
+
+@journal_app.command("verify")
+def verify_journal(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Prove the hash chain: exits 1 and names the first bad event after any tampering."""
+    journal = open_journal(db)
+    verdict = journal.verify()
+    if json_out:
+        print_json(
+            console,
+            {
+                "ok": verdict.ok,
+                "checked": verdict.checked,
+                "head_hash": verdict.head_hash,
+                "first_bad_seq": verdict.first_bad_seq,
+                "reason": verdict.reason,
+                "journal": journal.describe(),
+            },
+        )
+    elif verdict.ok:
+        console.print(
+            f"[green]journal intact[/]: {verdict.checked} events, head "
+            f"{verdict.head_hash[:16]}… ({journal.describe()})"
+        )
+    else:
+        console.print(
+            f"[bold red]journal broken at event {verdict.first_bad_seq}[/]: "
+            f"{escape(verdict.reason)} ({verdict.checked} events verified before it)"
+        )
+    if not verdict.ok:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,268 @@
+"""Running one step on one host: attempts, retries with backoff, timeouts, verify, waits."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.engine.context import StepContext
+from orchestrator.engine.plan import PlannedStep
+from orchestrator.engine.state import RunState
+from orchestrator.errors import DrError
+from orchestrator.journal.records import StepRecord
+from orchestrator.runbook import StepKind, Verdict
+
+if TYPE_CHECKING:
+    from orchestrator.inventory import Host
+
+# Statuses after which a step (on a host) is not run again by `dr resume`.
+DONE = frozenset({"succeeded", "skipped"})
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    host: str
+    status: str  # succeeded | failed | interrupted
+    detail: str = ""
+
+
+class StepTimedOut(Exception):
+    pass
+
+
+def run_on_host(
+    state: RunState, planned: PlannedStep, host: Host | None, prior: StepRecord | None
+) -> HostOutcome:
+    step = planned.step
+    ctx = StepContext(state, planned.path, planned.params)
+    args: tuple[Any, ...] = (ctx, host) if host is not None else (ctx,)
+    name = host.name if host is not None else ""
+    journal = state.journal
+
+    # An interrupted or failed attempt may have taken effect before it was cut off: ask
+    # the step's verify before doing it again. That is what makes `dr resume` safe.
+    interrupted = prior is not None and prior.status in ("running", "failed")
+    if step.verify_fn is not None and (step.check_first or interrupted):
+        verdict = _evaluate(step.verify_fn, args, step.timeout)
+        if verdict.ok:
+            reason = (
+                "interrupted earlier; verify shows it took effect"
+                if interrupted
+                else "already in effect"
+            )
+            journal.step_finished(
+                state.run_id,
+                planned.path,
+                name,
+                kind=step.kind,
+                status="succeeded",
+                result={"already_in_effect": True, "reason": reason},
+            )
+            return HostOutcome(name, "succeeded", reason)
+
+    if step.kind is StepKind.WAIT:
+        return _wait_until(state, planned, args, name, prior)
+
+    first_attempt = (prior.attempts if prior else 0) + 1
+    error = ""
+    for n in range(step.retries + 1):
+        attempt = first_attempt + n
+        journal.step_started(state.run_id, planned.path, name, kind=step.kind, attempt=attempt)
+        try:
+            value = call_with_timeout(step.fn, args, step.timeout)
+            result = _judge(step.kind, value)
+            if step.kind is StepKind.ACTION and step.verify_fn is not None:
+                verdict = _evaluate(step.verify_fn, args, step.timeout)
+                if not verdict.ok:
+                    raise _NotInEffect(verdict.detail)
+            journal.step_finished(
+                state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
+            )
+            return HostOutcome(name, "succeeded", _summary(result))
+        except Exception as err:  # a runbook's own bug must fail the step, not the engine
+            error = describe(err)
+            journal.append(
+                "step.attempt_failed",
+                run_id=state.run_id,
+                step_id=planned.path,
+                host=name or None,
+                data={"attempt": attempt, "error": error, "trace": _trace(err)},
+            )
+            if n < step.retries:
+                state.pause_requested.wait(step.backoff * (2**n))
+    journal.step_finished(
+        state.run_id, planned.path, name, kind=step.kind, status="failed", error=error
+    )
+    return HostOutcome(name, "failed", error)
+
+
+def run_rollback(state: RunState, planned: PlannedStep, host: Host | None) -> HostOutcome:
+    step = planned.step
+    assert step.rollback_fn is not None
+    ctx = StepContext(state, planned.path, planned.params)
+    args: tuple[Any, ...] = (ctx, host) if host is not None else (ctx,)
+    name = host.name if host is not None else ""
+    try:
+        call_with_timeout(step.rollback_fn, args, step.timeout)
+    except Exception as err:
+        state.journal.append(
+            "rollback.failed",
+            run_id=state.run_id,
+            step_id=planned.path,
+            host=name or None,
+            data={"error": describe(err)},
+        )
+        return HostOutcome(name, "failed", describe(err))
+    state.journal.step_finished(
+        state.run_id, planned.path, name, kind=step.kind, status="rolled_back"
+    )
+    return HostOutcome(name, "rolled_back")
+
+
+def call_with_timeout(fn: Any, args: tuple[Any, ...], timeout: float | None) -> Any:
+    """Call `fn`, giving up after `timeout` seconds.
+
+    Python cannot kill a thread: a timed-out call is abandoned on a daemon thread (our
+    transports carry their own timeouts, so it ends soon after) and the step fails.
+    """
+    if timeout is None:
+        return fn(*args)
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as err:
+            box["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="dr-step").start()
+    if not done.wait(timeout):
+        raise StepTimedOut(f"timed out after {timeout:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def describe(err: BaseException) -> str:
+    if isinstance(err, DrError):
+        return err.message
+    if isinstance(err, StepTimedOut | _NotInEffect | _CheckFailed):
+        return str(err)
+    return f"{err.__class__.__name__}: {err}"
+
+
+class _NotInEffect(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "the action ran but its verify says it has not taken effect"
+            + (f": {detail}" if detail else "")
+        )
+
+
+def _wait_until(
+    state: RunState,
+    planned: PlannedStep,
+    args: tuple[Any, ...],
+    name: str,
+    prior: StepRecord | None,
+) -> HostOutcome:
+    step = planned.step
+    attempt = (prior.attempts if prior else 0) + 1
+    state.journal.step_started(state.run_id, planned.path, name, kind=step.kind, attempt=attempt)
+    timeout = step.timeout if step.timeout is not None else 300.0
+    started = time.monotonic()
+    held_since: float | None = None
+    polls = 0
+    detail = ""
+    while True:
+        if state.pause_requested.is_set():
+            # Waiting changes nothing, so it is always safe to stop here and wait again later.
+            return HostOutcome(name, "interrupted", "paused while waiting")
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        verdict = _evaluate(step.fn, args, remaining)
+        polls += 1
+        detail = verdict.detail
+        now = time.monotonic()
+        held_since = (held_since or now) if verdict.ok else None
+        if held_since is not None and now - held_since >= step.hold:
+            result = {"polls": polls, "waited_s": round(now - started, 3), "detail": detail}
+            state.journal.step_finished(
+                state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
+            )
+            return HostOutcome(name, "succeeded", detail)
+        if now - started >= timeout:
+            held = f" (held {now - held_since:.0f}s of {step.hold:g}s)" if held_since else ""
+            error = f"condition not met within {timeout:g}s after {polls} checks{held}" + (
+                f": {detail}" if detail else ""
+            )
+            state.journal.step_finished(
+                state.run_id,
+                planned.path,
+                name,
+                kind=step.kind,
+                status="failed",
+                error=error,
+                result={"polls": polls},
+            )
+            return HostOutcome(name, "failed", error)
+        state.pause_requested.wait(step.interval)
+
+
+def _evaluate(fn: Any, args: tuple[Any, ...], timeout: float | None) -> Verdict:
+    try:
+        return _as_verdict(call_with_timeout(fn, args, timeout))
+    except Exception as err:
+        return Verdict(False, describe(err))
+
+
+def _as_verdict(value: Any) -> Verdict:
+    if isinstance(value, Verdict):
+        return value
+    if hasattr(value, "ok") and hasattr(value, "exited"):
+        return Verdict(bool(value.ok), f"exit {value.exited}")
+    return Verdict(bool(value))
+
+
+def _judge(kind: StepKind, value: Any) -> Any:
+    if kind is StepKind.CHECK:
+        verdict = _as_verdict(value)
+        if not verdict.ok:
+            raise _CheckFailed(verdict.detail)
+        return {"ok": True, "detail": verdict.detail}
+    return jsonable(value)
+
+
+class _CheckFailed(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__("check failed" + (f": {detail}" if detail else ""))
+
+
+def jsonable(value: Any) -> Any:
+    """What a step returned, as the journal can keep it."""
+    if value is None:
+        return None
+    if hasattr(value, "to_record"):
+        return value.to_record()
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _summary(result: Any) -> str:
+    if isinstance(result, dict) and "detail" in result:
+        return str(result["detail"])
+    return ""
+
+
+def _trace(err: BaseException) -> str | None:
+    if isinstance(err, DrError | StepTimedOut | _NotInEffect | _CheckFailed):
+        return None
+    return "".join(traceback.format_exception(err)[-6:])

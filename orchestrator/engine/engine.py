@@ -1,0 +1,428 @@
+"""The engine: carries a runbook out, step by step, recording everything in the journal.
+
+It knows nothing of any particular procedure (that is the runbook's) nor of terminals
+(the CLI supplies an OperatorIO and an observer).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.engine import approvals
+from orchestrator.engine.attempts import DONE, HostOutcome, describe, run_on_host, run_rollback
+from orchestrator.engine.context import StepContext, record_marker
+from orchestrator.engine.discovery import RunbookRegistry
+from orchestrator.engine.measure import record_measurements
+from orchestrator.engine.modes import check_mode
+from orchestrator.engine.observer import RunObserver, SilentObserver
+from orchestrator.engine.operator import Answer, NoOperator, OperatorIO
+from orchestrator.engine.outcome import RunOutcome
+from orchestrator.engine.plan import PlannedStep, flatten, resolve_params
+from orchestrator.engine.resume import check_resumable, restore_state
+from orchestrator.engine.signals import pause_on_interrupt
+from orchestrator.engine.state import RunOptions, RunState
+from orchestrator.journal import Journal
+from orchestrator.journal.records import RunRecord, StepRecord
+from orchestrator.runbook import Marker, Runbook, StepKind
+from orchestrator.transports.ssh import SshTransport
+
+if TYPE_CHECKING:
+    from orchestrator.inventory import Host, Inventory
+
+DEFAULT_PARALLEL = 32
+Prior = dict[tuple[str, str], StepRecord]
+
+
+class Engine:
+    def __init__(
+        self,
+        journal: Journal,
+        registry: RunbookRegistry,
+        *,
+        observer: RunObserver | None = None,
+        operator_io: OperatorIO | None = None,
+        ssh: SshTransport | None = None,
+    ) -> None:
+        self.journal = journal
+        self.registry = registry
+        self.observer = observer or SilentObserver()
+        self.operator_io = operator_io or NoOperator()
+        self.ssh = ssh or SshTransport()
+
+    # ---- entry points ----------------------------------------------------------------
+
+    def start(self, runbook_name: str, inventory: Inventory, options: RunOptions) -> RunOutcome:
+        runbook = self.registry.get(runbook_name)
+        check_mode(
+            options.mode,
+            environment=inventory.environment,  # type: ignore[arg-type]
+            inventory_name=inventory.name,
+            auto_confirm=options.auto_confirm,
+            reason=options.reason,
+            incident_id=options.incident_id,
+        )
+        params = resolve_params(runbook, options.params)
+        plan = flatten(runbook, self.registry, params)
+        preflight_targets(plan, inventory)
+        record = RunRecord(
+            id=new_run_id(),
+            runbook=runbook.name,
+            runbook_digest=runbook.digest,
+            mode=options.mode,
+            status="running",
+            inventory_path=str(inventory.source_path),
+            inventory_digest=inventory.digest,
+            inventory_name=inventory.name,
+            environment=inventory.environment,
+            started_by=options.operator,
+            started_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            reason=options.reason,
+            incident_id=options.incident_id,
+            params=params,
+            options={"lang": options.lang, "auto_confirm": options.auto_confirm},
+            owner_pid=os.getpid(),
+            owner_host=socket.gethostname(),
+        )
+        self.journal.create_run(record)
+        state = self._state(record, inventory, options)
+        return self._execute(state, runbook, plan, prior={}, resumed=False)
+
+    def resume(
+        self,
+        run_id: str,
+        inventory: Inventory,
+        options: RunOptions,
+        *,
+        allow_changed: bool = False,
+    ) -> RunOutcome:
+        record = self.journal.get_run(run_id)
+        runbook = self.registry.get(record.runbook)
+        check_resumable(record, runbook, inventory, allow_changed=allow_changed)
+        check_mode(
+            record.mode,
+            environment=inventory.environment,  # type: ignore[arg-type]
+            inventory_name=inventory.name,
+            auto_confirm=options.auto_confirm,
+            reason=record.reason,
+            incident_id=record.incident_id,
+        )
+        plan = flatten(runbook, self.registry, dict(record.params))
+        self.journal.claim_run(
+            run_id, pid=os.getpid(), host=socket.gethostname(), actor=options.operator
+        )
+        state = self._state(self.journal.get_run(run_id), inventory, options)
+        restore_state(state)
+        prior = {(s.step_id, s.host): s for s in self.journal.steps(run_id)}
+        return self._execute(state, runbook, plan, prior=prior, resumed=True)
+
+    # ---- the run loop ----------------------------------------------------------------
+
+    def _execute(
+        self,
+        state: RunState,
+        runbook: Runbook,
+        plan: list[PlannedStep],
+        *,
+        prior: Prior,
+        resumed: bool,
+    ) -> RunOutcome:
+        self.observer.run_started(state.run_id, runbook.name, state.record.mode, resumed)
+        current = plan[0].path if plan else ""
+        try:
+            with pause_on_interrupt(state.pause_requested, self.observer.message):
+                for planned in plan:
+                    current = planned.path
+                    if state.pause_requested.is_set():
+                        return self._pause(state, planned.path)
+                    status = self._run_step(state, runbook, planned, prior)
+                    if status in ("succeeded", "skipped"):
+                        continue
+                    if status == "interrupted":
+                        return self._pause(state, planned.path)
+                    if status == "waiting":
+                        return self._finish(state, "waiting", _waiting_message(state, planned))
+                    if status == "declined":
+                        return self._finish(
+                            state, "aborted", f"the operator declined step {planned.path}"
+                        )
+                    return self._fail(state, runbook, plan, planned)
+        except KeyboardInterrupt:
+            return self._pause(state, current, forced=True)
+        record_measurements(state, runbook, finished_ok=True)
+        return self._finish(state, "succeeded", "all steps succeeded")
+
+    def _run_step(
+        self, state: RunState, runbook: Runbook, planned: PlannedStep, prior: Prior
+    ) -> str:
+        step = planned.step
+        mine = {host: rec for (path, host), rec in prior.items() if path == planned.path}
+        ctx = StepContext(state, planned.path, planned.params)
+        if not step.per_host and mine.get("") and mine[""].status in DONE:
+            self.observer.step_finished(planned.path, mine[""].status, "done before the resume")
+            return "succeeded"
+        try:
+            applies = all(condition(ctx) for condition in planned.conditions)
+        except Exception as err:
+            self._record(state, planned, "failed", error=f"its condition failed: {describe(err)}")
+            return "failed"
+        if not applies:
+            self._record(state, planned, "skipped", result={"reason": "condition not met"})
+            self.observer.step_finished(planned.path, "skipped", "condition not met")
+            return "skipped"
+        title = step.title(state.options.lang)
+        if step.kind is StepKind.MARKER:
+            assert step.marker is not None
+            self.observer.step_started(planned.path, title, [])
+            record_marker(state, step.marker, None, planned.path, {})
+            self._record(state, planned, "succeeded")
+            if step.marker is Marker.SERVICE_RESTORED:
+                record_measurements(state, runbook, finished_ok=False)
+            self.observer.step_finished(planned.path, "succeeded", "")
+            return "succeeded"
+        hosts = ctx.hosts(step.targets) if step.targets else []
+        if step.kind is StepKind.MANUAL:
+            return self._manual(state, planned, title, [h.name for h in hosts])
+        if step.kind is StepKind.APPROVAL:
+            return self._approval(state, planned, title)
+        if step.destructive and state.record.mode == "live" and runbook.confirm_destructive:
+            answer = self.operator_io.ask_proceed(title, [h.name for h in hosts])
+            if answer is not Answer.YES:
+                status = "declined" if answer is Answer.NO else "waiting"
+                self._record(state, planned, status, actor=state.options.operator)
+                return status
+        return self._run_on_hosts(state, planned, title, hosts, mine)
+
+    def _run_on_hosts(
+        self,
+        state: RunState,
+        planned: PlannedStep,
+        title: str,
+        hosts: list[Host],
+        mine: dict[str, StepRecord],
+    ) -> str:
+        step = planned.step
+        if not step.per_host:
+            self.observer.step_started(planned.path, title, [])
+            outcome = run_on_host(state, planned, None, mine.get(""))
+            self.observer.step_finished(planned.path, outcome.status, outcome.detail)
+            return self._after_failure(state, planned, [outcome], {})
+        todo = [h for h in hosts if not (h.name in mine and mine[h.name].status in DONE)]
+        self.observer.step_started(planned.path, title, [h.name for h in todo])
+        by_name = {h.name: h for h in todo}
+        outcomes = self._fan_out(state, planned, todo, mine)
+        worst = _worst([o.status for o in outcomes])
+        failed = [o.host for o in outcomes if o.status == "failed"]
+        detail = f"{len(todo) - len(failed)}/{len(todo)} hosts" if todo else "no host to do"
+        self.observer.step_finished(planned.path, worst, detail)
+        return self._after_failure(state, planned, outcomes, by_name)
+
+    def _fan_out(
+        self,
+        state: RunState,
+        planned: PlannedStep,
+        hosts: list[Host],
+        mine: dict[str, StepRecord],
+    ) -> list[HostOutcome]:
+        if not hosts:
+            return []
+        width = min(len(hosts), planned.step.parallel or DEFAULT_PARALLEL)
+
+        def one(host: Host) -> HostOutcome:
+            outcome = run_on_host(state, planned, host, mine.get(host.name))
+            self.observer.host_finished(planned.path, host.name, outcome.status, outcome.detail)
+            return outcome
+
+        if width == 1:
+            return [one(h) for h in hosts]
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="dr-host") as pool:
+            return list(pool.map(one, hosts))
+
+    def _after_failure(
+        self,
+        state: RunState,
+        planned: PlannedStep,
+        outcomes: list[HostOutcome],
+        hosts: dict[str, Host],
+    ) -> str:
+        """A failed step's own rollback runs on the hosts where it failed."""
+        status = _worst([o.status for o in outcomes]) if outcomes else "succeeded"
+        if status == "failed" and planned.step.rollback_fn is not None:
+            for outcome in outcomes:
+                if outcome.status == "failed":
+                    run_rollback(state, planned, hosts.get(outcome.host))
+        return status
+
+    # ---- people ----------------------------------------------------------------------
+
+    def _manual(self, state: RunState, planned: PlannedStep, title: str, hosts: list[str]) -> str:
+        step = planned.step
+        instructions = step.instructions(state.options.lang) if step.instructions else ""
+        self.observer.step_started(planned.path, title, hosts)
+        if state.options.auto_confirm:
+            self._record(
+                state,
+                planned,
+                "succeeded",
+                actor="auto-confirm (drill)",
+                result={"confirmed_by": "auto-confirm (drill)"},
+            )
+            self.observer.step_finished(planned.path, "succeeded", "auto-confirmed (drill)")
+            return "succeeded"
+        answer = self.operator_io.ask_done(title, instructions, hosts)
+        if answer is Answer.YES:
+            self._record(
+                state,
+                planned,
+                "succeeded",
+                actor=state.options.operator,
+                result={"confirmed_by": state.options.operator},
+            )
+            self.observer.step_finished(
+                planned.path, "succeeded", f"confirmed by {state.options.operator}"
+            )
+            return "succeeded"
+        status = "declined" if answer is Answer.NO else "waiting"
+        self._record(state, planned, status, actor=state.options.operator)
+        return status
+
+    def _approval(self, state: RunState, planned: PlannedStep, title: str) -> str:
+        step = planned.step
+        self.observer.step_started(planned.path, title, [])
+        if state.options.auto_confirm:
+            self._record(
+                state,
+                planned,
+                "succeeded",
+                actor="auto-confirm (drill)",
+                result={"approved_by": "auto-confirm (drill)", "role": step.role},
+            )
+            self.observer.step_finished(planned.path, "succeeded", "auto-approved (drill)")
+            return "succeeded"
+        self._record(state, planned, "waiting", result={"role": step.role})
+        command = f"dr approve {state.run_id} {planned.path} --as NAME"
+        self.operator_io.wait_notice(
+            f"waiting for approval by role {step.role!r}: the approver runs `{command}` "
+            f"/ 等待 {step.role} 审批"
+        )
+        approval = approvals.wait_for(
+            state, planned.path, poll=getattr(self.operator_io, "interactive", False)
+        )
+        if approval is None:
+            return "interrupted" if state.pause_requested.is_set() else "waiting"
+        self._record(
+            state,
+            planned,
+            "succeeded",
+            actor=approval.actor,
+            result={"approved_by": approval.actor, "role": step.role},
+        )
+        self.observer.step_finished(planned.path, "succeeded", f"approved by {approval.actor}")
+        return "succeeded"
+
+    # ---- endings ---------------------------------------------------------------------
+
+    def _fail(
+        self, state: RunState, runbook: Runbook, plan: list[PlannedStep], failed: PlannedStep
+    ) -> RunOutcome:
+        message = f"step {failed.path} failed"
+        if runbook.on_failure != "rollback":
+            return self._finish(
+                state,
+                "failed",
+                f"{message}; fix the cause, then `dr resume {state.run_id}` retries it",
+            )
+        done = plan[: plan.index(failed)]
+        for planned in reversed(done):
+            if planned.step.rollback_fn is None:
+                continue
+            for row in self.journal.steps(state.run_id):
+                if row.step_id == planned.path and row.status == "succeeded":
+                    host = state.inventory.host(row.host) if row.host else None
+                    outcome = run_rollback(state, planned, host)
+                    self.observer.host_finished(
+                        planned.path, row.host, outcome.status, f"rollback {outcome.status}"
+                    )
+        return self._finish(state, "rolled_back", f"{message}; completed steps were rolled back")
+
+    def _pause(self, state: RunState, path: str, *, forced: bool = False) -> RunOutcome:
+        how = "stopped at once (second Ctrl-C)" if forced else "paused by the operator"
+        return self._finish(
+            state, "paused", f"{how} at step {path}; continue with `dr resume {state.run_id}`"
+        )
+
+    def _finish(self, state: RunState, status: str, message: str) -> RunOutcome:
+        final = status in ("succeeded", "rolled_back")
+        self.journal.set_run_status(
+            state.run_id, status, detail=message, finished=final, actor=state.options.operator
+        )
+        return RunOutcome(state.run_id, status, message)
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _record(
+        self,
+        state: RunState,
+        planned: PlannedStep,
+        status: str,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.journal.step_finished(
+            state.run_id,
+            planned.path,
+            "",
+            kind=planned.step.kind,
+            status=status,
+            result=result,
+            error=error,
+            actor=actor,
+        )
+
+    def _state(self, record: RunRecord, inventory: Inventory, options: RunOptions) -> RunState:
+        return RunState(
+            record=record,
+            inventory=inventory,
+            journal=self.journal,
+            options=options,
+            observer=self.observer,
+            operator_io=self.operator_io,
+            ssh=self.ssh,
+        )
+
+
+def preflight_targets(plan: list[PlannedStep], inventory: Inventory) -> None:
+    """Every step's targets must name real hosts before anything is touched."""
+    for planned in plan:
+        if planned.step.targets:
+            inventory.select_hosts(planned.step.targets.format(**planned.params))
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _worst(statuses: list[str]) -> str:
+    for status in ("failed", "interrupted"):
+        if status in statuses:
+            return status
+    return "succeeded"
+
+
+def _waiting_message(state: RunState, planned: PlannedStep) -> str:
+    if planned.step.kind is StepKind.APPROVAL:
+        return (
+            f"step {planned.path} waits for approval by role {planned.step.role!r}: the "
+            f"approver runs `dr approve {state.run_id} {planned.path} --as NAME`, then "
+            f"`dr resume {state.run_id}`"
+        )
+    return (
+        f"step {planned.path} waits for a person; run `dr resume {state.run_id}` in a "
+        "terminal to see the instructions and confirm"
+    )

@@ -1,0 +1,114 @@
+"""The errors `dr` raises on purpose.
+
+Every error carries a message written for the operator: what happened and what to do
+next. They are raised where the fault is found and caught once, at the CLI boundary,
+which maps each to its exit code. Anything else reaching the CLI is a bug in `dr`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_ABORTED = 3
+EXIT_PAUSED = 4
+
+
+class DrError(Exception):
+    """Base of every error meant for the operator."""
+
+    exit_code: int = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UserInputError(DrError):
+    """The operator's input (a file, an argument, a reference) is wrong; nothing was changed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One fault found in an input file, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class InventoryError(UserInputError):
+    """An inventory file failed validation; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(str(p) for p in problems)
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{lines}\n{count} {noun} found; fix the inventory and run again.")
+
+
+class SecretUnavailable(UserInputError):
+    """A secret reference (env:NAME, file:PATH) could not be resolved."""
+
+
+class ModeRefused(UserInputError):
+    """The requested mode does not fit the inventory or the options (e.g. drill on production)."""
+
+
+class RunbookNotFound(UserInputError):
+    """No runbook of that name was found on the runbook path."""
+
+
+class RunbookDefinitionError(UserInputError):
+    """A runbook module is malformed (duplicate step ids, unknown targets, ...)."""
+
+
+class RunNotFound(UserInputError):
+    """No run with that id is in the journal."""
+
+
+class RunNotResumable(UserInputError):
+    """The run is finished or was started by a different runbook version."""
+
+
+class JournalError(DrError):
+    """The journal could not be opened or written."""
+
+
+class LabError(DrError):
+    """The drill lab (or a lab part: sshd, PostgreSQL, NUT, ...) could not be built or run."""
+
+
+class TransportError(DrError):
+    """A transport (SSH, device CLI, NUT, Modbus, HTTP) could not reach or drive its target."""
+
+
+class HostKeyRejected(TransportError):
+    """The SSH host key is unknown or has changed; we refuse to talk to that host."""
+
+
+class StepFailed(DrError):
+    """A runbook step failed after its retries; the run stops there."""
+
+
+class OperatorAborted(DrError):
+    """The operator declined a confirmation or aborted the run."""
+
+    exit_code = EXIT_ABORTED
+
+
+class RunPaused(DrError):
+    """The run waits for a person (manual step or approval) and nobody can answer here."""
+
+    exit_code = EXIT_PAUSED

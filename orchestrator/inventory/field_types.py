@@ -1,0 +1,89 @@
+"""Field types of the inventory that check more than their Python type: ports, addresses
+with prefixes, cron schedules, e-mail addresses, time zones, absolute paths."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, IPvAnyInterface
+from pydantic_core import PydanticCustomError
+
+AlertLevel = Literal["blue", "yellow", "orange", "red"]
+Network = Literal["funds", "nonfunds"]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _port_name_as_text(value: Any) -> Any:
+    # `port: 1` is how people write switch port 1; YAML reads it as a number.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+PortName = Annotated[str, BeforeValidator(_port_name_as_text)]
+"""A switch port or UPS outlet label ("1", "GigabitEthernet0/0/1")."""
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise PydanticCustomError("email", "not an e-mail address (expected name@example.com)")
+    return value
+
+
+def _check_cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise PydanticCustomError(
+            "cron",
+            "a schedule is a cron expression with 5 fields (minute hour day-of-month month "
+            "day-of-week), e.g. '30 1 * * *' for 01:30 every day; got {count} field(s)",
+            {"count": len(fields)},
+        )
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise PydanticCustomError(
+            "http_url", "expected an http:// or https:// URL, e.g. http://10.77.0.10:8080/health"
+        )
+    return value
+
+
+def _check_absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise PydanticCustomError(
+            "absolute_path", "backup paths are absolute paths on the host, e.g. /srv/credit"
+        )
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "unknown time zone; use an IANA name such as Asia/Shanghai"
+        ) from None
+    return value
+
+
+def _require_prefix(value: Any) -> Any:
+    # A bare address would be taken as a /32 and the VIP would be unreachable from its own
+    # subnet after a switchover; the prefix length must be written down.
+    if isinstance(value, str) and "/" not in value:
+        raise PydanticCustomError(
+            "vip_prefix", "write the address with its prefix length, e.g. 10.77.0.10/24"
+        )
+    return value
+
+
+Email = Annotated[str, AfterValidator(_check_email)]
+Vip = Annotated[IPvAnyInterface, BeforeValidator(_require_prefix)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+AbsolutePath = Annotated[str, AfterValidator(_check_absolute)]
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]

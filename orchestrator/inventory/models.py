@@ -1,0 +1,403 @@
+"""The inventory's shape: every section an operator may write, validated strictly.
+
+Every model forbids unknown keys: a misspelt key (`prot: 2222`) silently ignored would leave
+a default in force during an emergency, which is worse than refusing the file. Which names
+refer to which (a host's site, a pair's hosts, ...) is checked by `references`, because
+those checks need the whole file and report with line numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    IPvAnyAddress,
+    NonNegativeInt,
+    PositiveInt,
+    PrivateAttr,
+    Tag,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from orchestrator.errors import UserInputError
+from orchestrator.inventory.durations import Duration
+from orchestrator.inventory.field_types import (
+    AbsolutePath,
+    AlertLevel,
+    Cron,
+    Email,
+    HttpUrl,
+    Network,
+    Port,
+    PortName,
+    TimeZone,
+    Vip,
+)
+from orchestrator.inventory.names import Label, Name, did_you_mean
+from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.secrets import SecretRef
+from orchestrator.inventory.selection import select_hosts
+
+
+class StrictModel(BaseModel):
+    """Base of every inventory model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SshSettings(StrictModel):
+    user: str = "root"
+    port: Port = 22
+    key_file: InventoryPath | None = None
+    known_hosts: InventoryPath | None = None
+    password: SecretRef | None = None
+    host_key_policy: Literal["strict", "accept-new"] = "strict"
+    connect_timeout: float = Field(10, gt=0)
+
+
+class Defaults(StrictModel):
+    ssh: SshSettings = Field(default_factory=SshSettings)
+
+
+class Site(StrictModel):
+    name: Name
+    kind: Literal["datacentre", "branch", "backup", "office"]
+    description: str | None = None
+
+
+class Host(StrictModel):
+    name: Name
+    address: IPvAnyAddress
+    site: Name
+    roles: list[Name] = []
+    tags: list[Name] = []
+    ssh: SshSettings = Field(default_factory=SshSettings)
+    # Graceful power-down goes in ascending order (1 first); hosts without one go last.
+    shutdown_priority: int | None = None
+    description: str | None = None
+
+
+class Database(StrictModel):
+    port: Port = 5432
+    name: str
+    user: str
+    password: SecretRef | None = None
+
+
+class SshFence(StrictModel):
+    """Stop the old primary over SSH (only safe while it still answers)."""
+
+    method: Literal["ssh"]
+
+
+class UpsOutletFence(StrictModel):
+    """Switch off the old primary's outlet on a managed UPS / PDU."""
+
+    method: Literal["ups-outlet"]
+    ups: Name
+    outlet: PortName
+
+
+class ManualFence(StrictModel):
+    """A person isolates the old primary (pulls the cable) and confirms."""
+
+    method: Literal["manual"]
+    instructions: str | None = None
+
+
+class CommandFence(StrictModel):
+    """Run a local command (e.g. a vendor's IPMI tool); exit 0 means fenced."""
+
+    method: Literal["command"]
+    command: Label
+
+
+_FENCE_METHODS = ("ssh", "ups-outlet", "manual", "command")
+
+
+def _fence_tag(value: Any) -> str | None:
+    method = value.get("method") if isinstance(value, dict) else getattr(value, "method", None)
+    # Tags are prefixed so they never collide with a key name in an error's location
+    # (the "command" method has a "command" key); the loader skips them when locating.
+    return f"method={method}" if method in _FENCE_METHODS else None
+
+
+FenceMethod = Annotated[
+    Annotated[SshFence, Tag("method=ssh")]
+    | Annotated[UpsOutletFence, Tag("method=ups-outlet")]
+    | Annotated[ManualFence, Tag("method=manual")]
+    | Annotated[CommandFence, Tag("method=command")],
+    Discriminator(
+        _fence_tag,
+        custom_error_type="fence_method",
+        custom_error_message="a fencing entry needs 'method:' set to one of: "
+        + ", ".join(_FENCE_METHODS),
+    ),
+]
+
+
+class HostPair(StrictModel):
+    """A primary/standby pair (双机) serving one business system."""
+
+    name: Name
+    service: Label
+    primary: Name
+    standby: Name
+    vip: Vip
+    vip_interface: str = "eth0"
+    database: Database | None = None
+    service_url: HttpUrl | None = None
+    fencing: list[FenceMethod] = []
+    description: str | None = None
+
+
+class Line(StrictModel):
+    """A branch's WAN line into the data centre, on the funds or non-funds network."""
+
+    name: Name
+    site: Name
+    kind: Literal["primary", "standby"]
+    carrier: Label
+    switch: Name
+    port: PortName
+    network: Network
+    peer_address: IPvAnyAddress | None = None
+    bandwidth_mbps: PositiveInt | None = None
+    description: str | None = None
+
+
+class Switch(StrictModel):
+    name: Name
+    site: Name
+    network: Network
+    device_type: Literal["linux", "cisco_ios", "huawei", "hp_comware"]
+    address: IPvAnyAddress
+    port: Port = 22
+    username: str
+    password: SecretRef | None = None
+    key_file: InventoryPath | None = None
+    standby: Name | None = None
+    ports: dict[PortName, str] = {}
+    description: str | None = None
+
+
+class Ups(StrictModel):
+    """A UPS reachable through a NUT server (upsd)."""
+
+    name: Name
+    nut_host: str = "127.0.0.1"
+    nut_port: Port = 3493
+    ups_name: str
+    username: str | None = None
+    password: SecretRef | None = None
+    protects: list[Name] = []
+    low_runtime_seconds: Duration = 300
+    vendor_contact: str | None = None
+    description: str | None = None
+
+
+class Generator(StrictModel):
+    """A backup generator's controller, read over Modbus TCP."""
+
+    name: Name
+    modbus_host: str
+    modbus_port: Port = 502
+    unit_id: int = Field(1, ge=0, le=247)
+    nominal_voltage: float = Field(230, gt=0)
+    nominal_frequency: float = Field(50, gt=0)
+    voltage_tolerance_pct: float = Field(10, gt=0, lt=100)
+    frequency_tolerance_hz: float = Field(1, gt=0)
+    stable_seconds: Duration = 180
+    mains_wait_seconds: Duration = 600
+    description: str | None = None
+
+
+class Power(StrictModel):
+    ups: list[Ups] = []
+    generators: list[Generator] = []
+
+
+class BackupDatabase(StrictModel):
+    name: Label
+    host_pair: Name | None = None
+    format: Literal["custom"] = "custom"
+
+
+class Retention(StrictModel):
+    keep_last: NonNegativeInt | None = None
+    keep_daily: NonNegativeInt | None = None
+    keep_weekly: NonNegativeInt | None = None
+    keep_monthly: NonNegativeInt | None = None
+    keep_yearly: NonNegativeInt | None = None
+
+
+class BackupSet(StrictModel):
+    """What restic backs up from one host, where to, how often and for how long."""
+
+    name: Name
+    host: Name
+    repository: Label
+    password: SecretRef
+    paths: list[AbsolutePath] = []
+    databases: list[BackupDatabase] = []
+    tags: list[str] = []
+    schedule: Cron | None = None
+    retention: Retention = Field(default_factory=Retention)
+    copy_to: str | None = None
+    rto: Duration | None = None
+    rpo: Duration | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _backs_something_up(self) -> BackupSet:
+        if not self.paths and not self.databases:
+            raise PydanticCustomError(
+                "empty_backup_set", "a backup set needs 'paths', 'databases' or both"
+            )
+        return self
+
+
+class Contact(StrictModel):
+    name: Label
+    role: Label
+    phone: str | None = None
+    email: Email | None = None
+    wecom: str | None = None
+    dingtalk: str | None = None
+    feishu: str | None = None
+    language: Literal["zh", "en"] = "zh"
+
+
+class Target(StrictModel):
+    """A recovery objective (RTO/RPO) set for one system, per GB/T 20988 category."""
+
+    system: Label
+    category: Literal["infrastructure", "network", "information-system"]
+    rto: Duration
+    rpo: Duration
+    procedure: str | None = None
+
+
+_Named = TypeVar("_Named", Site, Host, HostPair, Switch, Ups, Generator, Contact)
+
+
+class Inventory(StrictModel):
+    """One institution's (or one lab's) whole inventory. Build it with `load_inventory`."""
+
+    name: Label
+    environment: Literal["production", "drill"]
+    timezone: TimeZone = "Asia/Shanghai"
+    description: str | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    sites: list[Site] = []
+    hosts: list[Host] = []
+    host_pairs: list[HostPair] = []
+    lines: list[Line] = []
+    switches: list[Switch] = []
+    power: Power = Field(default_factory=Power)
+    backup_sets: list[BackupSet] = []
+    contacts: list[Contact] = []
+    escalation: dict[AlertLevel, list[str]] = {}
+    targets: list[Target] = []
+    known_hosts: InventoryPath | None = None
+
+    _source_path: Path | None = PrivateAttr(default=None)
+    _digest: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _inherit_ssh_defaults(self) -> Inventory:
+        # A host's ssh block overrides only the keys it writes; the rest come from
+        # defaults.ssh, and known_hosts finally from the inventory-wide file.
+        defaults = self.defaults.ssh
+        inherited = {k: getattr(defaults, k) for k in defaults.model_fields_set}
+        for host in self.hosts:
+            own = {k: getattr(host.ssh, k) for k in host.ssh.model_fields_set}
+            settings = {**inherited, **own}
+            if settings.get("known_hosts") is None and self.known_hosts is not None:
+                settings["known_hosts"] = self.known_hosts
+            host.ssh = SshSettings.model_construct(set(settings), **settings)
+        return self
+
+    # -- provenance (not part of the YAML) ---------------------------------------------
+
+    def attach_source(self, path: Path, content: bytes) -> None:
+        """Record which file this inventory came from, and its SHA-256 (for the journal)."""
+        self._source_path = path
+        self._digest = hashlib.sha256(content).hexdigest()
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file it was loaded from; None for an inventory built in code."""
+        return self._source_path
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the file's bytes (or, built in code, of its canonical JSON)."""
+        if self._digest is None:
+            return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        return self._digest
+
+    # -- lookups used by the engine and runbooks ---------------------------------------
+
+    def host(self, name: str) -> Host:
+        return _find(self.hosts, name, "host", "hosts")
+
+    def site(self, name: str) -> Site:
+        return _find(self.sites, name, "site", "sites")
+
+    def pair(self, name: str) -> HostPair:
+        return _find(self.host_pairs, name, "host pair", "host pairs")
+
+    def switch(self, name: str) -> Switch:
+        return _find(self.switches, name, "switch", "switches")
+
+    def ups(self, name: str) -> Ups:
+        return _find(self.power.ups, name, "UPS", "UPS units")
+
+    def generator(self, name: str) -> Generator:
+        return _find(self.power.generators, name, "generator", "generators")
+
+    def contact(self, name: str) -> Contact:
+        return _find(self.contacts, name, "contact", "contacts")
+
+    def target_for(self, system: str) -> Target | None:
+        """The RTO/RPO target for `system`, or None: not every system has one."""
+        return next((t for t in self.targets if t.system == system), None)
+
+    def secret_refs(self) -> list[tuple[str, SecretRef]]:
+        """Every secret reference with where it is written, e.g. ("hosts[0].ssh.password", ref),
+        so that a pre-flight check can see whether each one can be resolved here."""
+        return _secret_refs(self, "")
+
+    def select_hosts(self, selector: str) -> list[Host]:
+        """Hosts matching e.g. "all", "dc-a", "role:db,site:xiguan", "pair:credit.standby"."""
+        return select_hosts(self, selector)
+
+
+def _find(items: list[_Named], name: str, kind: str, plural: str) -> _Named:
+    for item in items:
+        if item.name == name:
+            return item
+    hint = did_you_mean(name, (i.name for i in items), plural)
+    raise UserInputError(f"no {kind} named {name!r} in the inventory; {hint}")
+
+
+def _secret_refs(value: Any, where: str) -> list[tuple[str, SecretRef]]:
+    if isinstance(value, SecretRef):
+        return [(where, value)]
+    if isinstance(value, BaseModel):
+        prefix = f"{where}." if where else ""
+        fields = type(value).model_fields
+        return [r for name in fields for r in _secret_refs(getattr(value, name), prefix + name)]
+    if isinstance(value, list):
+        return [r for i, item in enumerate(value) for r in _secret_refs(item, f"{where}[{i}]")]
+    if isinstance(value, dict):
+        return [r for k, item in value.items() for r in _secret_refs(item, f"{where}.{k}")]
+    return []

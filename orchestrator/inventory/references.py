@@ -1,0 +1,191 @@
+"""Cross-references: every name an inventory uses must name something the inventory defines.
+
+These checks read the raw document rather than the validated model so that they still run
+when some other part of the file is invalid: the operator gets every problem in one pass.
+Values of the wrong type are skipped here; validation reports those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from orchestrator.inventory.names import did_you_mean
+from orchestrator.inventory.yaml_lines import DataPath
+
+
+class Finding(NamedTuple):
+    path: DataPath
+    message: str
+
+
+# Each named section: where its list lives, what one item is called, which key names it.
+_SECTIONS: dict[str, tuple[DataPath, str, str]] = {
+    "sites": (("sites",), "site", "name"),
+    "hosts": (("hosts",), "host", "name"),
+    "host pairs": (("host_pairs",), "host pair", "name"),
+    "lines": (("lines",), "line", "name"),
+    "switches": (("switches",), "switch", "name"),
+    "UPS units": (("power", "ups"), "UPS", "name"),
+    "generators": (("power", "generators"), "generator", "name"),
+    "backup sets": (("backup_sets",), "backup set", "name"),
+    "contacts": (("contacts",), "contact", "name"),
+    "targets": (("targets",), "target for system", "system"),
+}
+
+
+def check_references(
+    data: dict[str, Any], line_of: Callable[[DataPath], int | None]
+) -> list[Finding]:
+    return _Checker(data, line_of).run()
+
+
+def _items(data: Any, section: DataPath) -> list[tuple[DataPath, dict[str, Any]]]:
+    node = data
+    for step in section:
+        if isinstance(node, dict):
+            node = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return []
+    if not isinstance(node, list):
+        return []
+    return [((*section, i), item) for i, item in enumerate(node) if isinstance(item, dict)]
+
+
+class _Checker:
+    def __init__(self, data: dict[str, Any], line_of: Callable[[DataPath], int | None]) -> None:
+        self._data = data
+        self._line_of = line_of
+        self._findings: list[Finding] = []
+        self._names = {
+            plural: [
+                item[key] for _, item in _items(data, section) if isinstance(item.get(key), str)
+            ]
+            for plural, (section, _, key) in _SECTIONS.items()
+        }
+        # A section with an unnamed (or badly named) item cannot tell whether a reference
+        # is unknown: it may mean that item. Validation reports the bad name instead.
+        self._all_named = {
+            plural: all(isinstance(item.get(key), str) for _, item in _items(data, section))
+            for plural, (section, _, key) in _SECTIONS.items()
+        }
+
+    def run(self) -> list[Finding]:
+        for plural in _SECTIONS:
+            self._duplicates(plural)
+        self._hosts()
+        self._host_pairs()
+        self._lines()
+        self._switches()
+        self._ups()
+        self._escalation()
+        self._backup_sets()
+        return self._findings
+
+    def _duplicates(self, plural: str) -> None:
+        section, singular, key = _SECTIONS[plural]
+        first: dict[str, DataPath] = {}
+        for path, item in _items(self._data, section):
+            name = item.get(key)
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                line = self._line_of((*first[name], key))
+                self._add(
+                    (*path, key),
+                    f"duplicate {singular} {key} {name!r} (first at line {line}); "
+                    f"each {singular} needs its own {key}",
+                )
+            else:
+                first[name] = path
+
+    def _ref(self, path: DataPath, value: Any, plural: str) -> None:
+        """Report `value` if it is a name that section `plural` does not define."""
+        known = self._names[plural]
+        if isinstance(value, str) and value not in known and self._all_named[plural]:
+            singular = _SECTIONS[plural][1]
+            hint = did_you_mean(value, known, plural)
+            self._add(path, f"no {singular} named {value!r}; {hint}")
+
+    def _refs(self, path: DataPath, values: Any, plural: str) -> None:
+        """Like _ref, for a list of names."""
+        if isinstance(values, list):
+            for i, value in enumerate(values):
+                self._ref((*path, i), value, plural)
+
+    def _hosts(self) -> None:
+        for path, host in _items(self._data, ("hosts",)):
+            self._ref((*path, "site"), host.get("site"), "sites")
+
+    def _host_pairs(self) -> None:
+        for path, pair in _items(self._data, ("host_pairs",)):
+            self._ref((*path, "primary"), pair.get("primary"), "hosts")
+            self._ref((*path, "standby"), pair.get("standby"), "hosts")
+            primary = pair.get("primary")
+            if isinstance(primary, str) and primary == pair.get("standby"):
+                self._add(
+                    (*path, "standby"),
+                    f"primary and standby are the same host {primary!r}; "
+                    "a pair needs two different hosts",
+                )
+            for fence_path, fence in _items(self._data, (*path, "fencing")):
+                if fence.get("method") == "ups-outlet":
+                    self._ref((*fence_path, "ups"), fence.get("ups"), "UPS units")
+
+    def _lines(self) -> None:
+        sites = self._attribute("sites", "kind")
+        networks = self._attribute("switches", "network")
+        for path, line in _items(self._data, ("lines",)):
+            self._ref((*path, "site"), line.get("site"), "sites")
+            self._ref((*path, "switch"), line.get("switch"), "switches")
+            site, switch, network = line.get("site"), line.get("switch"), line.get("network")
+            kind = sites.get(site) if isinstance(site, str) else None
+            if isinstance(kind, str) and kind != "branch":
+                self._add(
+                    (*path, "site"), f"site {site!r} is a {kind} site; lines belong to branch sites"
+                )
+            switch_network = networks.get(switch) if isinstance(switch, str) else None
+            both_known = isinstance(network, str) and isinstance(switch_network, str)
+            if both_known and switch_network != network:
+                self._add(
+                    (*path, "switch"),
+                    f"switch {switch!r} is on the {switch_network} network but this line "
+                    f"is on the {network} network",
+                )
+
+    def _switches(self) -> None:
+        for path, switch in _items(self._data, ("switches",)):
+            self._ref((*path, "site"), switch.get("site"), "sites")
+            self._ref((*path, "standby"), switch.get("standby"), "switches")
+            standby = switch.get("standby")
+            if isinstance(standby, str) and standby == switch.get("name"):
+                self._add((*path, "standby"), "a switch cannot be its own standby")
+
+    def _ups(self) -> None:
+        for path, ups in _items(self._data, ("power", "ups")):
+            self._refs((*path, "protects"), ups.get("protects"), "hosts")
+            self._ref((*path, "vendor_contact"), ups.get("vendor_contact"), "contacts")
+
+    def _escalation(self) -> None:
+        escalation = self._data.get("escalation")
+        if not isinstance(escalation, dict):
+            return
+        for level, names in escalation.items():
+            self._refs(("escalation", level), names, "contacts")
+
+    def _backup_sets(self) -> None:
+        for path, backup_set in _items(self._data, ("backup_sets",)):
+            self._ref((*path, "host"), backup_set.get("host"), "hosts")
+            for db_path, database in _items(self._data, (*path, "databases")):
+                self._ref((*db_path, "host_pair"), database.get("host_pair"), "host pairs")
+
+    def _attribute(self, plural: str, key: str) -> dict[str, Any]:
+        """name -> item[key] for the items of section `plural` that have a usable name."""
+        section, _, name_key = _SECTIONS[plural]
+        items = _items(self._data, section)
+        return {i[name_key]: i.get(key) for _, i in items if isinstance(i.get(name_key), str)}
+
+    def _add(self, path: DataPath, message: str) -> None:
+        self._findings.append(Finding(path, message))

@@ -1,0 +1,77 @@
+"""Plain value objects read back from the journal."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    runbook: str
+    runbook_digest: str
+    mode: str
+    status: str
+    inventory_path: str
+    inventory_digest: str
+    inventory_name: str
+    environment: str
+    started_by: str
+    started_at: str
+    reason: str | None = None
+    incident_id: str | None = None
+    finished_at: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    detail: str | None = None
+    owner_pid: int | None = None
+    owner_host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step_id: str
+    host: str
+    kind: str
+    status: str
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    result: Any
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    name: str
+    value_seconds: float | None
+    target_seconds: float | None
+    met: bool | None
+    source: str
+    detail: dict[str, Any]
+    recorded_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    seq: int
+    run_id: str | None
+    at: str
+    kind: str
+    step_id: str | None
+    host: str | None
+    actor: str | None
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

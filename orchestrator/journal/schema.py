@@ -1,0 +1,106 @@
+"""Tables of the journal (SQLAlchemy Core, so SQLite and PostgreSQL share one definition).
+
+`events` is the record of truth: append-only and hash-chained. `runs`, `steps` and
+`measurements` are projections kept beside it in the same transaction so that the
+engine and the reports can query state without replaying the whole chain.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("runbook", String(200), nullable=False),
+    Column("runbook_digest", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("inventory_path", Text, nullable=False),
+    Column("inventory_digest", String(64), nullable=False),
+    Column("inventory_name", String(200), nullable=False),
+    Column("environment", String(16), nullable=False),
+    Column("reason", Text),
+    Column("incident_id", String(64)),
+    Column("started_by", String(200), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("params", JSON, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("detail", Text),
+    # Which process is carrying the run out, so a second `dr resume` cannot run it twice.
+    Column("owner_pid", Integer),
+    Column("owner_host", String(200)),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("step_id", String(300), nullable=False),
+    # "" when the step has no host target: keeps the unique key simple on both databases.
+    Column("host", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("result", JSON),
+    Column("error", Text),
+    UniqueConstraint("run_id", "step_id", "host", name="uq_step_host"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("run_id", String(64), index=True),
+    Column("at", String(40), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("step_id", String(300)),
+    Column("host", String(200)),
+    Column("actor", String(200)),
+    Column("data", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the newest event's seq and hash. Without it, deleting the last events of the
+# chain would leave a chain that still verifies.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("value_seconds", Float),
+    Column("target_seconds", Float),
+    Column("met", Boolean),
+    Column("source", String(32), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("recorded_at", String(40), nullable=False),
+)

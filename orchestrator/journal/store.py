@@ -1,0 +1,385 @@
+"""The journal store: every write is one transaction that appends a chained event.
+
+SQLite (WAL) is the default; a PostgreSQL URL lets several operators and the scheduler
+share one record. Appends are serialised so that the chain has exactly one order:
+SQLite by `BEGIN IMMEDIATE`, PostgreSQL by locking the chain-head row.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from orchestrator.errors import JournalError, RunNotFound
+from orchestrator.journal import schema
+from orchestrator.journal.chain import GENESIS_HASH, ChainVerdict, canonical_json, link_hash
+from orchestrator.journal.chain import verify_events as _verify_events
+from orchestrator.journal.hot_sql import HotSql
+from orchestrator.journal.records import EventRecord, MeasurementRecord, RunRecord, StepRecord
+
+Projection = Callable[[Connection], None]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Journal:
+    """One journal database. Thread-safe; cheap to keep open for a whole run."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._write_lock = threading.Lock()
+        try:
+            self._engine = _make_engine(url)
+            self._sql = HotSql(self._engine.dialect.name, self._engine.dialect.paramstyle)
+            schema.metadata.create_all(self._engine)
+            self._ensure_chain_head()
+        except SQLAlchemyError as err:
+            raise JournalError(
+                f"cannot open the journal at {make_url(url).render_as_string()}: "
+                f"{err.__class__.__name__}: {_first_line(err)}. Check --db / DR_DB and that "
+                "the database is reachable."
+            ) from err
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ---- writing -------------------------------------------------------------------
+
+    def append(
+        self,
+        kind: str,
+        *,
+        run_id: str | None = None,
+        step_id: str | None = None,
+        host: str | None = None,
+        actor: str | None = None,
+        data: dict[str, Any] | None = None,
+        projection: Projection | None = None,
+    ) -> int:
+        """Append one event (and apply its projection) atomically; returns its seq."""
+        body = canonical_json(data or {})
+        with self._write_lock, self._write_transaction() as conn:
+            cursor = raw_cursor(conn)
+            cursor.execute(self._sql.select_head)
+            head_seq, head_hash = cursor.fetchone()
+            row = {
+                "seq": head_seq + 1,
+                "run_id": run_id,
+                "at": utc_now(),
+                "kind": kind,
+                "step_id": step_id,
+                "host": host,
+                "actor": actor,
+                "data": body,
+            }
+            row["prev_hash"] = head_hash
+            row["hash"] = link_hash(head_hash, row)
+            cursor.execute(self._sql.insert_event, row)
+            cursor.execute(self._sql.update_head, {"seq": row["seq"], "hash": row["hash"]})
+            if projection is not None:
+                projection(conn)
+            return int(row["seq"])
+
+    def create_run(self, run: RunRecord) -> None:
+        values = run.to_dict()
+
+        def project(conn: Connection) -> None:
+            conn.execute(insert(schema.runs).values(**values))
+
+        self.append(
+            "run.started",
+            run_id=run.id,
+            actor=run.started_by,
+            data=_public_run_fields(values),
+            projection=project,
+        )
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        detail: str | None = None,
+        finished: bool = False,
+        actor: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "detail": detail}
+        if finished:
+            values["finished_at"] = utc_now()
+
+        def project(conn: Connection) -> None:
+            conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
+
+        self.append(
+            f"run.{status}",
+            run_id=run_id,
+            actor=actor,
+            data={"status": status, "detail": detail},
+            projection=project,
+        )
+
+    def claim_run(self, run_id: str, *, pid: int, host: str, actor: str) -> None:
+        """Mark the run as being carried out again, by this process."""
+        values = {
+            "status": "running",
+            "owner_pid": pid,
+            "owner_host": host,
+            "detail": None,
+            "finished_at": None,
+        }
+
+        def project(conn: Connection) -> None:
+            conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
+
+        self.append(
+            "run.resumed",
+            run_id=run_id,
+            actor=actor,
+            data={"pid": pid, "host": host},
+            projection=project,
+        )
+
+    def step_started(
+        self, run_id: str, step_id: str, host: str, *, kind: str, attempt: int
+    ) -> None:
+        values = {
+            "run_id": run_id,
+            "step_id": step_id,
+            "host": host,
+            "kind": str(kind),
+            "attempts": attempt,
+            "at": utc_now(),
+        }
+
+        def project(conn: Connection) -> None:
+            raw_cursor(conn).execute(self._sql.step_started, values)
+
+        self.append(
+            "step.started",
+            run_id=run_id,
+            step_id=step_id,
+            host=host or None,
+            data={"kind": str(kind), "attempt": attempt},
+            projection=project,
+        )
+
+    def step_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        host: str,
+        *,
+        kind: str,
+        status: str,
+        result: Any = None,
+        error: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        values = {
+            "run_id": run_id,
+            "step_id": step_id,
+            "host": host,
+            "kind": str(kind),
+            "status": status,
+            "at": utc_now(),
+            "error": error,
+            "result": None if result is None else canonical_json(result),
+        }
+
+        def project(conn: Connection) -> None:
+            raw_cursor(conn).execute(self._sql.step_finished, values)
+
+        self.append(
+            f"step.{status}",
+            run_id=run_id,
+            step_id=step_id,
+            host=host or None,
+            actor=actor,
+            data={"kind": str(kind), "result": result, "error": error},
+            projection=project,
+        )
+
+    def record_measurement(self, run_id: str, measurement: MeasurementRecord) -> None:
+        values = measurement.to_dict()
+
+        def project(conn: Connection) -> None:
+            conn.execute(insert(schema.measurements).values(run_id=run_id, **values))
+
+        self.append("measurement", run_id=run_id, data=values, projection=project)
+
+    # ---- reading -------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(schema.runs).where(schema.runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(
+                f"no run {run_id!r} in the journal ({self.describe()}); "
+                "list runs with `dr runs list`."
+            )
+        return RunRecord(**row._asdict())
+
+    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        query = select(schema.runs).order_by(schema.runs.c.started_at.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [RunRecord(**row._asdict()) for row in conn.execute(query)]
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        query = (
+            select(schema.steps).where(schema.steps.c.run_id == run_id).order_by(schema.steps.c.id)
+        )
+        with self._engine.connect() as conn:
+            return [
+                StepRecord(
+                    step_id=r.step_id,
+                    host=r.host,
+                    kind=r.kind,
+                    status=r.status,
+                    attempts=r.attempts,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    result=r.result,
+                    error=r.error,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def measurements(self, run_id: str) -> list[MeasurementRecord]:
+        cols = schema.measurements.c
+        query = select(schema.measurements).where(cols.run_id == run_id).order_by(cols.id)
+        with self._engine.connect() as conn:
+            return [
+                MeasurementRecord(
+                    name=r.name,
+                    value_seconds=r.value_seconds,
+                    target_seconds=r.target_seconds,
+                    met=r.met,
+                    source=r.source,
+                    detail=r.detail,
+                    recorded_at=r.recorded_at,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def events(self, run_id: str | None = None, kinds: tuple[str, ...] = ()) -> list[EventRecord]:
+        cols = schema.events.c
+        query = select(schema.events).order_by(cols.seq)
+        if run_id is not None:
+            query = query.where(cols.run_id == run_id)
+        if kinds:
+            query = query.where(cols.kind.in_(kinds))
+        with self._engine.connect() as conn:
+            return [
+                EventRecord(
+                    seq=r.seq,
+                    run_id=r.run_id,
+                    at=r.at,
+                    kind=r.kind,
+                    step_id=r.step_id,
+                    host=r.host,
+                    actor=r.actor,
+                    data=json.loads(r.data),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def verify(self) -> ChainVerdict:
+        """Prove the whole chain, streaming rows so a large journal needs little memory."""
+        with self._engine.connect() as conn:
+            head = conn.execute(
+                select(schema.chain_head).where(schema.chain_head.c.id == 1)
+            ).first()
+            rows = conn.execution_options(yield_per=2000).execute(
+                select(schema.events).order_by(schema.events.c.seq)
+            )
+            return _verify_events(
+                (r._mapping for r in rows), head._mapping if head is not None else None
+            )
+
+    def describe(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    # ---- internals -----------------------------------------------------------------
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(dr_write=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as err:
+            raise JournalError(
+                f"could not write to the journal at {self.describe()}: {_first_line(err)}. "
+                "The step's outcome is unknown to the journal: check the database, then "
+                "`dr resume` the run."
+            ) from err
+
+    def _ensure_chain_head(self) -> None:
+        with self._engine.begin() as conn:
+            if conn.execute(select(schema.chain_head.c.id)).first() is not None:
+                return
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(schema.chain_head).values(id=1, seq=0, hash=GENESIS_HASH))
+            except IntegrityError:
+                pass  # another process created it first: that is fine
+
+
+def raw_cursor(conn: Connection) -> Any:
+    """The driver's own cursor, inside SQLAlchemy's transaction (the hot path only)."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _public_run_fields(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "status"}
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed event survives a power cut, not just a killed process.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        writing = conn.get_execution_options().get("dr_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine

@@ -1,0 +1,1 @@
+"""The runbooks that ship with dr: one module per procedure."""
