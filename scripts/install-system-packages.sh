@@ -9,7 +9,8 @@ packages=(
   postgresql postgresql-contrib           # the credit system's database, journal tests
   restic                                  # backups
   nut-server nut-client                   # UPS: upsd, dummy-ups, upsc
-  iproute2 iputils-ping procps util-linux # lab namespaces, veths, bridges; setpriv
+  iproute2 iputils-ping iputils-arping     # lab namespaces, veths, bridges; gratuitous ARP
+  procps util-linux                       # process tools; setpriv
   poppler-utils                           # pdftoppm, to check rendered reports
 )
 

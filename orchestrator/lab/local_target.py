@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.lab.sshd import SshServer, find_free_port
+from orchestrator.lab.processes import find_free_port
+from orchestrator.lab.sshd import SshServer
 
 INVENTORY_NAME = "inventory.yaml"
 

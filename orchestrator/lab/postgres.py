@@ -32,8 +32,7 @@ import pwd
 import shutil
 import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -48,6 +47,7 @@ from psycopg2.extensions import encrypt_password
 from sqlalchemy.engine import URL
 
 from orchestrator.errors import LabError
+from orchestrator.lab.processes import is_running, wait_until
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
@@ -220,7 +220,7 @@ class PostgresServer:
                 "try stop(mode='immediate')"
             )
         # pg_ctl returns once the pid file is gone, a moment before the process exits.
-        _wait_until(lambda: not _is_alive(pid), timeout=10)
+        wait_until(lambda: not is_running(pid), timeout=10)
 
     @property
     def is_running(self) -> bool:
@@ -659,7 +659,7 @@ class PostgresServer:
             args = ("-q", "-h", host, "-p", str(self.port), "-t", "2")
             return self._run(isready, *args, check=False).returncode == 0
 
-        if not _wait_until(ready, timeout=timeout):
+        if not wait_until(ready, timeout=timeout):
             raise PostgresLabError(
                 f"PostgreSQL {self.name} runs but does not accept connections on "
                 f"{host}:{self.port} after {timeout:.0f} s; see {self.log_file}"
@@ -771,23 +771,3 @@ def _tool(name: str, package: str) -> str:
     if path is None:
         raise PostgresLabError(f"{name} is missing; install it: apt-get install {package}")
     return path
-
-
-def _is_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie awaiting a reaper."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # The state follows the parenthesised command name, which may itself hold spaces.
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)

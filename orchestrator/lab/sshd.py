@@ -7,7 +7,6 @@ per test) run side by side without touching the machine's own sshd.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 from orchestrator.errors import LabError
+from orchestrator.lab.processes import descendants, is_running, signal_all
 from orchestrator.transports.ssh import SshEndpoint
 
 SSHD = Path("/usr/sbin/sshd")
@@ -37,53 +37,12 @@ with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1) as s:
 """
 
 
-def find_free_port(address: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (another process could still take it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
-
-
 def _banner_answers(address: str, port: int) -> bool:
     try:
         with socket.create_connection((address, port), timeout=1) as conn:
             return conn.recv(4).startswith(b"SSH-")
     except OSError:
         return False
-
-
-def _is_alive(pid: int) -> bool:
-    # A zombie has finished; it only waits for its parent to collect it.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`. sshd's per-connection children call setsid(), so
-    killing the listener's process group would leave live sessions behind."""
-    children: dict[int, list[int]] = {}
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
-    found: list[int] = []
-    queue = [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def _signal_all(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
 
 
 class SshServer:
@@ -145,7 +104,7 @@ class SshServer:
         except OSError:
             return None
         ours = str(self.config_file).encode() in cmdline
-        return pid if ours and _is_alive(pid) else None
+        return pid if ours and is_running(pid) else None
 
     def endpoint(self, name: str) -> SshEndpoint:
         """An endpoint that reaches this server as the current user with its client key."""
@@ -178,10 +137,10 @@ class SshServer:
         """Stop the listener and every session it spawned; does nothing if not running."""
         pid = self.pid
         if pid is not None:
-            doomed = [pid, *_descendants(pid)]
-            _signal_all(doomed, signal.SIGTERM)
+            doomed = [pid, *descendants(pid)]
+            signal_all(doomed, signal.SIGTERM)
             if not self._wait_gone(doomed, STOP_GRACE_S):
-                _signal_all(doomed, signal.SIGKILL)
+                signal_all(doomed, signal.SIGKILL)
                 self._wait_gone(doomed, STOP_GRACE_S)
         if self._process is not None:
             self._process.wait()
@@ -193,7 +152,7 @@ class SshServer:
         while time.monotonic() < deadline:
             if self._process is not None:
                 self._process.poll()  # collect our own child so it does not linger as a zombie
-            if not any(_is_alive(pid) for pid in pids):
+            if not any(is_running(pid) for pid in pids):
                 return True
             time.sleep(0.05)
         return False

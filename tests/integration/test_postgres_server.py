@@ -14,17 +14,9 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from orchestrator.lab.postgres import PortInUse, PostgresLabError, PostgresServer
-from tests.support.postgres_fixtures import free_tcp_port
+from orchestrator.lab.processes import find_free_port, is_running
 
 pytestmark = pytest.mark.integration
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _server_pids(server: PostgresServer) -> set[int]:
@@ -82,7 +74,7 @@ def test_restart_keeps_data_and_stop_leaves_no_process(postgres_server, postgres
         postgres_server.stop()
         postgres_server.stop()
         assert not postgres_server.is_running
-        assert [pid for pid in pids if _is_alive(pid)] == []
+        assert [pid for pid in pids if is_running(pid)] == []
 
         postgres_server.start()
         postgres_server.start()
@@ -121,7 +113,7 @@ def test_streaming_standby_replicates_reports_lag_and_promotes(
     primary.create_role(replicator, password, replication=True)
     standby = PostgresServer(
         postgres_workdir / f"standby-{uuid.uuid4().hex[:8]}" / "data",
-        port=free_tcp_port(),
+        port=find_free_port(),
         name="dr-test-standby",
     )
     engine = create_engine(postgres_db_url)
@@ -168,7 +160,7 @@ def test_streaming_standby_replicates_reports_lag_and_promotes(
         pids = _server_pids(standby)
         standby.stop("immediate")
         assert not standby.is_running
-        assert [pid for pid in pids if _is_alive(pid)] == []
+        assert [pid for pid in pids if is_running(pid)] == []
     finally:
         engine.dispose()
         standby.stop("immediate")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lab import local_target
-from orchestrator.lab.sshd import find_free_port
+from orchestrator.lab.processes import find_free_port, is_running
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -105,13 +105,4 @@ def test_local_target_down_stops_its_sshd_from_another_process(tmp_path):
         capture_output=True,
         timeout=60,
     )
-    assert not _running(pid)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan waits for PID 1 to reap it, which may be slow)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    assert not is_running(pid)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import DrError, HostKeyRejected, TransportError
-from orchestrator.lab.sshd import SshServer, find_free_port
+from orchestrator.lab.processes import find_free_port
+from orchestrator.lab.sshd import SshServer
 from orchestrator.transports.ssh import RECORD_OUTPUT_LIMIT, SshEndpoint, SshTransport
 from tests.support.sshd_fixtures import endpoint_for_host
 

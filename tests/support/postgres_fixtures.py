@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,13 +18,7 @@ import pytest
 
 from orchestrator.errors import DrError
 from orchestrator.lab.postgres import PostgresServer
-
-
-def free_tcp_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (another program may still take it first)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+from orchestrator.lab.processes import find_free_port
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +39,7 @@ def postgres_server(postgres_workdir: Path) -> Iterator[PostgresServer]:
     """A running throwaway server (fsync off) on a free loopback port."""
     server = PostgresServer(
         postgres_workdir / "primary" / "data",
-        port=free_tcp_port(),
+        port=find_free_port(),
         superuser_password=secrets.token_urlsafe(18),
         name="dr-test-primary",
     )
