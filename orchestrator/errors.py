@@ -112,3 +112,43 @@ class RunPaused(DrError):
     """The run waits for a person (manual step or approval) and nobody can answer here."""
 
     exit_code = EXIT_PAUSED
+
+
+class BackupError(DrError):
+    """A backup operation (restic, a database dump, a hook) failed; the message says which."""
+
+
+class ResticNotInstalled(BackupError):
+    """No usable restic program (missing, or older than the oldest version we support)."""
+
+
+class ResticFailed(BackupError):
+    """restic exited with an error we have no more specific class for."""
+
+
+class RepositoryNotFound(BackupError):
+    """No restic repository at the configured location (never initialised, or lost)."""
+
+
+class RepositoryLocked(BackupError):
+    """The repository stayed locked by another restic process for longer than we wait."""
+
+
+class RepositoryUnreachable(BackupError):
+    """The repository's server (SFTP host, S3 endpoint) could not be reached or refused us."""
+
+
+class WrongRepositoryPassword(UserInputError):
+    """The repository password reference resolves to a password the repository rejects."""
+
+
+class BackupSetBusy(BackupError):
+    """Another `dr` process is already working on this backup set."""
+
+
+class DumpFailed(BackupError):
+    """A database dump failed or could not be verified; its snapshot was removed."""
+
+
+class HookFailed(BackupError):
+    """A backup set's before/after hook command exited non-zero."""

@@ -5,6 +5,7 @@ from orchestrator.inventory.durations import Duration, format_duration, parse_du
 from orchestrator.inventory.loader import load_inventory
 from orchestrator.inventory.models import (
     BackupDatabase,
+    BackupHooks,
     BackupSet,
     CommandFence,
     Contact,
@@ -18,7 +19,10 @@ from orchestrator.inventory.models import (
     Line,
     ManualFence,
     Power,
+    RepositoryTarget,
     Retention,
+    S3Access,
+    SftpAccess,
     Site,
     SshFence,
     SshSettings,
@@ -31,6 +35,7 @@ from orchestrator.inventory.secrets import SecretRef, file_is_private, resolve_s
 
 __all__ = [
     "BackupDatabase",
+    "BackupHooks",
     "BackupSet",
     "CommandFence",
     "Contact",
@@ -45,8 +50,11 @@ __all__ = [
     "Line",
     "ManualFence",
     "Power",
+    "RepositoryTarget",
     "Retention",
+    "S3Access",
     "SecretRef",
+    "SftpAccess",
     "Site",
     "SshFence",
     "SshSettings",

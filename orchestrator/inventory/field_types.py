@@ -81,7 +81,50 @@ def _require_prefix(value: Any) -> Any:
     return value
 
 
+_RESTIC_SFTP = re.compile(r"^sftp:[^@:/\s]+@[^:/\s]+:/\S*$")
+_RESTIC_S3 = re.compile(r"^s3:https?://[^/@\s]+/[^/\s]+(/\S*)?$")
+_RESTIC_HINT = (
+    "a repository is an absolute path (/srv/restic/credit), sftp:USER@HOST:/PATH or "
+    "s3:https://ENDPOINT/BUCKET[/PREFIX]"
+)
+
+
+def _check_restic_location(value: str) -> str:
+    if value.startswith("sftp:"):
+        if not _RESTIC_SFTP.match(value):
+            raise PydanticCustomError(
+                "restic_repository", "an SFTP repository is written sftp:USER@HOST:/PATH"
+            )
+        return value
+    if value.startswith("s3:"):
+        # No user:password@ in the URL: S3 keys are secret references of their own.
+        if not _RESTIC_S3.match(value):
+            raise PydanticCustomError(
+                "restic_repository",
+                "an S3 repository is written s3:https://ENDPOINT/BUCKET[/PREFIX], with no "
+                "credentials in it (they go in the s3: block as references)",
+            )
+        return value
+    if not value.startswith("/"):
+        raise PydanticCustomError("restic_repository", _RESTIC_HINT)
+    return value
+
+
+def _check_restic_tag(value: str) -> str:
+    if not re.match(r"^[^\s,]+$", value):
+        raise PydanticCustomError(
+            "restic_tag", "a tag must be non-empty and contain no spaces or commas"
+        )
+    if value.startswith("dr-"):
+        raise PydanticCustomError(
+            "restic_tag", "tags starting with 'dr-' are reserved for dr's own bookkeeping"
+        )
+    return value
+
+
 Email = Annotated[str, AfterValidator(_check_email)]
+ResticLocation = Annotated[str, AfterValidator(_check_restic_location)]
+ResticTag = Annotated[str, AfterValidator(_check_restic_tag)]
 Vip = Annotated[IPvAnyInterface, BeforeValidator(_require_prefix)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]

@@ -37,6 +37,8 @@ from orchestrator.inventory.field_types import (
     Network,
     Port,
     PortName,
+    ResticLocation,
+    ResticTag,
     TimeZone,
     Vip,
 )
@@ -225,17 +227,81 @@ class Power(StrictModel):
 
 
 class BackupDatabase(StrictModel):
-    name: Label
+    """A PostgreSQL database dumped (pg_dump -Fc) straight into the repository."""
+
+    name: Label  # the database to dump, on the pair's server
     host_pair: Name | None = None
+    source: Literal["primary", "standby"] = "primary"
     format: Literal["custom"] = "custom"
 
 
 class Retention(StrictModel):
     keep_last: NonNegativeInt | None = None
+    keep_hourly: NonNegativeInt | None = None
     keep_daily: NonNegativeInt | None = None
     keep_weekly: NonNegativeInt | None = None
     keep_monthly: NonNegativeInt | None = None
     keep_yearly: NonNegativeInt | None = None
+
+
+class SftpAccess(StrictModel):
+    """How restic reaches an SFTP repository: our key and our known_hosts, strictly."""
+
+    port: Port = 22
+    key_file: InventoryPath
+    known_hosts: InventoryPath
+    connect_timeout: float = Field(10, gt=0)
+
+
+class S3Access(StrictModel):
+    """Credentials (references only) and region of an S3 repository."""
+
+    access_key_id: SecretRef
+    secret_access_key: SecretRef
+    region: str | None = None
+
+
+def _check_repository_access(location: str, sftp: object, s3: object) -> None:
+    if location.startswith("sftp:") and sftp is None:
+        raise PydanticCustomError(
+            "repository_access",
+            "an SFTP repository needs an 'sftp:' block with key_file and known_hosts",
+        )
+    if location.startswith("s3:") and s3 is None:
+        raise PydanticCustomError(
+            "repository_access",
+            "an S3 repository needs an 's3:' block with access_key_id and secret_access_key",
+        )
+    if sftp is not None and not location.startswith("sftp:"):
+        raise PydanticCustomError("repository_access", "'sftp:' is only for sftp: repositories")
+    if s3 is not None and not location.startswith("s3:"):
+        raise PydanticCustomError("repository_access", "'s3:' is only for s3: repositories")
+
+
+class RepositoryTarget(StrictModel):
+    """A restic repository and how to open it (a set's copy_to; also built for its main one)."""
+
+    repository: ResticLocation
+    password: SecretRef
+    sftp: SftpAccess | None = None
+    s3: S3Access | None = None
+
+    @model_validator(mode="after")
+    def _access_fits_kind(self) -> RepositoryTarget:
+        _check_repository_access(self.repository, self.sftp, self.s3)
+        return self
+
+
+class BackupHooks(StrictModel):
+    """Commands run on the machine running `dr backup run` (by /bin/sh).
+
+    `before` runs first; one failing stops the run. `after` always runs, also after a
+    failure (so a service stopped by a before hook is started again); it sees
+    DR_BACKUP_STATUS=ok|partial|failed.
+    """
+
+    before: list[Label] = []
+    after: list[Label] = []
 
 
 class BackupSet(StrictModel):
@@ -243,14 +309,23 @@ class BackupSet(StrictModel):
 
     name: Name
     host: Name
-    repository: Label
+    repository: ResticLocation
     password: SecretRef
+    sftp: SftpAccess | None = None
+    s3: S3Access | None = None
     paths: list[AbsolutePath] = []
     databases: list[BackupDatabase] = []
-    tags: list[str] = []
+    tags: list[ResticTag] = []
+    hooks: BackupHooks = Field(default_factory=BackupHooks)
     schedule: Cron | None = None
     retention: Retention = Field(default_factory=Retention)
-    copy_to: str | None = None
+    copy_to: RepositoryTarget | None = None
+    # How long to wait for a repository another restic process has locked.
+    lock_wait: Duration = 600
+    # A lock of this host whose process is gone is removed only once it is this old.
+    lock_stale_after: Duration = 3600
+    # `dr backup check` reads 1/N of the data each day: every pack once in N days.
+    check_cycle_days: PositiveInt = 30
     rto: Duration | None = None
     rpo: Duration | None = None
     description: str | None = None
@@ -261,7 +336,14 @@ class BackupSet(StrictModel):
             raise PydanticCustomError(
                 "empty_backup_set", "a backup set needs 'paths', 'databases' or both"
             )
+        _check_repository_access(self.repository, self.sftp, self.s3)
         return self
+
+    @property
+    def main_repository(self) -> RepositoryTarget:
+        return RepositoryTarget.model_construct(
+            repository=self.repository, password=self.password, sftp=self.sftp, s3=self.s3
+        )
 
 
 class Contact(StrictModel):
@@ -285,7 +367,7 @@ class Target(StrictModel):
     procedure: str | None = None
 
 
-_Named = TypeVar("_Named", Site, Host, HostPair, Switch, Ups, Generator, Contact)
+_Named = TypeVar("_Named", Site, Host, HostPair, Switch, Ups, Generator, Contact, BackupSet)
 
 
 class Inventory(StrictModel):
@@ -363,6 +445,9 @@ class Inventory(StrictModel):
 
     def generator(self, name: str) -> Generator:
         return _find(self.power.generators, name, "generator", "generators")
+
+    def backup_set(self, name: str) -> BackupSet:
+        return _find(self.backup_sets, name, "backup set", "backup sets")
 
     def contact(self, name: str) -> Contact:
         return _find(self.contacts, name, "contact", "contacts")

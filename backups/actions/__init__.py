@@ -1,0 +1,1 @@
+"""One module per user-facing action: run, list, check, prune (and init)."""

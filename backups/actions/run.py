@@ -1,0 +1,227 @@
+"""`dr backup run SET`: before hooks -> files -> each database dump -> manifest ->
+copy to the second repository -> after hooks, under the set's lock, into the journal."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from backups import manifest as mf
+from backups.context import BackupContext
+from backups.execute import Runner, child_environment
+from backups.locks import backup_set_lock
+from backups.restic.backup import parse_status
+from backups.results import FAILED, OK, PARTIAL, BackupResult
+from backups.session import RepositorySession
+from backups.sources.postgres import dump_target
+from backups.sources.postgres_dump import dump_database
+from orchestrator.errors import DrError, RepositoryNotFound
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_backup(
+    ctx: BackupContext, *, at: datetime | None = None, wait_seconds: float = 0
+) -> BackupResult:
+    """Back the set up once. `at` sets the snapshots' time (restic --time; tests use it
+    to stand for other days). Errors that stop the whole run (no repository, wrong
+    password, unreachable) are recorded, then raised; others are in the result."""
+    bset = ctx.backup_set
+    result = BackupResult(new_run_id(), bset.name, bset.repository, _now())
+    started = time.monotonic()
+    with backup_set_lock(bset.name, wait_seconds=wait_seconds):
+        ctx.record("backup.started", {"repository": bset.repository}, run_id=result.run_id)
+        try:
+            _hooks(ctx, result, "before")
+            if result.status != FAILED:
+                _back_up(ctx, result, at)
+        except DrError as err:
+            result.fail(err.message)
+            _finish(ctx, result, started)
+            raise
+        _finish(ctx, result, started)
+    return result
+
+
+def _finish(ctx: BackupContext, result: BackupResult, started: float) -> None:
+    _hooks(ctx, result, "after")
+    result.finished_at = _now()
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    ctx.record("backup.finished", result.to_dict(), run_id=result.run_id)
+
+
+def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> None:
+    session = ctx.session()
+    result.restic_version = str(session.version)
+    if not session.exists():
+        raise RepositoryNotFound(
+            f"there is no restic repository at {session.repository.location}; create it "
+            f"with `dr backup init {ctx.backup_set.name}` (or fix the inventory)"
+        )
+    files = _files(ctx, session, result, at) if ctx.backup_set.paths else None
+    databases = [
+        _database(ctx, session, result, database, at) for database in ctx.backup_set.databases
+    ]
+    manifest = mf.Manifest(
+        run_id=result.run_id,
+        backup_set=ctx.backup_set.name,
+        host=ctx.backup_set.host,
+        started_at=result.started_at,
+        finished_at=_now(),
+        status=result.status,
+        restic_version=str(session.version),
+        files=files,
+        databases=databases,
+    )
+    tags = [*_tags(ctx, result, mf.PART_MANIFEST), f"{mf.TAG_STATUS}{result.status}"]
+    stored = session.backup_bytes(
+        manifest.to_json(), mf.FILENAME, tags=tags, host=ctx.backup_set.host, at=at
+    )
+    if stored.summary is not None:
+        result.snapshots[mf.PART_MANIFEST] = stored.summary.snapshot_id
+    if result.status == OK:
+        result.rpo_point = (at or datetime.now(UTC)).isoformat()
+    if result.status != FAILED:
+        _copy(ctx, result)
+
+
+def _files(
+    ctx: BackupContext, session: RepositorySession, result: BackupResult, at: datetime | None
+) -> mf.FilesPart:
+    paths = list(ctx.backup_set.paths)
+    entries = mf.hash_tree(paths)
+    output, completed = session.backup_paths(
+        paths,
+        tags=_tags(ctx, result, mf.PART_FILES),
+        host=ctx.backup_set.host,
+        at=at,
+        on_json=_progress(ctx, "files"),
+    )
+    part = mf.FilesPart(None, paths, OK, files=entries)
+    if output.summary is None:
+        part.status = FAILED
+        part.error = "restic made no snapshot of the files"
+        result.fail(part.error)
+        return part
+    part.snapshot_id = output.summary.snapshot_id
+    result.snapshots[mf.PART_FILES] = part.snapshot_id
+    result.files += output.summary.files
+    result.bytes += output.summary.total_bytes_processed
+    result.data_added += output.summary.data_added
+    part.unreadable = sorted(
+        {e.item for e in output.errors} | {e.path for e in entries if e.sha256 is None}
+    )
+    if completed.exit_code == 3 or part.unreadable:
+        part.status = PARTIAL
+        result.mark_partial()
+        result.unreadable = part.unreadable
+        result.errors.append(
+            "some files could not be read and are missing from the snapshot: "
+            + ", ".join(part.unreadable)
+        )
+    return part
+
+
+def _database(
+    ctx: BackupContext,
+    session: RepositorySession,
+    result: BackupResult,
+    database: Any,
+    at: datetime | None,
+) -> mf.DatabasePart:
+    target = dump_target(ctx.inventory, database)
+    part_name = mf.database_part_name(database.name)
+    part = dump_database(
+        session,
+        target,
+        ctx.masker,
+        tags=_tags(ctx, result, part_name),
+        host=ctx.backup_set.host,
+        at=at,
+        on_json=_progress(ctx, f"database {database.name}"),
+    )
+    summary = {
+        "name": part.name,
+        "status": part.status,
+        "snapshot": part.snapshot_id,
+        "bytes": part.dump_bytes,
+        "tables": len(part.tables),
+        "rows": sum(t.rows for t in part.tables.values()),
+    }
+    result.databases.append(summary)
+    if part.status == OK and part.snapshot_id:
+        result.snapshots[part_name] = part.snapshot_id
+        result.bytes += part.dump_bytes
+    else:
+        result.fail(f"database {part.name}: {part.error}")
+    return part
+
+
+def _copy(ctx: BackupContext, result: BackupResult) -> None:
+    target = ctx.copy_session()
+    if target is None:
+        return
+    ids = list(result.snapshots.values())
+    result.copy = {"repository": target.repository.location, "snapshots": ids, "status": FAILED}
+    try:
+        if not target.exists():
+            raise RepositoryNotFound(
+                f"the copy_to repository {target.repository.location} does not exist; "
+                f"create it with `dr backup init {ctx.backup_set.name}`"
+            )
+        target.copy_from(ctx.session().repository, ids)
+    except DrError as err:
+        result.copy["error"] = err.message
+        result.errors.append(f"copy to {target.repository.location} failed: {err.message}")
+        return
+    result.copy["status"] = OK
+
+
+def _hooks(ctx: BackupContext, result: BackupResult, when: str) -> None:
+    commands = getattr(ctx.backup_set.hooks, when)
+    runner = Runner(ctx.masker)
+    env = child_environment(
+        {
+            "DR_BACKUP_SET": ctx.backup_set.name,
+            "DR_BACKUP_RUN": result.run_id,
+            "DR_BACKUP_STATUS": result.status,
+        }
+    )
+    for command in commands:
+        done = runner.shell(command, env)
+        record: dict[str, Any] = {
+            "when": when,
+            "command": done.argv[-1],
+            "exit_code": done.exit_code,
+        }
+        if done.exit_code != 0:
+            record["stderr"] = done.stderr.strip()[-500:]
+        result.hooks.append(record)
+        if done.exit_code != 0 and when == "before":
+            result.fail(f"before hook {command!r} exited {done.exit_code}; nothing was backed up")
+            return
+
+
+def _tags(ctx: BackupContext, result: BackupResult, part: str) -> list[str]:
+    return [
+        *ctx.backup_set.tags,
+        f"{mf.TAG_SET}{ctx.backup_set.name}",
+        f"{mf.TAG_RUN}{result.run_id}",
+        f"{mf.TAG_PART}{part}",
+    ]
+
+
+def _progress(ctx: BackupContext, label: str) -> Any:
+    def forward(message: dict[str, Any]) -> None:
+        if ctx.progress is not None and message.get("message_type") == "status":
+            ctx.progress(label, parse_status(message))
+
+    return forward
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,165 @@
+"""The manifest of a backup run: what was backed up, so a restore can be proven complete.
+
+Where it lives: every run stores its manifest as a snapshot of its own, made with
+`restic backup --stdin --stdin-filename dr-manifest.json` after the run's other
+snapshots. All snapshots of one run carry the same tags `dr-set:SET` and `dr-run:RUN`;
+the manifest's snapshot also has `dr-part:manifest` and `dr-status:ok|partial|failed`.
+A restore test therefore finds, for a run: its manifest snapshot by tags, the manifest
+by `restic dump ID /dr-manifest.json`, and in it the snapshot id of every part.
+Retention forgets whole runs (see actions/prune.py), so a manifest and its parts go
+together. A snapshot without a manifest of its run was never sealed: a run that died
+half-way, or a dump that failed and was removed. Restore tests must not use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "dr-backup-manifest/1"
+FILENAME = "dr-manifest.json"
+PATH_IN_SNAPSHOT = f"/{FILENAME}"
+
+TAG_SET = "dr-set:"
+TAG_RUN = "dr-run:"
+TAG_PART = "dr-part:"
+TAG_STATUS = "dr-status:"
+PART_FILES = "files"
+PART_MANIFEST = "manifest"
+
+
+def database_part_name(name: str) -> str:
+    """`db-NAME` made safe for a restic tag and a file name."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return f"db-{safe}"
+
+
+@dataclass
+class FileEntry:
+    path: str
+    size: int
+    sha256: str | None  # None: we could not read it (then restic could not either)
+    mtime: float
+
+
+@dataclass
+class TableEntry:
+    rows: int
+    # Sum of the first 60 bits of md5(row::text) over all rows: independent of row
+    # order, so a restored table gives the same number whatever order it returns.
+    checksum: str
+
+
+@dataclass
+class FilesPart:
+    snapshot_id: str | None
+    paths: list[str]
+    status: str  # ok | partial | failed
+    files: list[FileEntry] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    error: str | None = None
+    kind: str = PART_FILES
+
+
+@dataclass
+class DatabasePart:
+    name: str
+    host_pair: str | None
+    filename: str  # path of the dump inside its snapshot
+    snapshot_id: str | None
+    status: str  # ok | failed
+    dump_bytes: int = 0
+    dump_sha256: str | None = None
+    tables: dict[str, TableEntry] = field(default_factory=dict)
+    error: str | None = None
+    kind: str = "database"
+
+
+@dataclass
+class Manifest:
+    run_id: str
+    backup_set: str
+    host: str
+    started_at: str
+    finished_at: str
+    status: str
+    restic_version: str
+    files: FilesPart | None
+    databases: list[DatabasePart]
+    format: str = FORMAT
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True).encode()
+
+    def snapshot_ids(self) -> list[str]:
+        parts: list[FilesPart | DatabasePart] = [*([self.files] if self.files else [])]
+        parts += self.databases
+        return [p.snapshot_id for p in parts if p.snapshot_id and p.status != "failed"]
+
+
+def manifest_from_json(data: bytes) -> Manifest:
+    raw = json.loads(data)
+    if raw.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} manifest (format {raw.get('format')!r})")
+    files = raw.pop("files")
+    databases = raw.pop("databases")
+    return Manifest(
+        **raw,
+        files=None if files is None else _files_part(files),
+        databases=[_database_part(d) for d in databases],
+    )
+
+
+def _files_part(raw: dict[str, Any]) -> FilesPart:
+    entries = [FileEntry(**e) for e in raw.pop("files")]
+    return FilesPart(**raw, files=entries)
+
+
+def _database_part(raw: dict[str, Any]) -> DatabasePart:
+    tables = {name: TableEntry(**t) for name, t in raw.pop("tables").items()}
+    return DatabasePart(**raw, tables=tables)
+
+
+def hash_tree(paths: list[str]) -> list[FileEntry]:
+    """Every regular file under `paths` (symlinks not followed, as restic does)."""
+    entries: list[FileEntry] = []
+    for root in paths:
+        for path in _walk(Path(root)):
+            entries.append(_entry(path))
+    return entries
+
+
+def _walk(root: Path) -> list[Path]:
+    try:
+        mode = root.lstat().st_mode
+    except OSError:
+        return []
+    if stat.S_ISREG(mode):
+        return [root]
+    if not stat.S_ISDIR(mode):
+        return []
+    found: list[Path] = []
+    for directory, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(directory) / name
+            if stat.S_ISREG(path.lstat().st_mode):
+                found.append(path)
+    return found
+
+
+def _entry(path: Path) -> FileEntry:
+    info = path.lstat()
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return FileEntry(str(path), info.st_size, None, info.st_mtime)
+    return FileEntry(str(path), info.st_size, digest.hexdigest(), info.st_mtime)
