@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 DR := $(VENV)/bin/dr
 STATE := $(CURDIR)/.state
 LOCAL_TARGET := $(STATE)/local-target
+LAB_INVENTORY := $${DR_LAB_DIR:-/var/lib/dr-lab}/inventory.yaml
 
-.PHONY: drill test lint bench system-packages python-packages clean
+.PHONY: drill drill-local test lint bench system-packages python-packages clean
 
 system-packages:
 	@bash scripts/install-system-packages.sh
@@ -21,8 +22,24 @@ $(VENV)/.installed: pyproject.toml | system-packages
 
 python-packages: $(VENV)/.installed
 
-# Rehearse the sample runbook over a real local sshd; prints the run id and the RTO.
+# The main job: build the drill lab, cut branch-1's primary line, drill the line
+# failover (prints the run id and the RTO achieved), heal, fail back, take the lab
+# down again (KEEP_LAB=1 leaves it up to explore with `dr lab status`).
 drill: system-packages python-packages
+	@$(DR) lab up
+	@status=0; export DR_LANG=$${DR_LANG:-en}; \
+	  $(DR) lab fault line-cut branch-1 primary && \
+	  $(DR) drill line-failover -i $(LAB_INVENTORY) --auto-confirm -p branch=branch-1 \
+	    || status=$$?; \
+	  $(DR) lab heal line-cut branch-1 primary; \
+	  if [ $$status -eq 0 ]; then \
+	    $(DR) drill line-failback -i $(LAB_INVENTORY) --auto-confirm \
+	      -p branch=branch-1 -p stable_for=5 || status=$$?; \
+	  fi; \
+	  if [ -z "$(KEEP_LAB)" ]; then $(DR) lab down; fi; exit $$status
+
+# The same sample runbook over one real sshd on loopback, without the lab.
+drill-local: system-packages python-packages
 	@$(PY) -m orchestrator.lab.local_target up $(LOCAL_TARGET) >/dev/null
 	@status=0; DR_LANG=$${DR_LANG:-en} $(DR) drill report-service-restart \
 	    -i $(LOCAL_TARGET)/inventory.yaml --auto-confirm \
@@ -40,7 +57,9 @@ test: system-packages python-packages lint
 
 bench: system-packages python-packages
 	$(PY) bench/engine_overhead.py
+	$(PY) bench/line_failover.py
 
 clean:
 	-$(PY) -m orchestrator.lab.local_target down $(LOCAL_TARGET) 2>/dev/null
+	-$(DR) lab down 2>/dev/null
 	rm -rf $(VENV) $(STATE) *.egg-info

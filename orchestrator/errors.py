@@ -152,3 +152,7 @@ class DumpFailed(BackupError):
 
 class HookFailed(BackupError):
     """A backup set's before/after hook command exited non-zero."""
+
+
+class RestoreTestFailed(BackupError):
+    """A restore test could not prove a backup restorable; the message says why."""

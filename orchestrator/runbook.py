@@ -95,6 +95,8 @@ class Step:
     rollback_fn: StepFunction | None = None
     interval: float = 2.0
     hold: float = 0.0
+    # A hold written as "{param}s" takes its length from a runbook parameter at run time.
+    hold_template: str | None = None
     instructions: Text | None = None
     role: str | None = None
     include: str | None = None
@@ -254,7 +256,8 @@ class Runbook:
                     targets=targets,
                     timeout=seconds(timeout),
                     interval=seconds(interval) or 0.1,
-                    hold=seconds(hold) or 0.0,
+                    hold=0.0 if _templated(hold) else seconds(hold) or 0.0,
+                    hold_template=str(hold) if _templated(hold) else None,
                     when=when,
                     parallel=parallel,
                 )
@@ -379,6 +382,10 @@ class Runbook:
             raise RunbookDefinitionError(f"runbook {self.name}: step {step.id}: retries < 0")
         self.steps.append(step)
         return step
+
+
+def _templated(value: float | int | str) -> bool:
+    return isinstance(value, str) and "{" in value
 
 
 def _title(title: Text | str | None, fallback: str) -> Text:

@@ -21,7 +21,14 @@ app = typer.Typer(
 
 def _register_command_groups() -> None:
     # Imported here so that a slow or broken group never stops `dr --help` from loading.
-    from orchestrator.cli import backup_cmd, inventory_cmd, lab_cmd, run_cmd, runs_cmd
+    from orchestrator.cli import (
+        backup_cmd,
+        inventory_cmd,
+        lab_cmd,
+        restore_cmd,
+        run_cmd,
+        runs_cmd,
+    )
 
     app.add_typer(inventory_cmd.app, name="inventory")
     app.add_typer(runs_cmd.runbook_app, name="runbook")
@@ -29,6 +36,7 @@ def _register_command_groups() -> None:
     app.add_typer(runs_cmd.journal_app, name="journal")
     app.add_typer(lab_cmd.app, name="lab")
     app.add_typer(backup_cmd.app, name="backup")
+    app.command("restore-test")(restore_cmd.restore_test)
     for command in (run_cmd.plan, run_cmd.drill, run_cmd.run, run_cmd.resume, run_cmd.approve):
         app.command(command.__name__)(command)
 

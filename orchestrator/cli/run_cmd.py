@@ -94,7 +94,7 @@ def plan(
         ]
         on = f" → {', '.join(row['hosts'])}" if row["hosts"] else ""
         console.print(
-            f"{number:>3}. [bold]{escape(row['id'])}[/] [{row['kind']}] "
+            f"{number:>3}. [bold]{escape(row['id'])}[/] \\[{row['kind']}] "
             f"{escape(row['title'])}{escape(on)}"
             + (f" [dim]({', '.join(flags)})[/]" if flags else "")
         )

@@ -112,7 +112,7 @@ def show_runbook(
         target = f" → {step.targets}" if step.targets else ""
         extra = f" (runs {step.include})" if step.include else ""
         console.print(
-            f"{number:>3}. {step.id} [{step.kind}] {escape(step.title(lang_code))}"
+            f"{number:>3}. {step.id} \\[{step.kind}] {escape(step.title(lang_code))}"
             f"{escape(target)}{escape(extra)}"
         )
 

@@ -14,7 +14,7 @@ from orchestrator.engine.plan import PlannedStep
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DrError
 from orchestrator.journal.records import StepRecord
-from orchestrator.runbook import StepKind, Verdict
+from orchestrator.runbook import StepKind, Verdict, seconds
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Host
@@ -177,6 +177,9 @@ def _wait_until(
     attempt = (prior.attempts if prior else 0) + 1
     state.journal.step_started(state.run_id, planned.path, name, kind=step.kind, attempt=attempt)
     timeout = step.timeout if step.timeout is not None else 300.0
+    hold = step.hold
+    if step.hold_template is not None:
+        hold = seconds(step.hold_template.format(**planned.params)) or 0.0
     started = time.monotonic()
     held_since: float | None = None
     polls = 0
@@ -191,14 +194,14 @@ def _wait_until(
         detail = verdict.detail
         now = time.monotonic()
         held_since = (held_since or now) if verdict.ok else None
-        if held_since is not None and now - held_since >= step.hold:
+        if held_since is not None and now - held_since >= hold:
             result = {"polls": polls, "waited_s": round(now - started, 3), "detail": detail}
             state.journal.step_finished(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
             return HostOutcome(name, "succeeded", detail)
         if now - started >= timeout:
-            held = f" (held {now - held_since:.0f}s of {step.hold:g}s)" if held_since else ""
+            held = f" (held {now - held_since:.0f}s of {hold:g}s)" if held_since else ""
             error = f"condition not met within {timeout:g}s after {polls} checks{held}" + (
                 f": {detail}" if detail else ""
             )

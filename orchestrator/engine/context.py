@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,15 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Marker
 from orchestrator.text import Text, as_text
+from orchestrator.transports.genset import GensetClient
+from orchestrator.transports.netdev import (
+    NetDevice,
+    PortStatus,
+    SwitchChange,
+    SwitchOperationFailed,
+)
+from orchestrator.transports.netdev import from_inventory as switch_endpoint
+from orchestrator.transports.ups import NutClient
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Host, Inventory
@@ -91,6 +101,38 @@ class StepContext:
             raise StepFailed(f"`{command}` on {target.name} exited {result.exited}: {detail[0]}")
         return result
 
+    def switch(self, name: str) -> JournaledSwitch:
+        """The switch `name` of the inventory, through netmiko; every change is journaled."""
+        endpoint = switch_endpoint(self.inventory.switch(name), self.inventory)
+        return JournaledSwitch(self._state.switches.device(endpoint), self)
+
+    def ups(self, name: str) -> NutClient:
+        """The UPS `name` of the inventory's power section, through upsd; SET and INSTCMD
+        are journaled as `power.action` (reads are not: a wait polls them every second)."""
+        from orchestrator.inventory import resolve_secret
+
+        ups = self.inventory.ups(name)
+        # Resolved here, not at load: reading needs no password, only a change does.
+        password = resolve_secret(ups.password) if ups.password is not None else None
+        return JournaledUps(
+            ups.nut_host, ups.nut_port, ups.ups_name, ups.username, password, ctx=self
+        )
+
+    def generator(self, name: str) -> GensetClient:
+        """The generator `name` of the inventory, through its Modbus controller; every
+        command (start, stop, breakers, settings) is journaled as `power.action`.
+        Use it as `with ctx.generator(name) as gen:` so the connection is closed."""
+        generator = self.inventory.generator(name)
+        return JournaledGenset(
+            generator.modbus_host, generator.modbus_port, generator.unit_id, ctx=self
+        )
+
+    def record(self, kind: str, data: dict[str, Any], host: str | None = None) -> None:
+        """Journal what a transport did (for the record of this step)."""
+        self._state.journal.append(
+            kind, run_id=self.run_id, step_id=self.path, host=host, data=data
+        )
+
     # ---- facts: what a step learned, kept for later steps and for `dr resume` ---------
 
     def remember(self, key: str, value: Any) -> None:
@@ -138,6 +180,132 @@ class StepContext:
             step_id=self.path,
             data={"marker": "last_data_point", "at": _aware(at).isoformat(), "source": source},
         )
+
+
+class JournaledSwitch:
+    """A switch as runbooks use it: reads pass through, every change lands in the journal."""
+
+    def __init__(self, device: NetDevice, ctx: StepContext) -> None:
+        self._device = device
+        self._ctx = ctx
+
+    def port_status(self, port: str) -> PortStatus:
+        return self._device.port_status(port)
+
+    def ports(self) -> list[PortStatus]:
+        return self._device.ports()
+
+    def detach(self, port: str) -> SwitchChange:
+        return self._journaled(lambda: self._device.detach(port))
+
+    def attach(self, port: str, domain: str | int) -> SwitchChange:
+        return self._journaled(lambda: self._device.attach(port, domain))
+
+    def enable(self, port: str) -> SwitchChange:
+        return self._journaled(lambda: self._device.enable(port))
+
+    def disable(self, port: str) -> SwitchChange:
+        return self._journaled(lambda: self._device.disable(port))
+
+    def save(self) -> SwitchChange:
+        return self._journaled(self._device.save)
+
+    def _journaled(self, operation: Callable[[], SwitchChange]) -> SwitchChange:
+        try:
+            change = operation()
+        except SwitchOperationFailed as err:
+            # What reached the switch before it failed is part of the record too.
+            self._ctx.record(
+                "switch.change_failed",
+                {
+                    "switch": self._device.name,
+                    "error": err.message,
+                    "exchanges": [e.to_record() for e in err.exchanges],
+                },
+                host=self._device.name,
+            )
+            raise
+        self._ctx.record("switch.change", change.to_record(), host=change.switch)
+        return change
+
+
+class JournaledUps(NutClient):
+    """A NutClient whose changes land in the journal, refused ones included."""
+
+    def __init__(self, *args: Any, ctx: StepContext, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ctx = ctx
+
+    def set(self, name: str, value: str) -> None:
+        _journaled_power(
+            self._ctx,
+            "ups",
+            self.ups,
+            f"set {name}={value}",
+            lambda: super(JournaledUps, self).set(name, value),
+        )
+
+    def instcmd(self, name: str, param: str | None = None) -> None:
+        _journaled_power(
+            self._ctx,
+            "ups",
+            self.ups,
+            f"instcmd {name}" + (f" {param}" if param is not None else ""),
+            lambda: super(JournaledUps, self).instcmd(name, param),
+        )
+
+
+class JournaledGenset(GensetClient):
+    """A GensetClient whose commands land in the journal, in the order they were sent:
+    the record shows that the mains breaker was open before the start."""
+
+    def __init__(self, *args: Any, ctx: StepContext, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ctx = ctx
+
+    def _journal(self, action: str, command: Callable[[], None]) -> None:
+        _journaled_power(
+            self._ctx, "generator", f"{self.host}:{self.port}/{self.unit_id}", action, command
+        )
+
+    def start(self) -> None:
+        self._journal("start", super().start)
+
+    def stop(self) -> None:
+        self._journal("stop", super().stop)
+
+    def open_mains_breaker(self) -> None:
+        self._journal("open_mains_breaker", super().open_mains_breaker)
+
+    def close_mains_breaker(self) -> None:
+        self._journal("close_mains_breaker", super().close_mains_breaker)
+
+    def open_generator_breaker(self) -> None:
+        self._journal("open_generator_breaker", super().open_generator_breaker)
+
+    def close_generator_breaker(self) -> None:
+        self._journal("close_generator_breaker", super().close_generator_breaker)
+
+    def set_stable_window(self, seconds: int) -> None:
+        self._journal(
+            f"set_stable_window {seconds}",
+            lambda: super(JournaledGenset, self).set_stable_window(seconds),
+        )
+
+
+def _journaled_power(
+    ctx: StepContext, device: str, where: str, action: str, command: Callable[[], None]
+) -> None:
+    """Journal a power control action with its outcome; a refusal is recorded, then raised."""
+    try:
+        command()
+    except Exception as err:
+        ctx.record(
+            "power.action",
+            {"device": device, "at": where, "action": action, "ok": False, "error": str(err)},
+        )
+        raise
+    ctx.record("power.action", {"device": device, "at": where, "action": action, "ok": True})
 
 
 def record_marker(

@@ -29,6 +29,7 @@ from orchestrator.engine.state import RunOptions, RunState
 from orchestrator.journal import Journal
 from orchestrator.journal.records import RunRecord, StepRecord
 from orchestrator.runbook import Marker, Runbook, StepKind
+from orchestrator.transports.netdev import SwitchSessions
 from orchestrator.transports.ssh import SshTransport
 
 if TYPE_CHECKING:
@@ -47,12 +48,14 @@ class Engine:
         observer: RunObserver | None = None,
         operator_io: OperatorIO | None = None,
         ssh: SshTransport | None = None,
+        switches: SwitchSessions | None = None,
     ) -> None:
         self.journal = journal
         self.registry = registry
         self.observer = observer or SilentObserver()
         self.operator_io = operator_io or NoOperator()
         self.ssh = ssh or SshTransport()
+        self.switches = switches or SwitchSessions()
 
     # ---- entry points ----------------------------------------------------------------
 
@@ -394,6 +397,7 @@ class Engine:
             observer=self.observer,
             operator_io=self.operator_io,
             ssh=self.ssh,
+            switches=self.switches,
         )
 
 

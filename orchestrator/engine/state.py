@@ -15,6 +15,7 @@ from orchestrator.text import Lang
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
+    from orchestrator.transports.netdev import SwitchSessions
     from orchestrator.transports.ssh import SshTransport
 
 
@@ -42,6 +43,7 @@ class RunState:
     observer: RunObserver
     operator_io: OperatorIO
     ssh: SshTransport
+    switches: SwitchSessions
     facts: dict[str, Any] = field(default_factory=dict)
     markers: dict[str, datetime] = field(default_factory=dict)
     data_point_source: str | None = None

@@ -9,10 +9,12 @@ those checks need the whole file and report with line numbers.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -172,6 +174,11 @@ class Line(StrictModel):
     network: Network
     peer_address: IPvAnyAddress | None = None
     bandwidth_mbps: PositiveInt | None = None
+    # The branch's forwarding domain on the switch (a bridge, or an access VLAN number),
+    # and the port cabled to the other network's switch: what the seed's port-1 cable
+    # swap moves between (`line-failover`).
+    domain: str | None = None
+    cross_connect_port: PortName | None = None
     description: str | None = None
 
 
@@ -304,6 +311,62 @@ class BackupHooks(StrictModel):
     after: list[Label] = []
 
 
+class RestoreExpect(StrictModel):
+    """What a validation query's single value must be. `not_older_than` is measured from
+    the snapshot's time, not the test's: it asks whether the backup held fresh data."""
+
+    equals: int | float | str | None = None
+    min: float | None = None
+    max: float | None = None
+    not_older_than: Duration | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> RestoreExpect:
+        if all(v is None for v in (self.equals, self.min, self.max, self.not_older_than)):
+            raise PydanticCustomError(
+                "empty_expect", "give at least one of equals, min, max, not_older_than"
+            )
+        return self
+
+
+class RestoreValidation(StrictModel):
+    """One query run against the restored database by `dr restore-test`."""
+
+    name: Label
+    sql: str = Field(min_length=1)
+    expect: RestoreExpect
+    # Which of the set's databases; may be left out when the set has exactly one.
+    database: Label | None = None
+
+
+class RestoreTest(StrictModel):
+    """The monthly restore test: queries proving the data is usable, and its targets
+    (default: the set's own rto/rpo)."""
+
+    validations: list[RestoreValidation] = []
+    rto: Duration | None = None
+    rpo: Duration | None = None
+    # The period whose largest gap between good backups is measured against the RPO.
+    period: Duration = 31 * 86400
+
+
+def _check_restore_validations(test: RestoreTest, databases: list[BackupDatabase]) -> None:
+    names = {d.name for d in databases}
+    for check in test.validations:
+        if check.database is None and len(names) != 1:
+            raise PydanticCustomError(
+                "restore_validation_database",
+                "restore_test validation {name!r}: name its 'database' (the set has {count})",
+                {"name": check.name, "count": len(names)},
+            )
+        if check.database is not None and check.database not in names:
+            raise PydanticCustomError(
+                "restore_validation_database",
+                "restore_test validation {name!r}: {db!r} is not one of the set's databases",
+                {"name": check.name, "db": check.database},
+            )
+
+
 class BackupSet(StrictModel):
     """What restic backs up from one host, where to, how often and for how long."""
 
@@ -328,6 +391,7 @@ class BackupSet(StrictModel):
     check_cycle_days: PositiveInt = 30
     rto: Duration | None = None
     rpo: Duration | None = None
+    restore_test: RestoreTest = Field(default_factory=RestoreTest)
     description: str | None = None
 
     @model_validator(mode="after")
@@ -337,6 +401,7 @@ class BackupSet(StrictModel):
                 "empty_backup_set", "a backup set needs 'paths', 'databases' or both"
             )
         _check_repository_access(self.repository, self.sftp, self.s3)
+        _check_restore_validations(self.restore_test, self.databases)
         return self
 
     @property
@@ -344,6 +409,33 @@ class BackupSet(StrictModel):
         return RepositoryTarget.model_construct(
             repository=self.repository, password=self.password, sftp=self.sftp, s3=self.s3
         )
+
+
+def _check_scheduler_cron(value: str) -> str:
+    # Like Cron, plus D#N in the day-of-week field (the Nth weekday of the month), which
+    # is how "the first Sunday" is written: in plain cron "0 2 1-7 * 0" means days 1-7
+    # *or* any Sunday. Whether the fields make sense is checked when the scheduler starts.
+    fields = value.split()
+    if len(fields) != 5 or not all(re.match(r"^[0-9A-Za-z*/,?#-]+$", f) for f in fields):
+        raise PydanticCustomError(
+            "cron",
+            "a schedule is a cron expression with 5 fields, e.g. '0 2 * * 0#1' for 02:00 "
+            "on the first Sunday of each month; got {count} field(s)",
+            {"count": len(fields)},
+        )
+    return value
+
+
+class SchedulerSettings(StrictModel):
+    """`dr scheduler run`: when restore tests run, how late a missed job may still run,
+    and where the Prometheus textfile goes."""
+
+    restore_test_schedule: Annotated[str, AfterValidator(_check_scheduler_cron)] = "0 2 * * 0#1"
+    # A run missed while the daemon was down still runs on restart if it is at most this
+    # late; an older one is skipped (the next fire time comes instead).
+    misfire_grace: Duration = 6 * 3600
+    rpo_check_interval: Duration = Field(300, ge=10)
+    textfile_dir: InventoryPath | None = None
 
 
 class Contact(StrictModel):
@@ -389,6 +481,7 @@ class Inventory(StrictModel):
     escalation: dict[AlertLevel, list[str]] = {}
     targets: list[Target] = []
     known_hosts: InventoryPath | None = None
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
     _digest: str | None = PrivateAttr(default=None)

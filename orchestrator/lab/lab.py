@@ -49,6 +49,8 @@ REQUIRED_PROGRAMS = {
     "setpriv": "util-linux",
     "pg_basebackup": "postgresql",
 }
+# What a lab process's command line contains (with the state directory's path).
+LAB_PROGRAMS = ("orchestrator.lab", "sshd", "postgres", "upsd", "dummy-ups", "moto")
 SECRETS = (
     "postgres_password",
     "credit_app_password",
@@ -426,15 +428,33 @@ def _require_programs() -> None:
 
 
 def _lab_processes_by_path(root: Path) -> list[int]:
-    """Any process still running a program or config from the lab's state directory."""
+    """Lab programs still running from the state directory (a crashed `up` loses track).
+
+    Only the lab's own kinds of program count, and never `dr` itself or what started it:
+    a shell whose command line merely mentions the state directory is not a lab part.
+    """
     marker = str(root)
-    return [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit()
-        and int(p.name) != os.getpid()
-        and marker in processes.command_line(int(p.name))
-    ]
+    spared = _ancestors(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in spared:
+            continue
+        cmdline = processes.command_line(int(entry.name))
+        if marker in cmdline and any(kind in cmdline for kind in LAB_PROGRAMS):
+            found.append(int(entry.name))
+    return found
+
+
+def _ancestors(pid: int) -> set[int]:
+    chain = {pid}
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rpartition(")")[2].split()[1])
+        chain.add(pid)
+    return chain
 
 
 def _unmount_under(root: Path) -> None:

@@ -208,6 +208,8 @@ def _lines(topology: LabTopology, n: int) -> list[dict[str, Any]]:
             "port": f"ln-{n}",
             "network": "funds",
             "peer_address": topology.branch_gateway(n),
+            "domain": f"br{n}",
+            "cross_connect_port": f"xc-{n}",
         },
         {
             "name": f"branch-{n}-standby",
@@ -218,6 +220,8 @@ def _lines(topology: LabTopology, n: int) -> list[dict[str, Any]]:
             "port": f"ln-{n}",
             "network": "nonfunds",
             "peer_address": topology.branch_gateway(n),
+            "domain": f"br{n}",
+            "cross_connect_port": f"xc-{n}",
         },
     ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
 import time
@@ -285,3 +286,31 @@ def test_status_reports_every_part(lab):
     assert report["database"]["dc-b"]["role"] == "standby"
     assert report["observers"]["loadgen"]["acked"] > 0
     assert "error" not in report["ups"] and "error" not in report["generator"]
+
+
+def test_corrupt_backup_breaks_a_restic_pack_and_heal_restores_it(lab):
+    repo = lab.state.root / "repos" / "lab-test-corrupt"
+    env = {
+        "RESTIC_PASSWORD_FILE": str(lab.state.secrets / "restic_password"),
+        "RESTIC_REPOSITORY": str(repo),
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+    }
+    data = lab.state.root / "corrupt-test-data"
+    data.mkdir(exist_ok=True)
+    (data / "loans.csv").write_bytes(os.urandom(256 * 1024))
+
+    def restic(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["restic", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert restic("init").returncode == 0
+    assert restic("backup", str(data)).returncode == 0
+    lab.fault("corrupt-backup", [str(repo)])
+    try:
+        broken = restic("check", "--read-data")
+        assert broken.returncode != 0
+    finally:
+        lab.heal("corrupt-backup", [str(repo)])
+    assert restic("check", "--read-data").returncode == 0

@@ -301,3 +301,10 @@ def test_resume_refuses_a_changed_runbook_unless_allowed(
         first.run_id, drill_inventory, _options(), allow_changed=True
     )
     assert outcome.status == "failed"  # app-1 still refuses: the parameter still names it
+
+
+def test_a_wait_can_take_its_hold_from_a_parameter(journal, registry, drill_inventory):
+    outcome = _engine(journal, registry).start("held-by-param", drill_inventory, _options(hold=0.4))
+    assert outcome.status == "succeeded"
+    [step] = journal.steps(outcome.run_id)
+    assert step.result["waited_s"] >= 0.4

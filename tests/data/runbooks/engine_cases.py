@@ -235,3 +235,11 @@ def declare(ctx: Any) -> None:
 
 
 measured.mark_service_restored()
+
+
+held = Runbook("held-by-param", title="Hold from a parameter", params={"hold": Param(0.3)})
+
+
+@held.wait_until("steady", timeout=5, interval=0.05, hold="{hold}s")
+def steady(ctx: Any) -> bool:
+    return True

@@ -1,0 +1,259 @@
+"""Branch line failover and failback: the seed's network-fault procedure (网点网络故障).
+
+Diagnose whether the device or the line failed. A failed device is brought in from its
+standby (a person moves the cables; `switch-failover`). A failed line is left by
+swapping the port-1 cables of the funds and non-funds switches, done as switch-port
+operations: on the primary line's switch the line's port leaves the branch's forwarding
+domain and the cross-connect to the other network's switch joins it, so the branch
+reaches the data centre over the standby line. Failback waits until the primary line
+has been healthy for a while (not one ping), then swaps back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import StepFailed, TransportError
+from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.text import Text
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Line
+
+PARAMS = {
+    "branch": Param("branch-1", "the branch (its site name) whose line failed"),
+    "probe_command": Param(
+        "python3 -c \"import urllib.request; urllib.request.urlopen('{url}', timeout=2)\"",
+        "how a branch host checks the service ({url} is the pair's service_url)",
+    ),
+    "pair": Param("credit", "the host pair whose service the branch must reach"),
+}
+
+
+def _line(ctx: StepContext, kind: str) -> Line:
+    lines = [
+        line
+        for line in ctx.inventory.lines
+        if line.site == ctx.params["branch"] and line.kind == kind
+    ]
+    if not lines:
+        raise StepFailed(f"the inventory has no {kind} line for site {ctx.params['branch']}")
+    return lines[0]
+
+
+def _branch_host(ctx: StepContext) -> str:
+    hosts = ctx.hosts(f"site:{ctx.params['branch']}")
+    return hosts[0].name
+
+
+def _service_check(ctx: StepContext) -> Verdict:
+    url = ctx.inventory.pair(ctx.params["pair"]).service_url
+    command = ctx.params["probe_command"].format(url=url)
+    result = ctx.ssh(_branch_host(ctx), command, warn=True, timeout=10)
+    return Verdict(
+        result.ok, f"{_branch_host(ctx)} {'reaches' if result.ok else 'cannot reach'} {url}"
+    )
+
+
+# ---- failover -----------------------------------------------------------------------
+
+failover = Runbook(
+    "line-failover",
+    title=Text(zh="网点线路切换至备用线路", en="Move a branch to its standby line"),
+    description=Text(
+        zh="判断设备故障还是线路故障；线路故障时交换资金网与非资金网交换机的1号口（以端口操作完成），"
+        "验证网点可访问数据中心业务。",
+        en="Decide device fault or line fault; for a line fault swap the port-1 cables of the "
+        "funds and non-funds switches (as port operations) and verify the branch reaches the "
+        "data-centre service.",
+    ),
+    system="branch-network",
+    params=PARAMS,
+)
+
+failover.mark_service_lost(title=Text(zh="宣布网点线路中断", en="Declare the branch line down"))
+
+
+@failover.check(
+    "diagnose",
+    timeout="60s",
+    title=Text(zh="诊断：设备故障还是线路故障", en="Diagnose: device or line fault"),
+)
+def diagnose(ctx: StepContext) -> Verdict:
+    line = _line(ctx, "primary")
+    try:
+        status = ctx.switch(line.switch).port_status(line.port)
+    except TransportError as err:  # the switch's management does not answer: device fault
+        ctx.remember("fault", "device")
+        ctx.remember("failed_switch", line.switch)
+        return Verdict(True, f"switch {line.switch} unreachable ({err}): device fault")
+    peer = (
+        ctx.ssh(_branch_host(ctx), f"ping -c 1 -W 1 {line.peer_address}", warn=True, timeout=10).ok
+        if line.peer_address
+        else status.link_up
+    )
+    if status.link_up and peer:
+        return Verdict(
+            False,
+            f"{line.name} looks healthy (port {line.port} up, peer "
+            "answers): no line fault to fail over from",
+        )
+    ctx.remember("fault", "line")
+    ctx.remember("failed_line", line.name)
+    reason = "no carrier" if not status.link_up else "peer does not answer"
+    return Verdict(True, f"line fault on {line.name}: {reason} on {line.switch} {line.port}")
+
+
+failover.manual(
+    "bring-in-standby-device",
+    when=lambda ctx: ctx.fact("fault") == "device",
+    title=Text(zh="启用备用设备", en="Bring in the standby device"),
+    instructions=Text(
+        zh="交换机管理口无响应，判定为设备故障：请按 switch-failover 预案启用备用交换机，"
+        "完成后确认。",
+        en="The switch's management does not answer: a device fault. Bring in the standby "
+        "switch with the switch-failover runbook, then confirm here.",
+    ),
+)
+
+
+@failover.check(
+    "standby-line-healthy",
+    when=lambda ctx: ctx.fact("fault") == "line",
+    timeout="30s",
+    title=Text(zh="确认备用线路正常", en="Check the standby line is healthy"),
+)
+def standby_line_healthy(ctx: StepContext) -> Verdict:
+    line = _line(ctx, "standby")
+    status = ctx.switch(line.switch).port_status(line.port)
+    return Verdict(
+        status.link_up,
+        f"{line.name} on {line.switch} {line.port}: "
+        f"{'carrier' if status.link_up else 'NO carrier — do not swap'}",
+    )
+
+
+@failover.action(
+    "swap-to-standby-line",
+    when=lambda ctx: ctx.fact("fault") == "line",
+    timeout="60s",
+    destructive=True,
+    title=Text(
+        zh="交换资金网/非资金网1号口（切到备用线路）",
+        en="Swap the port-1 cables (onto the standby line)",
+    ),
+)
+def swap_to_standby(ctx: StepContext) -> dict[str, str]:
+    line = _line(ctx, "primary")
+    device = ctx.switch(line.switch)
+    _require_swap_ports(line)
+    # Detach first: both ports in one domain at once would loop the two switches.
+    device.detach(line.port)
+    device.attach(line.cross_connect_port, line.domain)
+    return {"switch": line.switch, "detached": line.port, "attached": line.cross_connect_port}
+
+
+@swap_to_standby.verify
+def on_standby(ctx: StepContext) -> bool:
+    line = _line(ctx, "primary")
+    device = ctx.switch(line.switch)
+    return (
+        device.port_status(line.cross_connect_port).domain == line.domain
+        and device.port_status(line.port).domain != line.domain
+    )
+
+
+@swap_to_standby.rollback
+def back_to_primary(ctx: StepContext) -> None:
+    _swap_back(ctx)
+
+
+@failover.wait_until(
+    "branch-reaches-service",
+    timeout="60s",
+    interval="0.5s",
+    hold="2s",
+    title=Text(zh="验证网点可访问业务", en="Verify the branch reaches the service"),
+)
+def branch_reaches_service(ctx: StepContext) -> Verdict:
+    return _service_check(ctx)
+
+
+failover.mark_service_restored(title=Text(zh="网点业务已恢复", en="Branch service restored"))
+
+
+# ---- failback -----------------------------------------------------------------------
+
+failback = Runbook(
+    "line-failback",
+    title=Text(zh="网点线路回切至主线路", en="Move a branch back to its primary line"),
+    description=Text(
+        zh="主线路恢复并稳定一段时间后，尽快把1号口换回，验证业务。",
+        en="Once the primary line has been healthy for a stable period, swap the port-1 "
+        "cables back and verify the service.",
+    ),
+    system="branch-network",
+    params={**PARAMS, "stable_for": Param(30, "seconds the primary line must stay up")},
+)
+
+
+@failback.wait_until(
+    "primary-line-stable",
+    timeout="30m",
+    interval="1s",
+    hold="{stable_for}s",
+    title=Text(zh="等待主线路稳定", en="Wait until the primary line is stable"),
+)
+def primary_line_stable(ctx: StepContext) -> Verdict:
+    line = _line(ctx, "primary")
+    status = ctx.switch(line.switch).port_status(line.port)
+    return Verdict(status.link_up, f"{line.name}: {'carrier' if status.link_up else 'down'}")
+
+
+@failback.action(
+    "swap-to-primary-line",
+    timeout="60s",
+    destructive=True,
+    title=Text(zh="换回1号口（回到主线路）", en="Swap the port-1 cables back"),
+)
+def swap_to_primary(ctx: StepContext) -> dict[str, str]:
+    return _swap_back(ctx)
+
+
+@swap_to_primary.verify
+def on_primary(ctx: StepContext) -> bool:
+    line = _line(ctx, "primary")
+    device = ctx.switch(line.switch)
+    return (
+        device.port_status(line.port).domain == line.domain
+        and device.port_status(line.cross_connect_port).domain != line.domain
+    )
+
+
+@failback.wait_until(
+    "branch-reaches-service",
+    timeout="60s",
+    interval="0.5s",
+    hold="2s",
+    title=Text(zh="验证网点可访问业务", en="Verify the branch reaches the service"),
+)
+def branch_reaches_service_again(ctx: StepContext) -> Verdict:
+    return _service_check(ctx)
+
+
+def _swap_back(ctx: StepContext) -> dict[str, str]:
+    line = _line(ctx, "primary")
+    _require_swap_ports(line)
+    device = ctx.switch(line.switch)
+    device.detach(line.cross_connect_port)
+    device.attach(line.port, line.domain)
+    return {"switch": line.switch, "detached": line.cross_connect_port, "attached": line.port}
+
+
+def _require_swap_ports(line: Line) -> None:
+    if not line.cross_connect_port or not line.domain:
+        raise StepFailed(
+            f"line {line.name} has no cross_connect_port / domain in the inventory: "
+            "the cable swap needs both"
+        )
