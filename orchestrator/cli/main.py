@@ -28,6 +28,7 @@ def _register_command_groups() -> None:
         restore_cmd,
         run_cmd,
         runs_cmd,
+        scheduler_cmd,
     )
 
     app.add_typer(inventory_cmd.app, name="inventory")
@@ -37,6 +38,7 @@ def _register_command_groups() -> None:
     app.add_typer(lab_cmd.app, name="lab")
     app.add_typer(backup_cmd.app, name="backup")
     app.command("restore-test")(restore_cmd.restore_test)
+    app.add_typer(scheduler_cmd.app, name="scheduler")
     for command in (run_cmd.plan, run_cmd.drill, run_cmd.run, run_cmd.resume, run_cmd.approve):
         app.command(command.__name__)(command)
 

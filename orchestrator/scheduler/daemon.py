@@ -1,0 +1,228 @@
+"""`dr scheduler run`: APScheduler with its jobs in the journal's database.
+
+Jobs persist in `scheduler_jobs` (SQLAlchemyJobStore), so a fire time that passed while
+the daemon was down is still there on restart and runs once (coalesce) if it is at most
+`misfire_grace` late. For that to hold, syncing the inventory's jobs into the store must
+keep a stored job whose trigger is unchanged: replacing it would compute the next fire
+time from now and silently drop the missed run.
+
+A BackgroundScheduler started paused (rather than a BlockingScheduler) lets the store's
+jobs be read and synced before anything can fire; the main thread then just waits for
+SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import Inventory
+from orchestrator.journal import Journal, resolve_journal_url
+from orchestrator.scheduler import jobs
+from orchestrator.scheduler.cron import to_trigger
+from orchestrator.scheduler.exclusive import LeaseStore, new_holder
+from orchestrator.scheduler.executor import LeasedExecutor
+from orchestrator.scheduler.monitoring import default_textfile_dir
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "scheduler_jobs"
+DEFAULT_FUNCTIONS = {
+    "backup": jobs.BACKUP,
+    "restore-test": jobs.RESTORE_TEST,
+    "rpo-watchdog": jobs.RPO_WATCHDOG,
+    "textfile": jobs.TEXTFILE,
+}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str  # stable ("backup:credit"): a restart updates the job instead of adding one
+    func: str
+    trigger: BaseTrigger
+    args: tuple[str, ...] = ()
+
+
+def job_specs(
+    inventory: Inventory, functions: Mapping[str, str] = DEFAULT_FUNCTIONS
+) -> list[JobSpec]:
+    """Every job the inventory asks for; a bad schedule raises UserInputError."""
+    tz, settings = inventory.timezone, inventory.scheduler
+    specs = []
+    for bset in inventory.backup_sets:
+        if bset.schedule is not None:
+            trigger = to_trigger(bset.schedule, tz)
+            specs.append(JobSpec(f"backup:{bset.name}", functions["backup"], trigger, (bset.name,)))
+        trigger = to_trigger(settings.restore_test_schedule, tz)
+        specs.append(
+            JobSpec(f"restore-test:{bset.name}", functions["restore-test"], trigger, (bset.name,))
+        )
+    every = IntervalTrigger(seconds=settings.rpo_check_interval, timezone=tz)
+    specs.append(JobSpec("rpo-watchdog", functions["rpo-watchdog"], every))
+    specs.append(JobSpec("textfile", functions["textfile"], every))
+    return specs
+
+
+class Daemon:
+    def __init__(
+        self,
+        inventory_path: Path,
+        *,
+        db_url: str | None = None,
+        textfile_dir: Path | None = None,
+        functions: Mapping[str, str] = DEFAULT_FUNCTIONS,
+        restore_test_function: str = jobs.RESTORE_TEST_FUNCTION,
+        lease_ttl: float = 300,
+    ) -> None:
+        self.inventory = load_inventory(inventory_path)
+        settings = self.inventory.scheduler
+        self.url = resolve_journal_url(db_url)
+        Journal(self.url).close()  # fail early, with the journal's message, on a bad URL
+        self.specs = job_specs(self.inventory, functions)
+        directory = textfile_dir or settings.textfile_dir or default_textfile_dir()
+        self.env = jobs.JobEnvironment(
+            Path(inventory_path).absolute(), self.url, directory, restore_test_function
+        )
+        self.leases = LeaseStore(self.url, new_holder(), ttl_seconds=lease_ttl)
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=_engine(self.url), tablename=JOBS_TABLE)
+            },
+            executors={"default": LeasedExecutor(self.env, self.leases)},
+            job_defaults={
+                "coalesce": True,  # many missed fire times: one run, not a burst
+                "max_instances": 1,
+                "misfire_grace_time": settings.misfire_grace,
+            },
+            timezone=self.inventory.timezone,
+        )
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+
+    def start(self) -> None:
+        self.scheduler.start(paused=True)
+        self.sync_jobs()
+        self.scheduler.resume()
+
+    def stop(self, *, wait: bool = True) -> None:
+        if self.scheduler.running:
+            # APScheduler 3's shutdown lets its thread make one more pass over due jobs
+            # after the executors are closed: a job due then fails to start yet is moved
+            # to its next fire time, a missed run lost (`dr scheduler jobs` while the
+            # daemon is down would do it). Without its store, that pass finds nothing.
+            self.scheduler.remove_jobstore("default")
+            self.scheduler.shutdown(wait=wait)
+        self.leases.close()
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT; a job still running is let finish."""
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+        self.start()
+        log.info("scheduler running with %d jobs on %s", len(self.specs), self.describe())
+        stopping.wait()
+        log.info("stopping: waiting for running jobs to finish")
+        self.stop(wait=True)
+
+    def sync_jobs(self) -> None:
+        """Make the store hold exactly the inventory's jobs, keeping unchanged ones."""
+        wanted = {spec.id for spec in self.specs}
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                log.info("removing job %s: no longer in the inventory", job.id)
+                job.remove()
+        grace = self.inventory.scheduler.misfire_grace
+        for spec in self.specs:
+            stored = self.scheduler.get_job(spec.id)
+            if stored is not None and _same(stored, spec):
+                # Modifying these keeps next_run_time, and with it a missed fire time.
+                stored.modify(misfire_grace_time=grace, coalesce=True, max_instances=1)
+                continue
+            self.scheduler.add_job(
+                spec.func,
+                spec.trigger,
+                args=spec.args,
+                id=spec.id,
+                name=spec.id,
+                replace_existing=True,
+            )
+
+    def next_runs(self) -> list[dict[str, Any]]:
+        """The jobs and their next fire times, without changing the store."""
+        self.scheduler.start(paused=True)
+        try:
+            stored = {job.id: job for job in self.scheduler.get_jobs()}
+            found: list[tuple[str, BaseTrigger, datetime | None, dict[str, bool]]] = []
+            for spec in self.specs:
+                job = stored.pop(spec.id, None)
+                if job is not None and _same(job, spec):
+                    found.append((spec.id, spec.trigger, job.next_run_time, {"stored": True}))
+                else:
+                    now = datetime.now(self.scheduler.timezone)
+                    upcoming = spec.trigger.get_next_fire_time(None, now)
+                    found.append((spec.id, spec.trigger, upcoming, {"stored": False}))
+            # In the database but not in the inventory: removed when the daemon starts.
+            extra = {"stored": True, "stale": True}
+            found += [(j.id, j.trigger, j.next_run_time, extra) for j in stored.values()]
+            # Stored times keep the zone they were set in: show all in the inventory's.
+            zone = self.scheduler.timezone
+            return [
+                {
+                    "id": job_id,
+                    "trigger": str(trigger),
+                    "next_run_time": at.astimezone(zone).isoformat() if at else None,
+                    **flags,
+                }
+                for job_id, trigger, at, flags in found
+            ]
+        finally:
+            self.stop(wait=False)
+
+    def describe(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        late = f"missed its run at {event.scheduled_run_time.isoformat()} (beyond misfire_grace)"
+        log.warning("job %s %s", event.job_id, late)
+        journal = Journal(self.url)
+        try:
+            data = {"job": event.job_id, "scheduled": event.scheduled_run_time.isoformat()}
+            journal.append("scheduler.job_missed", data=data)
+        finally:
+            journal.close()
+
+
+def _same(job: Any, spec: JobSpec) -> bool:
+    return (
+        job.func_ref == spec.func
+        and tuple(job.args) == spec.args
+        and _trigger_key(job.trigger) == _trigger_key(spec.trigger)
+    )
+
+
+def _trigger_key(trigger: BaseTrigger) -> str:
+    # An interval trigger's repr holds its start date (the daemon's start); its period
+    # is what matters. Cron and combined triggers' repr has fields and time zone.
+    return str(trigger) if isinstance(trigger, IntervalTrigger) else repr(trigger)
+
+
+def _engine(url: str) -> Any:
+    if make_url(url).get_backend_name() == "sqlite":
+        # The journal and the leases write to the same file: wait for them, do not fail.
+        return create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    return create_engine(url, pool_pre_ping=True)
