@@ -12,14 +12,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
-    create_engine,
-    event,
     insert,
     select,
     update,
@@ -31,6 +27,7 @@ from orchestrator.errors import JournalError, RunNotFound
 from orchestrator.journal import schema
 from orchestrator.journal.chain import GENESIS_HASH, ChainVerdict, canonical_json, link_hash
 from orchestrator.journal.chain import verify_events as _verify_events
+from orchestrator.journal.database import WRITE, make_engine
 from orchestrator.journal.hot_sql import HotSql
 from orchestrator.journal.records import EventRecord, MeasurementRecord, RunRecord, StepRecord
 
@@ -48,7 +45,7 @@ class Journal:
         self.url = url
         self._write_lock = threading.Lock()
         try:
-            self._engine = _make_engine(url)
+            self._engine = make_engine(url)
             self._sql = HotSql(self._engine.dialect.name, self._engine.dialect.paramstyle)
             schema.metadata.create_all(self._engine)
             self._ensure_chain_head()
@@ -324,7 +321,7 @@ class Journal:
     def _write_transaction(self) -> Iterator[Connection]:
         try:
             with self._engine.connect() as conn:
-                conn = conn.execution_options(dr_write=True)
+                conn = conn.execution_options(**WRITE)
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as err:
@@ -356,30 +353,3 @@ def _public_run_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-
-
-def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed event survives a power cut, not just a killed process.
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        writing = conn.get_execution_options().get("dr_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
-
-    return engine

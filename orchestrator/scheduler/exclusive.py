@@ -20,25 +20,21 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     Column,
     Connection,
-    Engine,
     Float,
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from orchestrator.journal.database import WRITE, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +58,7 @@ class LeaseStore:
     def __init__(self, url: str, holder: str, *, ttl_seconds: float = 300) -> None:
         self.holder = holder
         self.ttl = ttl_seconds
-        self._engine = _make_engine(url)
+        self._engine = make_engine(url)
         metadata.create_all(self._engine)
 
     def close(self) -> None:
@@ -138,26 +134,8 @@ class LeaseStore:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-
-def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-    # SQLite has no row locks: every lease transaction takes the write lock at BEGIN,
-    # so two daemons' read-then-update sequences cannot interleave.
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+        # Every lease transaction writes: on SQLite it takes the write lock at BEGIN.
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(**WRITE)
+            with conn.begin():
+                yield conn
