@@ -161,7 +161,7 @@ PROBE = textwrap.dedent(
     '''
     """Calls the power runbook's steps out of order, to show that they refuse."""
     from orchestrator.runbook import Param, Runbook
-    from runbooks import power
+    from runbooks import power_outage as power
 
     rb = Runbook(
         "power-interlock-probe",
@@ -175,7 +175,7 @@ PROBE = textwrap.dedent(
 
     @rb.action("controller-start", when=lambda ctx: ctx.params["probe"] == "controller")
     def controller_start(ctx):
-        with ctx.generator(power._generator(ctx).name) as gen:
+        with ctx.generator(power.the_generator(ctx).name) as gen:
             gen.start()
 
     @rb.action("open-and-start", when=lambda ctx: ctx.params["probe"] == "load")

@@ -1,0 +1,193 @@
+"""`dr backup run` and `dr restore-test` against the raw tools, on the same data, one run.
+
+Targets (issue "backups"): the wrapper within 5 % of raw restic. On ≥ 1 GiB of data
+(default 1 GiB: a few thousand report-message-sized files and large incompressible
+blobs), each repeat, in alternating order to spread the machine's noise:
+  - floor:    `cp -a DATA COPY`
+  - backup:   raw `restic backup DATA`       vs  `dr backup run SET`
+  - restore:  raw `restic restore latest` + `sha256sum -c` over every file
+              vs  `dr restore-test SET` (restore + SHA-256 of every file against the
+              manifest; a files-only set, so no database step)
+`dr backup run` also hashes every file for the manifest, which raw restic does not do:
+that is part of what the ratio shows.
+
+    .venv/bin/python bench/backup_vs_restic.py [--gib 1] [--repeat 2] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+PASSWORD = "bench-password-not-secret"
+BLOB = 8 << 20  # 8 MiB files carry the bulk; small files the report messages
+SMALL_FILES = 5000
+
+
+def make_data(root: Path, gib: float) -> None:
+    (root / "messages").mkdir(parents=True)
+    (root / "blobs").mkdir()
+    for n in range(SMALL_FILES):
+        (root / "messages" / f"R{n:06d}.txt").write_text(
+            f"LOAN_OPEN|org|{n}|borrower|name|10|id|1000.00|0.05|12|open|branch-1|2026\n" * 8
+        )
+    for n in range(int(gib * (1 << 30)) // BLOB):
+        (root / "blobs" / f"blob-{n:04d}.bin").write_bytes(os.urandom(BLOB))
+
+
+def timed(action: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def run(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} failed ({result.returncode}):\n{result.stderr}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gib", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dr-bench-", dir=args.workdir))
+    try:
+        results = bench(work, args.gib, args.repeat)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, args.gib, args.repeat)
+
+
+def bench(work: Path, gib: float, repeat: int) -> dict[str, list[float]]:
+    data = work / "data"
+    make_data(data, gib)
+    (work / "pass").write_text(PASSWORD + "\n")
+    (work / "pass").chmod(0o600)
+    base_env = {
+        **os.environ,
+        "RESTIC_PASSWORD_FILE": str(work / "pass"),
+        "XDG_STATE_HOME": str(work / "state"),
+        "DR_DB": f"sqlite:///{work}/j.db",
+    }
+    sums = work / "SHA256SUMS"
+    run(
+        ["bash", "-c", f"cd {data} && find . -type f -print0 | xargs -0 sha256sum > {sums}"],
+        base_env,
+    )
+    results: dict[str, list[float]] = {
+        k: []
+        for k in ("cp", "restic_backup", "dr_backup", "restic_restore_verify", "dr_restore_test")
+    }
+    for n in range(repeat):
+        one_repeat(n, work, data, sums, base_env, results)
+    return results
+
+
+def one_repeat(
+    n: int,
+    work: Path,
+    data: Path,
+    sums: Path,
+    base_env: dict[str, str],
+    results: dict[str, list[float]],
+) -> None:
+    raw_repo, dr_repo = work / f"raw-{n}", work / f"dr-{n}"
+    inventory = write_inventory(work, dr_repo, data, n)
+    raw_env = {**base_env, "RESTIC_REPOSITORY": str(raw_repo)}
+    run(["restic", "init"], raw_env)
+    run(dr_cli("backup", "init", "bench", "-i", str(inventory)), base_env)
+    copy = work / "copy"
+    results["cp"].append(timed(lambda: run(["cp", "-a", str(data), str(copy)], base_env)))
+    shutil.rmtree(copy)
+    backups = [
+        ("restic_backup", lambda: run(["restic", "backup", "-q", str(data)], raw_env)),
+        (
+            "dr_backup",
+            lambda: run(dr_cli("backup", "run", "bench", "-i", str(inventory)), base_env),
+        ),
+    ]
+    for name, action in backups if n % 2 == 0 else backups[::-1]:
+        results[name].append(timed(action))
+    target = work / "restored"
+
+    def raw_restore() -> None:
+        run(["restic", "restore", "latest", "--target", str(target)], raw_env)
+        run(
+            ["sha256sum", "--quiet", "-c", str(sums)],
+            base_env,
+            cwd=target / str(data).lstrip("/"),
+        )
+        shutil.rmtree(target)
+
+    restores = [
+        ("restic_restore_verify", raw_restore),
+        (
+            "dr_restore_test",
+            lambda: run(dr_cli("restore-test", "bench", "-i", str(inventory)), base_env),
+        ),
+    ]
+    for name, action in restores if n % 2 == 0 else restores[::-1]:
+        results[name].append(timed(action))
+    shutil.rmtree(raw_repo)
+    shutil.rmtree(dr_repo)
+
+
+def dr_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "orchestrator.cli.main", *args]
+
+
+def write_inventory(work: Path, repo: Path, data: Path, n: int) -> Path:
+    document = {
+        "name": "bench",
+        "environment": "drill",
+        "sites": [{"name": "dc", "kind": "datacentre"}],
+        "hosts": [{"name": "db-a", "address": "127.0.0.1", "site": "dc"}],
+        "backup_sets": [
+            {
+                "name": "bench",
+                "host": "db-a",
+                "repository": str(repo),
+                "password": f"file:{work / 'pass'}",
+                "paths": [str(data)],
+                "restore_test": {"rto": "1h", "rpo": "1d"},
+            }
+        ],
+    }
+    path = work / f"inventory-{n}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def report(results: dict[str, list[float]], gib: float, repeat: int) -> None:
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"{gib:g} GiB, median of {repeat} (seconds):")
+    for name, value in med.items():
+        print(f"  {name:<24} {value:8.2f}")
+    backup = med["dr_backup"] / med["restic_backup"]
+    restore = med["dr_restore_test"] / med["restic_restore_verify"]
+    print(
+        f"  dr backup / restic backup:                  {backup:.3f}  "
+        f"({'met' if backup <= 1.05 else 'NOT met'}: within 5 %)"
+    )
+    print(
+        f"  dr restore-test / restic restore + sha256:  {restore:.3f}  "
+        f"({'met' if restore <= 1.05 else 'NOT met'}: within 5 %)"
+    )
+    print(f"  restic backup / cp -a (floor):              {med['restic_backup'] / med['cp']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

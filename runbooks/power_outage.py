@@ -1,0 +1,432 @@
+"""The power-outage runbook (seed branch procedure 2).
+
+`power-outage`: the UPS carries the load on battery; if the mains does not return within
+`mains_wait`, disconnect the mains input, start the generator, wait until its output has
+stayed within tolerance for `stable_for`, and only then connect the loads. If the battery
+runs below `low_runtime` before the generator carries the load, the hosts the UPS
+protects are shut down gracefully in ascending `shutdown_priority`. Which of the three
+ways the run takes (mains returned, generator, shutdown) is the fact `path`, decided by
+the waits and read by each later step's `when=`.
+
+Interlocks are kept twice: each step that could connect mains and generator together,
+start the generator against the mains, or load an unstable output re-reads the
+controller and refuses; the controller itself refuses the first two as well.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import StepFailed, TransportError
+from orchestrator.runbook import Runbook, Verdict
+from orchestrator.text import Text
+from runbooks._power import (
+    DRILL_SHUTDOWN,
+    OUTAGE_PARAMS,
+    PRODUCTION_SHUTDOWN,
+    RANGE,
+    genset_status,
+    low_runtime,
+    mains_wait,
+    output_ok,
+    stable_for,
+    the_generator,
+    the_ups,
+    ups_reading,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Host
+    from orchestrator.transports.ups import UpsReading
+
+
+outage = Runbook(
+    "power-outage",
+    title=Text(zh="市电停电：UPS 与发电机", en="Power outage: UPS and generator"),
+    description=Text(
+        zh="确认 UPS 转电池供电，通知，估算后备时间；市电在等待时间内未恢复则断开市电输入、"
+        "启动发电机、待输出稳定后再接入负载；电池不足时按优先级正常关机。",
+        en="Confirm the UPS is on battery, notify, estimate the runtime; if the mains does not "
+        "return in time, disconnect the mains input, start the generator and connect the "
+        "loads only once its output is stable; if the battery runs low first, shut the "
+        "hosts down gracefully in priority order.",
+    ),
+    system="power",
+    params={**OUTAGE_PARAMS, **RANGE},
+)
+
+
+def _path(*paths: str) -> object:
+    return lambda ctx: ctx.fact("path") in paths
+
+
+@outage.check(
+    "confirm-on-battery",
+    timeout="30s",
+    retries=2,
+    backoff="1s",
+    title=Text(zh="确认 UPS 已转电池供电", en="Confirm the UPS is on battery"),
+)
+def confirm_on_battery(ctx: StepContext) -> Verdict:
+    reading = ups_reading(ctx)
+    status = " ".join(sorted(reading.status))
+    if not reading.on_battery:
+        return Verdict(False, f"UPS {the_ups(ctx).name} is not on battery ({status}): no outage")
+    # NUT keeps no time of the OL→OB transition: the moment we see it is the best we have.
+    ctx.mark_service_lost(reason=f"UPS {the_ups(ctx).name} on battery ({status})")
+    return Verdict(True, f"on battery: {status}, input {reading.input_voltage} V")
+
+
+@outage.action("notify", title=Text(zh="通知停电", en="Notify the outage"))
+def notify(ctx: StepContext) -> None:
+    # Notifications (WeCom, SMS, the escalation roster) come with issue 7; until then the
+    # notice is on the operator's screen and in the record.
+    ctx.note(
+        Text(
+            zh=f"停电：UPS {the_ups(ctx).name} 电池供电；请联系供电公司查明原因。",
+            en=f"Power outage: UPS {the_ups(ctx).name} on battery; contact the power company.",
+        )
+    )
+
+
+outage.manual(
+    "contact-power-company",
+    title=Text(zh="联系供电公司", en="Contact the power company"),
+    instructions=Text(
+        zh="致电供电公司，询问停电原因（天气、错峰限电、人为破坏）和预计恢复时间，确认后继续。",
+        en="Call the power company: ask the cause (weather, peak-load cut, sabotage) and the "
+        "expected restoration time, then confirm.",
+    ),
+)
+
+
+@outage.action(
+    "estimate-runtime",
+    timeout="30s",
+    retries=2,
+    title=Text(zh="估算电池后备时间", en="Estimate the battery runtime"),
+)
+def estimate_runtime(ctx: StepContext) -> dict[str, object]:
+    reading = ups_reading(ctx)
+    if reading.runtime_s is None:
+        raise StepFailed(f"UPS {the_ups(ctx).name} reports no battery.runtime")
+    low = low_runtime(ctx)
+    ctx.remember("runtime_at_start_s", reading.runtime_s)
+    # Time on battery left before the shutdown threshold: the budget for the generator.
+    margin = reading.runtime_s - low
+    if margin <= 0:
+        ctx.remember("path", "shutdown")
+    ctx.note(
+        Text(
+            zh=f"电池后备约 {reading.runtime_s:.0f} 秒（{reading.charge_pct}%），"
+            f"距关机阈值 {low:.0f} 秒还有 {max(margin, 0):.0f} 秒。",
+            en=f"Battery runtime about {reading.runtime_s:.0f} s ({reading.charge_pct} %), "
+            f"{max(margin, 0):.0f} s above the shutdown threshold of {low:.0f} s.",
+        )
+    )
+    return {
+        "runtime_s": reading.runtime_s,
+        "charge_pct": reading.charge_pct,
+        "load_pct": reading.load_pct,
+        "low_runtime_s": low,
+        "margin_s": margin,
+    }
+
+
+# The step's timeout is only a backstop: the condition itself ends the wait at
+# `mains_wait` (a parameter; step timeouts cannot take one) or when the battery runs low.
+@outage.wait_until(
+    "wait-for-mains",
+    timeout="24h",
+    interval="1s",
+    when=lambda ctx: ctx.fact("path") is None,
+    title=Text(zh="等待市电恢复", en="Wait for the mains to return"),
+)
+def wait_for_mains(ctx: StepContext) -> Verdict:
+    started = ctx.fact("mains_wait_started")
+    if started is None:  # a fact, so that `dr resume` keeps the same deadline
+        started = utc_now()
+        ctx.remember("mains_wait_started", started)
+    waited = (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
+    limit = mains_wait(ctx)
+    try:
+        reading: UpsReading | None = ups_reading(ctx)
+    except TransportError:
+        reading = None  # a UPS we cannot read must not keep us from the generator
+    if reading is not None and reading.on_line:
+        ctx.remember("path", "mains")
+        return Verdict(True, f"mains returned after {waited:.0f}s")
+    runtime = reading.runtime_s if reading else None
+    if runtime is not None and runtime < low_runtime(ctx):
+        ctx.remember("path", "shutdown")
+        return Verdict(True, f"battery runtime {runtime:.0f}s below {low_runtime(ctx):.0f}s")
+    if waited >= limit:
+        ctx.remember("path", "generator")
+        return Verdict(True, f"no mains after {waited:.0f}s (limit {limit:.0f}s): generator")
+    return Verdict(False, f"on battery {waited:.0f}s of {limit:.0f}s, runtime {runtime}s")
+
+
+outage.manual(
+    "disconnect-mains-by-hand",
+    when=lambda ctx: ctx.fact("path") == "generator" and ctx.params["mains_breaker"] == "manual",
+    title=Text(zh="手动断开市电输入", en="Disconnect the mains input by hand"),
+    instructions=Text(
+        zh="在配电柜上断开市电进线开关，确认已断开后继续；下一步由发电机控制器核实。",
+        en="Open the mains input breaker on the switchboard and confirm; the next step "
+        "checks it through the generator controller.",
+    ),
+    destructive=True,
+)
+
+
+@outage.action(
+    "open-mains-breaker",
+    when=lambda ctx: ctx.fact("path") == "generator" and ctx.params["mains_breaker"] == "coil",
+    timeout="30s",
+    retries=1,
+    destructive=True,
+    check_first=True,
+    title=Text(zh="断开市电输入（市电开关）", en="Disconnect the mains input (mains breaker)"),
+)
+def open_mains_breaker(ctx: StepContext) -> None:
+    with ctx.generator(the_generator(ctx).name) as gen:
+        gen.open_mains_breaker()
+
+
+@open_mains_breaker.verify
+def mains_breaker_open(ctx: StepContext) -> Verdict:
+    closed = genset_status(ctx).mains_breaker_closed
+    return Verdict(not closed, "mains breaker closed" if closed else "mains breaker open")
+
+
+@outage.check(
+    "mains-disconnected",
+    when=_path("generator"),
+    timeout="30s",
+    title=Text(zh="核实市电已断开", en="Verify the mains input is disconnected"),
+)
+def mains_disconnected(ctx: StepContext) -> Verdict:
+    if genset_status(ctx).mains_breaker_closed:
+        return Verdict(False, "the mains breaker is still closed: the generator must not start")
+    return Verdict(True, "mains breaker open")
+
+
+@outage.action(
+    "start-generator",
+    when=_path("generator"),
+    timeout="30s",
+    destructive=True,
+    title=Text(zh="启动发电机", en="Start the generator"),
+)
+def start_generator(ctx: StepContext) -> None:
+    with ctx.generator(the_generator(ctx).name) as gen:
+        status = gen.status()
+        # Our own interlock, before the controller's: the procedure says disconnect first.
+        if status.mains_breaker_closed:
+            raise StepFailed(
+                "refusing to start the generator: the mains breaker is closed; disconnect "
+                "the mains input first"
+            )
+        if status.generator_breaker_closed:
+            raise StepFailed(
+                "refusing to start the generator: its breaker is closed, the loads would get "
+                "an unstable output; open the generator breaker first"
+            )
+        gen.start()
+
+
+@start_generator.verify
+def generator_started(ctx: StepContext) -> Verdict:
+    status = genset_status(ctx)
+    return Verdict(status.start_commanded, f"start commanded: {status.start_commanded}")
+
+
+# When the window in tolerance began, per (run, step). Kept in memory on purpose: after
+# a crash or pause nobody watched the output, so `dr resume` starts the window again.
+_stable_since: dict[tuple[str, str], float] = {}
+
+
+# The hold is counted here rather than by the engine's `hold=`: its length defaults to
+# the inventory (a hold template needs a literal number), and the low-battery escape
+# must end the wait at once, not after a hold.
+@outage.wait_until(
+    "generator-stable",
+    when=_path("generator"),
+    timeout="2h",
+    interval="1s",
+    title=Text(zh="等待发电机输出稳定", en="Wait until the generator output is stable"),
+)
+def generator_stable(ctx: StepContext) -> Verdict:
+    key = (ctx.run_id, ctx.path)
+    try:
+        runtime = ups_reading(ctx).runtime_s
+    except TransportError:
+        runtime = None
+    if runtime is not None and runtime < low_runtime(ctx):
+        _stable_since.pop(key, None)
+        ctx.remember("path", "shutdown")
+        return Verdict(
+            True,
+            f"battery runtime {runtime:.0f}s below {low_runtime(ctx):.0f}s before the "
+            "generator carried the load: shutting the hosts down",
+        )
+    status = genset_status(ctx)
+    if status.fault and ctx.fact("generator_fault") is None:
+        # Keep waiting: the mains or a person may still save the day before the battery
+        # runs low; the shutdown threshold decides.
+        ctx.remember("generator_fault", status.fault_text)
+        ctx.note(
+            Text(
+                zh=f"发电机故障：{status.fault_text}；电池低于阈值时将按优先级关机。",
+                en=f"Generator fault: {status.fault_text}; hosts will be shut down when the "
+                "battery falls below the threshold.",
+            )
+        )
+    verdict = output_ok(ctx, status)
+    if not verdict.ok:
+        _stable_since.pop(key, None)
+        return Verdict(False, f"{verdict.detail}; battery {runtime}s")
+    since = _stable_since.setdefault(key, time.monotonic())
+    held, needed = time.monotonic() - since, stable_for(ctx)
+    if held < needed:
+        return Verdict(False, f"{verdict.detail} for {held:.0f}s of {needed:.0f}s")
+    _stable_since.pop(key, None)
+    ctx.remember(
+        "generator_stable",
+        {"held_s": round(held, 1), "voltage": status.voltage, "frequency": status.frequency},
+    )
+    return Verdict(True, f"{verdict.detail}, held {held:.0f}s")
+
+
+@outage.action(
+    "connect-loads",
+    when=_path("generator"),
+    timeout="30s",
+    destructive=True,
+    title=Text(zh="接入负载（合发电机开关）", en="Connect the loads (generator breaker)"),
+)
+def connect_loads(ctx: StepContext) -> None:
+    needed = stable_for(ctx)
+    stable = ctx.fact("generator_stable")
+    if not stable or float(stable.get("held_s", 0)) < needed:
+        raise StepFailed(
+            f"refusing to connect the loads: the generator output has not been held stable "
+            f"for {needed:g}s in this run (step generator-stable has not succeeded)"
+        )
+    with ctx.generator(the_generator(ctx).name) as gen:
+        status = gen.status()
+        if status.mains_breaker_closed:
+            raise StepFailed(
+                "refusing to connect the loads: the mains breaker is closed; mains and "
+                "generator must never be connected together"
+            )
+        verdict = output_ok(ctx, status)
+        if not verdict.ok:
+            raise StepFailed(f"refusing to connect the loads: {verdict.detail}")
+        gen.close_generator_breaker()
+
+
+@connect_loads.verify
+def loads_connected(ctx: StepContext) -> Verdict:
+    closed = genset_status(ctx).generator_breaker_closed
+    return Verdict(closed, "generator breaker closed" if closed else "generator breaker open")
+
+
+@outage.wait_until(
+    "loads-supplied",
+    when=_path("generator"),
+    timeout="60s",
+    interval="1s",
+    hold="3s",
+    title=Text(zh="验证负载由发电机供电", en="Verify the generator supplies the loads"),
+)
+def loads_supplied(ctx: StepContext) -> Verdict:
+    status = genset_status(ctx)
+    if status.mains_breaker_closed or not status.generator_breaker_closed:
+        return Verdict(False, "breakers not in generator position")
+    verdict = output_ok(ctx, status)
+    if verdict.ok and ctx.fact("ups_on_generator") is None:
+        # Advisory only: in the lab the UPS's input is not wired to the generator.
+        on_line = ups_reading(ctx).on_line
+        ctx.remember("ups_on_generator", on_line)
+        if not on_line:
+            ctx.note(
+                Text(
+                    zh="注意：UPS 仍显示电池供电，请检查 UPS 输入是否接到发电机。",
+                    en="Note: the UPS still reports on battery; check that its input is fed "
+                    "by the generator.",
+                )
+            )
+    return verdict
+
+
+@outage.action(
+    "shutdown-hosts",
+    when=_path("shutdown"),
+    timeout="30m",
+    destructive=True,
+    title=Text(zh="按优先级正常关机", en="Shut the hosts down in priority order"),
+)
+def shutdown_hosts(ctx: StepContext) -> dict[str, object]:
+    command = ctx.params["shutdown_command"] or (
+        DRILL_SHUTDOWN if ctx.is_drill else PRODUCTION_SHUTDOWN
+    )
+    done: list[str] = list(ctx.fact("shutdown_done", []))  # a resume skips these
+    failed: list[str] = []
+    for host in _shutdown_order(ctx):
+        if host.name in done:
+            continue
+        # One at a time: a host's priority means its peers of lower number are down first.
+        result = ctx.ssh(host, command.replace("{host}", host.name), warn=True, timeout=60)
+        ctx.record(
+            "power.shutdown",
+            {"host": host.name, "priority": host.shutdown_priority, "exited": result.exited},
+            host=host.name,
+        )
+        if result.ok:
+            done.append(host.name)
+            ctx.remember("shutdown_done", done)
+        else:
+            failed.append(host.name)  # the others still go down: the battery will not wait
+    if failed:
+        raise StepFailed(f"the shutdown command failed on {', '.join(failed)}")
+    return {"order": done}
+
+
+def _shutdown_order(ctx: StepContext) -> list[Host]:
+    hosts = [ctx.inventory.host(name) for name in the_ups(ctx).protects]
+    # Ascending priority; hosts without one go last, as the least known.
+    return sorted(
+        hosts,
+        key=lambda h: (h.shutdown_priority is None, h.shutdown_priority or 0, h.name),
+    )
+
+
+@outage.check(
+    "service-back-after-shutdown",
+    when=_path("shutdown"),
+    timeout="60s",
+    title=Text(zh="市电恢复并重新开机", en="Mains back and hosts started again"),
+)
+def service_back_after_shutdown(ctx: StepContext) -> Verdict:
+    order = ", ".join(ctx.fact("shutdown_done", []))
+    reading = ups_reading(ctx)
+    down = [h.name for h in _shutdown_order(ctx) if not ctx.ssh(h, "true", warn=True).ok]
+    if reading.on_line and not down:
+        return Verdict(True, "mains back and every host answers")
+    # The run ends failed on purpose: the service is down, so no RTO may be recorded yet.
+    return Verdict(
+        False,
+        f"hosts shut down in order {order}; the service stays down until the mains "
+        f"returns: restore power, start the hosts, then `dr resume {ctx.run_id}`",
+    )
+
+
+outage.mark_service_restored(title=Text(zh="供电已恢复", en="Power supply restored"))
+
+
+# ---- power-restore ---------------------------------------------------------------------
