@@ -293,10 +293,7 @@ class GensetLab:
         return GensetClient(LISTEN_ADDRESS, self.port)
 
     def _process(self) -> processes.LabProcess | None:
-        try:
-            return processes.LabProcess(**json.loads(self._record.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        return processes.load_record(self._record)
 
     @property
     def pid(self) -> int | None:
@@ -325,7 +322,7 @@ class GensetLab:
         process = processes.start(
             "genset", argv, marker=str(self.control_file), log=self.log_file, env=env
         )
-        self._record.write_text(json.dumps(process.to_dict()) + "\n")
+        processes.save_record(self._record, process)
         if not processes.wait_until(self._answers, timeout=timeout) or self.pid is None:
             tail = self.log_file.read_text(errors="replace").splitlines()[-15:]
             self.stop()
@@ -336,10 +333,7 @@ class GensetLab:
 
     def stop(self) -> None:
         """Stop the controller, also when another process started it; idempotent."""
-        process = self._process()
-        if process is not None:
-            processes.stop(process)
-        self._record.unlink(missing_ok=True)
+        processes.stop_recorded(self._record)
 
     def set_fault(self, fault: str | None) -> None:
         """Inject `no-start`, or heal with None; the controller applies it within 0.1 s."""

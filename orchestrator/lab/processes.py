@@ -8,6 +8,7 @@ command line, so a recycled pid is never mistaken for it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -35,6 +36,27 @@ class LabProcess:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def save_record(path: Path, process: LabProcess) -> None:
+    """Keep what identifies `process` in a file, so another `dr` can find and stop it."""
+    path.write_text(json.dumps(process.to_dict()) + "\n")
+
+
+def load_record(path: Path) -> LabProcess | None:
+    """The process recorded in `path`, or None when there is no (readable) record."""
+    try:
+        return LabProcess(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def stop_recorded(path: Path) -> None:
+    """Stop the recorded process if it still runs, and forget it; idempotent."""
+    process = load_record(path)
+    if process is not None:
+        stop(process)
+    path.unlink(missing_ok=True)
 
 
 def is_running(pid: int) -> bool:

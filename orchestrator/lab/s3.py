@@ -65,10 +65,7 @@ class _Daemon:
         self.log_file = state_dir / f"{role}.log"
 
     def _process(self) -> processes.LabProcess | None:
-        try:
-            return processes.LabProcess(**json.loads(self.record.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        return processes.load_record(self.record)
 
     @property
     def pid(self) -> int | None:
@@ -87,7 +84,7 @@ class _Daemon:
             log=self.log_file,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
-        self.record.write_text(json.dumps(process.to_dict()) + "\n")
+        processes.save_record(self.record, process)
 
         def ready() -> bool:
             with self.log_file.open("rb") as log:
@@ -104,10 +101,7 @@ class _Daemon:
             )
 
     def stop(self) -> None:
-        process = self._process()
-        if process is not None:
-            processes.stop(process)
-        self.record.unlink(missing_ok=True)
+        processes.stop_recorded(self.record)
 
 
 class S3Lab:
