@@ -42,6 +42,7 @@ from orchestrator.lab.credit import (
     utc_now,
     write_json_atomic,
 )
+from orchestrator.lab.credit.pacing import paced_loop
 
 _REPAYMENT_SHARE = 0.3
 # Repayments go to loans this run opened: their ids are known to exist.
@@ -80,26 +81,15 @@ class LoadGenerator:
     def run(self, stop: threading.Event, lifetime: float, max_writes: int | None) -> None:
         """Write until ``lifetime`` has passed, ``max_writes`` were sent, or ``stop``."""
         self.log.write({"event": "start", "at": iso(self.started_at), "url": self.url})
-        interval = 1.0 / self.rate
-        now = time.monotonic()
-        deadline, next_write, next_status = now + lifetime, now, now
-        while max_writes is None or self.sent < max_writes:
-            now = time.monotonic()
-            if now >= next_status:
-                self.save_status(running=True)
-                next_status = now + 1.0
-            if now >= deadline:
-                break
-            if now < next_write:
-                if stop.wait(min(next_write, next_status, deadline) - now):
-                    break
-                continue
-            state = self.state
-            self.write_once()
-            if self.state != state:
-                next_status = time.monotonic()  # a transition shows in the status at once
-            # After a slow stretch (timeouts), carry on at the rate: no burst to catch up.
-            next_write = max(next_write + interval, time.monotonic())
+        paced_loop(
+            stop,
+            interval=1.0 / self.rate,
+            lifetime=lifetime,
+            act=self.write_once,
+            save_status=lambda: self.save_status(running=True),
+            state=lambda: self.state,
+            more=lambda: max_writes is None or self.sent < max_writes,
+        )
         self.log.write({"event": "stop", "at": iso(utc_now()), "state": self.state})
         self.save_status(running=False)
 

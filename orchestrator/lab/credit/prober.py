@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import threading
-import time
 import urllib.error
 from datetime import datetime
 from http.client import HTTPException
@@ -35,6 +34,7 @@ from orchestrator.lab.credit import (
     utc_now,
     write_json_atomic,
 )
+from orchestrator.lab.credit.pacing import paced_loop
 
 
 class Prober:
@@ -57,26 +57,14 @@ class Prober:
 
     def run(self, stop: threading.Event, interval: float, lifetime: float) -> None:
         self.log.write({"event": "start", "at": iso(self.started_at), **self._identity()})
-        now = time.monotonic()
-        deadline, next_probe, next_status = now + lifetime, now, now
-        while True:
-            now = time.monotonic()
-            if now >= next_status:
-                self.save_status(running=True)
-                next_status = now + 1.0
-            if now >= deadline:
-                break
-            if now < next_probe:
-                if stop.wait(min(next_probe, next_status, deadline) - now):
-                    break
-                continue
-            state = self.state
-            self.probe_once()
-            if self.state != state:
-                # A transition shows in the status at once, not up to a second later.
-                next_status = time.monotonic()
-            # A probe that timed out took longer than the interval: go on, never burst.
-            next_probe = max(next_probe + interval, time.monotonic())
+        paced_loop(
+            stop,
+            interval=interval,
+            lifetime=lifetime,
+            act=self.probe_once,
+            save_status=lambda: self.save_status(running=True),
+            state=lambda: self.state,
+        )
         self.log.write({"event": "stop", "at": iso(utc_now()), "state": self.state})
         self.save_status(running=False)
 
