@@ -23,6 +23,7 @@ from orchestrator.transports.ups import NutClient
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Host, Inventory
+    from orchestrator.inventory.field_types import AlertCategory, AlertLevel
     from orchestrator.transports.ssh import CommandResult
 
 # Enough of a command's output to diagnose it from the journal, without letting one
@@ -158,6 +159,24 @@ class StepContext:
     def sleep(self, seconds: float) -> None:
         """Sleep that a pause request (Ctrl-C) does not have to wait out."""
         self._state.pause_requested.wait(seconds)
+
+    # ---- alert levels ----------------------------------------------------------------
+
+    def set_alert_level(
+        self, level: AlertLevel, category: AlertCategory, reason: str | Text
+    ) -> None:
+        """Declare the alert level the situation has reached, by the escalation rules of
+        DOMAIN.md (e.g. a core host failed: orange, equipment). Journaled as an
+        `alert_level` event; incidents read these to raise their own level."""
+        text = as_text(reason)
+        assert text is not None
+        self._state.journal.append(
+            "alert_level",
+            run_id=self.run_id,
+            step_id=self.path,
+            data={"level": level, "category": category, "reason": text.to_dict()},
+        )
+        self._state.observer.message(f"[{level}/{category}] {text(self._state.options.lang)}")
 
     # ---- RTO/RPO markers ------------------------------------------------------------
 

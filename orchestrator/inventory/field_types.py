@@ -11,6 +11,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, IPvAnyInterface
 from pydantic_core import PydanticCustomError
 
 AlertLevel = Literal["blue", "yellow", "orange", "red"]
+# The seed's three alert categories; each has its own escalation rules (DOMAIN.md).
+AlertCategory = Literal["network", "equipment", "system"]
 Network = Literal["funds", "nonfunds"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
