@@ -53,7 +53,7 @@ lint: python-packages
 	$(VENV)/bin/ruff format --check orchestrator runbooks backups tests bench
 
 test: system-packages python-packages lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	@bash scripts/run-tests.sh
 
 bench: system-packages python-packages
 	$(PY) bench/engine_overhead.py

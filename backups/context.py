@@ -59,7 +59,7 @@ class BackupContext:
         if key not in self._sessions:
             self._sessions[key] = RepositorySession.open(
                 repository_of(target), self.masker, lock_policy=self.lock_policy,
-                on_event=self.record,
+                on_event=self.record, timeout=self.backup_set.timeouts.restic,
             )  # fmt: skip
         return self._sessions[key]
 

@@ -97,8 +97,14 @@ def remove_stale_locks(
     session: RepositorySession,
     policy: LockPolicy,
     on_event: Callable[[str, dict[str, Any]], None],
+    *,
+    stopped_pids: frozenset[int] = frozenset(),
 ) -> bool:
-    """Run `restic unlock` if that removes only locks our rule allows; True if it ran."""
+    """Run `restic unlock` if that removes only locks our rule allows; True if it ran.
+
+    `stopped_pids`: restic children this process itself stopped (a time limit, a
+    cancelled early backup). restic 0.14 leaks the lock it is writing when SIGINT comes
+    at that moment; such a lock is ours beyond doubt, so its age does not matter."""
     now, hostname = datetime.now(UTC), socket.gethostname()
     held = session.list_locks()
     restic_would = [
@@ -111,7 +117,12 @@ def remove_stale_locks(
             process_exists=process_exists(lock.pid) if lock.hostname == hostname else True,
         )
     ]
-    ours = {lock.id for lock in held if removable(lock, policy, now=now, hostname=hostname)}
+    ours = {
+        lock.id
+        for lock in held
+        if removable(lock, policy, now=now, hostname=hostname)
+        or (lock.hostname == hostname and lock.pid in stopped_pids and not process_exists(lock.pid))
+    }
     if not restic_would or any(lock.id not in ours for lock in restic_would):
         return False
     session.unlock()

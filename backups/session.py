@@ -7,6 +7,7 @@ backoff; remove a stale lock only under our rule, see `backups.locks`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backups.execute import Completed, JsonCallback, Masker, PipelineResult, Runner
+from backups.execute import Completed, JsonCallback, Masker, PipelineResult, Runner, Running
 from backups.execute import child_environment as _child_environment
 from backups.locks import LockPolicy, describe_holders, remove_stale_locks
 from backups.repository import Repository
@@ -23,6 +24,8 @@ from backups.restic.backup import BackupOutput, build_backup, parse_stderr_error
 from backups.restic.errors import EXIT_OK, classify
 from backups.restic.features import Version, build_version, parse_version
 from orchestrator.errors import (
+    BackupTimedOut,
+    DrError,
     RepositoryLocked,
     RepositoryNotFound,
     ResticNotInstalled,
@@ -33,6 +36,9 @@ log = logging.getLogger("dr.backups")
 
 EventSink = Callable[[str, dict[str, Any]], None]
 _MAX_BACKOFF_S = 30.0
+# Listing and removing a lock left by a restic we stopped: its own limit, so that the
+# clean-up of a timed-out command cannot time out in turn (and recurse).
+_CLEANUP_TIMEOUT_S = 120.0
 # Variables of the operator's shell that would steer restic behind our back.
 _STEERING = ("RESTIC_", "AWS_")
 
@@ -62,6 +68,7 @@ class RepositorySession:
         program: str,
         lock_policy: LockPolicy,
         on_event: EventSink | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.repository = repository
         self.runner = runner
@@ -69,6 +76,10 @@ class RepositorySession:
         self.program = program
         self.lock_policy = lock_policy
         self._on_event = on_event or (lambda kind, data: None)
+        # The time limit of one restic command (the set's timeouts.restic).
+        self.timeout = timeout
+        # restic children this session stopped; a lock one of them leaked is ours.
+        self._stopped_pids: set[int] = set()
 
     @classmethod
     def open(
@@ -78,6 +89,7 @@ class RepositorySession:
         *,
         lock_policy: LockPolicy,
         on_event: EventSink | None = None,
+        timeout: float | None = None,
     ) -> RepositorySession:
         """Resolve the repository's secrets (failing early) and detect restic's version."""
         repository.secrets(masker)
@@ -86,7 +98,7 @@ class RepositorySession:
         version = detect_version(runner, program)
         return cls(
             repository, runner, version, program=program, lock_policy=lock_policy,
-            on_event=on_event,
+            on_event=on_event, timeout=timeout,
         )  # fmt: skip
 
     # -- environment ------------------------------------------------------------------
@@ -128,9 +140,11 @@ class RepositorySession:
         source: Repository | None = None,
     ) -> Completed:
         env = self.environment(source)
-        return self._retrying(
-            what, lambda: self.runner.run(self.argv(args), env, on_json=on_json), allowed, accept
-        )
+
+        def attempt() -> Completed:
+            return self.runner.run(self.argv(args), env, on_json=on_json, timeout=self.timeout)
+
+        return self._retrying(what, attempt, allowed, accept)
 
     def _retrying(
         self,
@@ -143,6 +157,8 @@ class RepositorySession:
         delay = 1.0
         while True:
             result = attempt()
+            if result.timed_out:
+                raise self.timed_out(what, result)
             if result.exit_code in allowed or (accept is not None and accept(result)):
                 return result
             error = classify(
@@ -162,6 +178,39 @@ class RepositorySession:
             log.info("%s: repository locked; retrying in %.0fs", what, delay)
             time.sleep(delay)
             delay = min(delay * 2, _MAX_BACKOFF_S)
+
+    def clear_locks_of(self, pids: set[int]) -> None:
+        """After we stopped restic children: remove a lock one of them may have leaked
+        (see `remove_stale_locks`). Best effort: we are already on a failure path."""
+        self._stopped_pids |= pids
+        stopped = frozenset(self._stopped_pids)
+        limit, self.timeout = self.timeout, _CLEANUP_TIMEOUT_S
+        try:
+            remove_stale_locks(self, self.lock_policy, self._on_event, stopped_pids=stopped)
+        except DrError as err:
+            log.warning("could not check for locks left by stopped restic: %s", err.message)
+        finally:
+            self.timeout = limit
+
+    def timed_out(self, what: str, result: Completed, setting: str = "restic") -> BackupTimedOut:
+        """Journal that `what` was stopped at its limit; the error to raise for it."""
+        self._on_event(
+            "backup.timeout",
+            {
+                "what": what,
+                "repository": self.repository.location,
+                "limit_seconds": result.timeout,
+                "setting": f"timeouts.{setting}",
+                "command": result.argv[0],
+            },
+        )
+        if result.pid is not None:
+            self.clear_locks_of({result.pid})
+        return BackupTimedOut(
+            f"{what} ran past its time limit of {result.timeout:g}s (the set's "
+            f"timeouts.{setting}) and was stopped with its whole process group; nothing "
+            f"it was writing to {self.repository.location} counts as a backup"
+        )
 
     # -- repository ---------------------------------------------------------------------
 
@@ -185,7 +234,9 @@ class RepositorySession:
         found = []
         for lock_id in locks.parse_list_locks(result.stdout):
             # A lock may vanish between listing and reading: its owner finished.
-            shown = self.runner.run(self.argv(locks.build_cat_lock(lock_id)), self.environment())
+            shown = self.runner.run(
+                self.argv(locks.build_cat_lock(lock_id)), self.environment(), timeout=self.timeout
+            )
             if shown.exit_code == 0:
                 found.append(locks.parse_lock(lock_id, shown.stdout))
         return found
@@ -218,10 +269,21 @@ class RepositorySession:
         env = self.environment()
         self._retrying(
             "restic backup --stdin",
-            lambda: self.runner.run(self.argv(args), env, on_json=output.take, input_bytes=data),
+            lambda: self.runner.run(
+                self.argv(args), env, on_json=output.take, input_bytes=data, timeout=self.timeout
+            ),
             (EXIT_OK,),
         )
         return output
+
+    def start_backup_bytes(
+        self, filename: str, *, tags: list[str], host: str, at: Any
+    ) -> PendingBytesBackup:
+        """Start `restic backup --stdin` now and give it its bytes later: restic spends
+        ~0.6 s deriving the key and loading the index before it reads stdin, which then
+        overlaps with whatever the caller does meanwhile (backing up the files)."""
+        args = build_backup(stdin_filename=filename, tags=tags, host=host, time=at)
+        return PendingBytesBackup(self, args, filename, tags=tags, host=host, at=at)
 
     def backup_stream(
         self,
@@ -232,8 +294,10 @@ class RepositorySession:
         host: str,
         at: Any,
         on_json: JsonCallback,
+        timeout: float | None = None,
     ) -> tuple[BackupOutput, PipelineResult]:
-        """producer | restic backup --stdin. Returns even when the producer failed: the
+        """producer | restic backup --stdin. Returns even when the producer failed or the
+        pipeline ran past `timeout` (then `piped.timed_out`, and it is journalled): the
         caller must look at both exit codes (restic may have saved a truncated stream)."""
         args = build_backup(stdin_filename=filename, tags=tags, host=host, time=at)
         env = self.environment()
@@ -246,14 +310,22 @@ class RepositorySession:
                 output.take(message)
                 on_json(message)
 
-            piped = self.runner.pipeline(producer, (self.argv(args), env), on_json=take)
+            piped = self.runner.pipeline(
+                producer, (self.argv(args), env), on_json=take, timeout=timeout
+            )
             holder.update(output=output, piped=piped)
+            if piped.timed_out:
+                self.timed_out(f"the dump into {filename}", piped.consumer, "dump")
+                # Not an exception: the caller fails the part and removes any snapshot.
+                return dataclasses.replace(piped.consumer, timed_out=False)
             return piped.consumer
 
         def producer_failed(_: Completed) -> bool:
             # restic's failure is then a consequence (0.14: "snapshot is empty"); the
             # caller reports the producer's. A lock or repository error is not.
             piped: PipelineResult = holder["piped"]
+            if piped.timed_out:
+                return True
             return piped.producer.exit_code != 0 and not piped.producer_killed
 
         self._retrying("restic backup --stdin", attempt, (EXIT_OK,), producer_failed)
@@ -270,7 +342,10 @@ class RepositorySession:
     ) -> PipelineResult:
         """restic dump SNAPSHOT PATH | consumer (e.g. pg_restore --list)."""
         producer = (self.argv(dump.build_dump(snapshot_id, path)), self.environment())
-        return self.runner.pipeline(producer, consumer)
+        piped = self.runner.pipeline(producer, consumer, timeout=self.timeout)
+        if piped.timed_out:
+            raise self.timed_out(f"reading {path} back with restic dump", piped.consumer)
+        return piped
 
     # -- retention, checking, copying ---------------------------------------------------
 
@@ -301,3 +376,46 @@ class RepositorySession:
     def copy_from(self, source: Repository, snapshot_ids: list[str]) -> list[str]:
         result = self.restic(copy.build_copy(snapshot_ids), what="restic copy", source=source)
         return copy.parse_copy(result.stdout)
+
+
+class PendingBytesBackup:
+    """A `restic backup --stdin` started early (see `start_backup_bytes`). `write()`
+    gives it the bytes and returns restic's output; `cancel()` interrupts it, which
+    also frees its repository lock (e.g. before a `forget` needs an exclusive one).
+    Anything but a clean first attempt falls back to `backup_bytes`, which retries on
+    a locked repository and classifies every other failure."""
+
+    def __init__(
+        self,
+        session: RepositorySession,
+        args: list[str],
+        filename: str,
+        *,
+        tags: list[str],
+        host: str,
+        at: Any,
+    ) -> None:
+        self._session = session
+        self._again = {"filename": filename, "tags": tags, "host": host, "at": at}
+        self._output = BackupOutput()
+        self._running: Running | None = session.runner.start(
+            session.argv(args),
+            session.environment(),
+            on_json=self._output.take,
+            stdin=True,
+            timeout=session.timeout,
+        )
+
+    def write(self, data: bytes) -> BackupOutput:
+        running, self._running = self._running, None
+        if running is not None:
+            done = running.finish(data)
+            if done.exit_code == EXIT_OK and not done.timed_out and self._output.summary:
+                return self._output
+            log.info("early restic backup --stdin exited %d; trying again", done.exit_code)
+        return self._session.backup_bytes(data, **self._again)
+
+    def cancel(self) -> None:
+        running, self._running = self._running, None
+        if running is not None and running.stop():
+            self._session.clear_locks_of({running.process.pid})

@@ -154,5 +154,22 @@ class HookFailed(BackupError):
     """A backup set's before/after hook command exited non-zero."""
 
 
+class BackupTimedOut(BackupError):
+    """A restic command, database dump or hook ran past its configured time limit and
+    its whole process group was stopped."""
+
+
 class RestoreTestFailed(BackupError):
     """A restore test could not prove a backup restorable; the message says why."""
+
+
+class IncidentNotFound(UserInputError):
+    """No incident with that id is in the journal."""
+
+
+class IncidentClosed(UserInputError):
+    """The incident is closed; it takes no more changes or runs."""
+
+
+class ReportError(DrError):
+    """A report could not be produced (a missing font, an unwritable output file)."""

@@ -228,6 +228,45 @@ class Runbook:
 
         return add
 
+    def playbook(
+        self,
+        id: str,
+        playbook: str,
+        *,
+        targets: str,
+        title: Text | str | None = None,
+        extra_vars: dict[str, Any] | None = None,
+        host_root: str | None = None,
+        timeout: float | str | None = "30m",
+        retries: int = 0,
+        backoff: float | str = 1.0,
+        destructive: bool = False,
+        when: Condition | None = None,
+        parallel: int | None = 4,
+    ) -> Step:
+        """A step that runs an Ansible playbook (ansible-runner) on each target host.
+
+        `playbook` is absolute or relative to dr's ansible/ directory (e.g. "site.yml");
+        each host's recap (ok/changed/failed/unreachable) is its result in the journal.
+        `parallel` is low by default: each host is one ansible-playbook process.
+        `host_root` (drill lab only) deploys each host's files under HOST_ROOT/HOST.
+        """
+        from orchestrator.fleet.playbook_step import PlaybookAction
+
+        limit = seconds(timeout)
+        action = PlaybookAction(playbook, extra_vars, host_root, timeout=limit)
+        return self.action(
+            id,
+            title=title or Text(zh=f"执行 Ansible 剧本 {playbook}", en=f"Run playbook {playbook}"),
+            targets=targets,
+            timeout=limit,
+            retries=retries,
+            backoff=backoff,
+            destructive=destructive,
+            when=when,
+            parallel=parallel,
+        )(action)
+
     def wait_until(
         self,
         id: str,

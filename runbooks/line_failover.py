@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed, TransportError
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks._alert_levels import declare
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -87,6 +88,7 @@ def diagnose(ctx: StepContext) -> Verdict:
     except TransportError as err:  # the switch's management does not answer: device fault
         ctx.remember("fault", "device")
         ctx.remember("failed_switch", line.switch)
+        declare(ctx, "switch-down", switch=line.switch)
         return Verdict(True, f"switch {line.switch} unreachable ({err}): device fault")
     peer = (
         ctx.ssh(_branch_host(ctx), f"ping -c 1 -W 1 {line.peer_address}", warn=True, timeout=10).ok
@@ -101,6 +103,7 @@ def diagnose(ctx: StepContext) -> Verdict:
         )
     ctx.remember("fault", "line")
     ctx.remember("failed_line", line.name)
+    _declare_line_fault(ctx)
     reason = "no carrier" if not status.link_up else "peer does not answer"
     return Verdict(True, f"line fault on {line.name}: {reason} on {line.switch} {line.port}")
 
@@ -249,6 +252,21 @@ def _swap_back(ctx: StepContext) -> dict[str, str]:
     device.detach(line.cross_connect_port)
     device.attach(line.port, line.domain)
     return {"switch": line.switch, "detached": line.cross_connect_port, "attached": line.port}
+
+
+def _declare_line_fault(ctx: StepContext) -> None:
+    """Blue for this branch's line; yellow when most branches lost their primary line at
+    once, which points at a trunk rather than one branch's line."""
+    primaries = [line for line in ctx.inventory.lines if line.kind == "primary"]
+    carrier: dict[str, bool] = {}
+    for switch in {line.switch for line in primaries}:
+        for status in ctx.switch(switch).ports():
+            carrier[f"{switch} {status.name}"] = status.link_up
+    down = sum(1 for line in primaries if not carrier.get(f"{line.switch} {line.port}", False))
+    if down * 2 > len(primaries) > 1:
+        declare(ctx, "most-branch-lines-down", down=down, total=len(primaries))
+    else:
+        declare(ctx, "branch-line-down", branch=ctx.params["branch"])
 
 
 def _require_swap_ports(line: Line) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed, TransportError
 from orchestrator.runbook import Runbook, Verdict
 from orchestrator.text import Text
+from runbooks._alert_levels import declare
 from runbooks._power import (
     DRILL_SHUTDOWN,
     OUTAGE_PARAMS,
@@ -78,6 +79,7 @@ def confirm_on_battery(ctx: StepContext) -> Verdict:
         return Verdict(False, f"UPS {the_ups(ctx).name} is not on battery ({status}): no outage")
     # NUT keeps no time of the OL→OB transition: the moment we see it is the best we have.
     ctx.mark_service_lost(reason=f"UPS {the_ups(ctx).name} on battery ({status})")
+    declare(ctx, "mains-lost", ups=the_ups(ctx).name)
     return Verdict(True, f"on battery: {status}, input {reading.input_voltage} V")
 
 
@@ -246,8 +248,11 @@ def generator_started(ctx: StepContext) -> Verdict:
 
 
 # When the window in tolerance began, per (run, step). Kept in memory on purpose: after
-# a crash or pause nobody watched the output, so `dr resume` starts the window again.
+# a crash or pause nobody watched the output, and the controller reports only whether
+# the output is stable now, not since when; so `dr resume` starts the window again from
+# zero and journals why (a window counted across the gap would be a guess).
 _stable_since: dict[tuple[str, str], float] = {}
+_windows_begun_here: set[tuple[str, str]] = set()
 
 
 # The hold is counted here rather than by the engine's `hold=`: its length defaults to
@@ -290,7 +295,9 @@ def generator_stable(ctx: StepContext) -> Verdict:
     if not verdict.ok:
         _stable_since.pop(key, None)
         return Verdict(False, f"{verdict.detail}; battery {runtime}s")
-    since = _stable_since.setdefault(key, time.monotonic())
+    since = _stable_since.get(key)
+    if since is None:
+        since = _begin_window(ctx, key)
     held, needed = time.monotonic() - since, stable_for(ctx)
     if held < needed:
         return Verdict(False, f"{verdict.detail} for {held:.0f}s of {needed:.0f}s")
@@ -300,6 +307,25 @@ def generator_stable(ctx: StepContext) -> Verdict:
         {"held_s": round(held, 1), "voltage": status.voltage, "frequency": status.frequency},
     )
     return Verdict(True, f"{verdict.detail}, held {held:.0f}s")
+
+
+def _begin_window(ctx: StepContext, key: tuple[str, str]) -> float:
+    earlier = ctx.fact("generator_window_started")
+    if earlier is not None and key not in _windows_begun_here:
+        ctx.note(
+            Text(
+                zh=f"续跑：发电机稳定计时从零重新开始（上次计时开始于 {earlier}；中断期间无人"
+                "监视输出，控制器只报告当前是否稳定，不报告稳定了多久）。",
+                en="Resumed: the generator's stable window starts again from zero (the "
+                f"previous one began at {earlier}; nobody watched the output while the run "
+                "was stopped, and the controller reports only whether it is stable now, not "
+                "for how long).",
+            )
+        )
+    _windows_begun_here.add(key)
+    ctx.remember("generator_window_started", utc_now())
+    _stable_since[key] = time.monotonic()
+    return _stable_since[key]
 
 
 @outage.action(
@@ -377,6 +403,7 @@ def shutdown_hosts(ctx: StepContext) -> dict[str, object]:
     )
     done: list[str] = list(ctx.fact("shutdown_done", []))  # a resume skips these
     failed: list[str] = []
+    _declare_shutdown(ctx)
     for host in _shutdown_order(ctx):
         if host.name in done:
             continue
@@ -395,6 +422,15 @@ def shutdown_hosts(ctx: StepContext) -> dict[str, object]:
     if failed:
         raise StepFailed(f"the shutdown command failed on {', '.join(failed)}")
     return {"order": done}
+
+
+def _declare_shutdown(ctx: StepContext) -> None:
+    """Red when the shutdown takes down both hosts of a pair, orange otherwise."""
+    names = [host.name for host in _shutdown_order(ctx)]
+    whole_pair = any(
+        pair.primary in names and pair.standby in names for pair in ctx.inventory.host_pairs
+    )
+    declare(ctx, "pair-down" if whole_pair else "core-host-down", hosts=", ".join(names))
 
 
 def _shutdown_order(ctx: StepContext) -> list[Host]:

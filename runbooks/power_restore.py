@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks._alert_levels import declare
 from runbooks._power import (
     DEVICES,
     RANGE,
@@ -47,6 +48,7 @@ def generator_in_use(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
     if status.mains_breaker_closed and not status.start_commanded:
         return Verdict(False, "the mains breaker is closed and the generator stopped: on mains")
+    declare(ctx, "mains-returned")
     return Verdict(
         True,
         f"mains breaker {'closed' if status.mains_breaker_closed else 'open'}, generator "

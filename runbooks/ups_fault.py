@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks._alert_levels import declare
 from runbooks._power import (
     DEVICES,
     RANGE,
@@ -53,6 +54,7 @@ def read_alarm(ctx: StepContext) -> Verdict:
     # A UPS in fault no longer protects the load: that is the loss this runbook measures.
     ctx.mark_service_lost(reason=f"UPS alarm: {reading.alarm}")
     ctx.remember("alarm", reading.alarm)
+    declare(ctx, "ups-fault", ups=the_ups(ctx).name, alarm=reading.alarm)
     return Verdict(True, f"{status}: {reading.alarm}")
 
 

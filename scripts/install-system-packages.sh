@@ -12,6 +12,8 @@ packages=(
   iproute2 iputils-ping iputils-arping     # lab namespaces, veths, bridges; gratuitous ARP
   procps util-linux                       # process tools; setpriv
   poppler-utils                           # pdftoppm, to check rendered reports
+  fonts-wqy-microhei                      # a CJK TrueType font: Chinese in report PDFs and charts
+  python3-apt                             # Ansible's apt module on managed hosts (and the lab's)
 )
 
 missing=()

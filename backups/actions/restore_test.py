@@ -1,6 +1,8 @@
 """`dr restore-test SET [--snapshot ID]`: restore a good run into a scratch place, verify
 it against its manifest and the inventory's validation queries, measure RTO and RPO,
-remove the scratch data, and record the outcome in the journal.
+remove the scratch data, and record the outcome in the journal: the whole record as the
+`restore_test.finished` event, and its RTO/RPO as measurement rows beside the drills'
+(see `backups.restore.measurements`).
 
 Any fault (repository unreachable, wrong password, a damaged pack, a file or table that
 disagrees with the manifest, a failed query, a missed target) fails the whole test with
@@ -22,6 +24,7 @@ from backups.context import BackupContext
 from backups.restore import objectives
 from backups.restore.database import connect, restore_database
 from backups.restore.files import restore_files
+from backups.restore.measurements import measurement_rows
 from backups.restore.record import RestoreTestRecord
 from backups.restore.scratch_pg import ScratchPostgres, scratch_dir, scratch_postgres
 from backups.restore.validations import run_validation
@@ -50,6 +53,10 @@ def restore_test(ctx: BackupContext, *, snapshot: str | None = None) -> RestoreT
         record.fail(f"the scratch place failed: {err}")
     record.finish(datetime.now(UTC))
     ctx.record("restore_test.finished", record.to_dict(), run_id=record.test_id)
+    if ctx.journal is not None:
+        rto_target, rpo_target = objectives.targets(bset)
+        for row in measurement_rows(record, rto_target=rto_target, rpo_target=rpo_target):
+            ctx.journal.record_measurement(record.test_id, row)
     return record
 
 

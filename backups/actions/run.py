@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -58,36 +59,59 @@ def _finish(ctx: BackupContext, result: BackupResult, started: float) -> None:
 def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> None:
     session = ctx.session()
     result.restic_version = str(session.version)
-    if not session.exists():
-        raise RepositoryNotFound(
-            f"there is no restic repository at {session.repository.location}; create it "
-            f"with `dr backup init {ctx.backup_set.name}` (or fix the inventory)"
+    # The manifest's restic starts with the files' one, betting on status ok (its tag
+    # is fixed at start); it gets the manifest once everything else is stored. No
+    # separate "does the repository exist" call: the first restic command says so.
+    early = session.start_backup_bytes(
+        mf.FILENAME, tags=_manifest_tags(ctx, result, OK), host=ctx.backup_set.host, at=at
+    )
+    try:
+        files = _files(ctx, session, result, at) if ctx.backup_set.paths else None
+        databases = [
+            _database(ctx, session, result, database, at, early.cancel)
+            for database in ctx.backup_set.databases
+        ]
+        manifest = mf.Manifest(
+            run_id=result.run_id,
+            backup_set=ctx.backup_set.name,
+            host=ctx.backup_set.host,
+            started_at=result.started_at,
+            finished_at=_now(),
+            status=result.status,
+            restic_version=str(session.version),
+            files=files,
+            databases=databases,
         )
-    files = _files(ctx, session, result, at) if ctx.backup_set.paths else None
-    databases = [
-        _database(ctx, session, result, database, at) for database in ctx.backup_set.databases
-    ]
-    manifest = mf.Manifest(
-        run_id=result.run_id,
-        backup_set=ctx.backup_set.name,
-        host=ctx.backup_set.host,
-        started_at=result.started_at,
-        finished_at=_now(),
-        status=result.status,
-        restic_version=str(session.version),
-        files=files,
-        databases=databases,
-    )
-    tags = [*_tags(ctx, result, mf.PART_MANIFEST), f"{mf.TAG_STATUS}{result.status}"]
-    stored = session.backup_bytes(
-        manifest.to_json(), mf.FILENAME, tags=tags, host=ctx.backup_set.host, at=at
-    )
+        if result.status == OK:
+            stored = early.write(manifest.to_json())
+        else:
+            early.cancel()
+            stored = session.backup_bytes(
+                manifest.to_json(),
+                mf.FILENAME,
+                tags=_manifest_tags(ctx, result, result.status),
+                host=ctx.backup_set.host,
+                at=at,
+            )
+    except RepositoryNotFound:
+        name = ctx.backup_set.name
+        raise RepositoryNotFound(
+            f"there is no restic repository at {session.repository.location}; if backup "
+            f"set {name!r} is new, create it with `dr backup init {name}`, otherwise the "
+            "repository is lost or the inventory names the wrong place"
+        ) from None
+    finally:
+        early.cancel()
     if stored.summary is not None:
         result.snapshots[mf.PART_MANIFEST] = stored.summary.snapshot_id
     if result.status == OK:
         result.rpo_point = (at or datetime.now(UTC)).isoformat()
     if result.status != FAILED:
         _copy(ctx, result)
+
+
+def _manifest_tags(ctx: BackupContext, result: BackupResult, status: str) -> list[str]:
+    return [*_tags(ctx, result, mf.PART_MANIFEST), f"{mf.TAG_STATUS}{status}"]
 
 
 def _files(
@@ -137,6 +161,7 @@ def _database(
     result: BackupResult,
     database: Any,
     at: datetime | None,
+    before_forget: Callable[[], None],
 ) -> mf.DatabasePart:
     target = dump_target(ctx.inventory, database)
     part_name = mf.database_part_name(database.name)
@@ -148,6 +173,8 @@ def _database(
         host=ctx.backup_set.host,
         at=at,
         on_json=_progress(ctx, f"database {database.name}"),
+        timeout=ctx.backup_set.timeouts.dump,
+        before_forget=before_forget,
     )
     summary = {
         "name": part.name,
@@ -173,12 +200,13 @@ def _copy(ctx: BackupContext, result: BackupResult) -> None:
     ids = list(result.snapshots.values())
     result.copy = {"repository": target.repository.location, "snapshots": ids, "status": FAILED}
     try:
-        if not target.exists():
+        try:
+            target.copy_from(ctx.session().repository, ids)
+        except RepositoryNotFound:
             raise RepositoryNotFound(
                 f"the copy_to repository {target.repository.location} does not exist; "
                 f"create it with `dr backup init {ctx.backup_set.name}`"
-            )
-        target.copy_from(ctx.session().repository, ids)
+            ) from None
     except DrError as err:
         result.copy["error"] = err.message
         result.errors.append(f"copy to {target.repository.location} failed: {err.message}")
@@ -196,8 +224,9 @@ def _hooks(ctx: BackupContext, result: BackupResult, when: str) -> None:
             "DR_BACKUP_STATUS": result.status,
         }
     )
+    limit = ctx.backup_set.timeouts.hook
     for command in commands:
-        done = runner.shell(command, env)
+        done = runner.shell(command, env, timeout=limit)
         record: dict[str, Any] = {
             "when": when,
             "command": done.argv[-1],
@@ -205,10 +234,30 @@ def _hooks(ctx: BackupContext, result: BackupResult, when: str) -> None:
         }
         if done.exit_code != 0:
             record["stderr"] = done.stderr.strip()[-500:]
+        if done.timed_out:
+            # Not 0, whatever the shell's own exit code: the hook did not finish.
+            record.update(exit_code=None, timed_out=True, limit_seconds=limit)
+            ctx.record(
+                "backup.timeout",
+                {"what": f"{when} hook", "command": done.argv[-1], "limit_seconds": limit,
+                 "setting": "timeouts.hook"},
+                run_id=result.run_id,
+            )  # fmt: skip
         result.hooks.append(record)
-        if done.exit_code != 0 and when == "before":
-            result.fail(f"before hook {command!r} exited {done.exit_code}; nothing was backed up")
+        failed = done.exit_code != 0 or done.timed_out
+        if failed and when == "before":
+            why = (
+                f"ran past its time limit of {limit}s (timeouts.hook) and was stopped"
+                if done.timed_out
+                else f"exited {done.exit_code}"
+            )
+            result.fail(f"before hook {command!r} {why}; nothing was backed up")
             return
+        if done.timed_out:
+            result.errors.append(
+                f"after hook {command!r} ran past its time limit of {limit}s (timeouts.hook) "
+                "and was stopped"
+            )
 
 
 def _tags(ctx: BackupContext, result: BackupResult, part: str) -> list[str]:

@@ -30,6 +30,13 @@ def largest_gap(runs: list[BackupRun], now: datetime, period_seconds: int) -> fl
     return max((b - a).total_seconds() for a, b in pairwise(points))
 
 
+def targets(bset: BackupSet) -> tuple[int | None, int | None]:
+    """The restore test's RTO and RPO targets: its own, else the set's."""
+    rto = bset.restore_test.rto if bset.restore_test.rto is not None else bset.rto
+    rpo = bset.restore_test.rpo if bset.restore_test.rpo is not None else bset.rpo
+    return rto, rpo
+
+
 def measure(
     record: RestoreTestRecord,
     bset: BackupSet,
@@ -37,8 +44,7 @@ def measure(
     snapshot_time: datetime,
     now: datetime,
 ) -> None:
-    rto_target = bset.restore_test.rto if bset.restore_test.rto is not None else bset.rto
-    rpo_target = bset.restore_test.rpo if bset.restore_test.rpo is not None else bset.rpo
+    rto_target, rpo_target = targets(bset)
     work = sum(v for k, v in record.durations.items() if k != "scratch_setup")
     record.measurements["rto"] = Measurement.of(work, rto_target)
     record.measurements["rpo"] = Measurement.of((now - snapshot_time).total_seconds(), rpo_target)

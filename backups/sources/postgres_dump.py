@@ -40,8 +40,12 @@ def dump_database(
     host: str,
     at: datetime | None,
     on_json: Callable[[dict[str, Any]], None],
+    timeout: float | None = None,
+    before_forget: Callable[[], None] | None = None,
 ) -> DatabasePart:
-    """Returns the part (status ok or failed); a failed dump leaves no snapshot behind."""
+    """Returns the part (status ok or failed); a failed dump leaves no snapshot behind.
+    `timeout` limits pg_dump | restic as a whole; `before_forget` runs before a failed
+    dump's snapshot is forgotten (the caller frees repository locks it holds)."""
     filename = f"{database_part_name(target.name)[3:]}.pgdump"
     part = DatabasePart(target.name, target.host_pair, f"/{filename}", None, "failed")
     problems: list[str] = []
@@ -53,8 +57,9 @@ def dump_database(
                 client_environment(target, masker),
             )
             output, piped = session.backup_stream(
-                producer, filename, tags=tags, host=host, at=at, on_json=on_json
-            )
+                producer, filename, tags=tags, host=host, at=at, on_json=on_json,
+                timeout=timeout,
+            )  # fmt: skip
             part.snapshot_id = output.summary.snapshot_id if output.summary else None
             problems = _stream_problems(target, output, piped)
             if not problems:
@@ -72,6 +77,8 @@ def dump_database(
         )
     if problems:
         part.error = "; ".join(problems)
+        if part.snapshot_id is not None and before_forget is not None:
+            before_forget()
         _remove(session, part)
         return part
     part.status = "ok"
@@ -80,6 +87,11 @@ def dump_database(
 
 def _stream_problems(target: DumpTarget, output: BackupOutput, piped: PipelineResult) -> list[str]:
     problems = []
+    if piped.timed_out:
+        return [
+            f"the dump of {target.label} ran past its time limit of "
+            f"{piped.consumer.timeout:g}s (timeouts.dump); pg_dump and restic were stopped"
+        ]
     if piped.producer.exit_code != 0:
         problems.append(
             f"pg_dump of {target.label} exited {piped.producer.exit_code}: "

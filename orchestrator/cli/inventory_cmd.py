@@ -11,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.cli.console import console, error_console
+from orchestrator.cli.options import InventoryOption
+from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory, SecretRef, format_duration, load_inventory
 from orchestrator.inventory.secrets import secret_warning
 
@@ -46,6 +48,38 @@ def show(
         sys.stdout.write(inventory.model_dump_json(indent=2) + "\n")
         return
     _print_tables(inventory)
+
+
+@app.command("ansible")
+def ansible(
+    inventory: InventoryOption,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE instead of standard output."),
+    ] = None,
+    host_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-root",
+            help="Drill lab only: deploy each host's files under DIR/HOST (the lab's hosts "
+            "share one filesystem) and change no users or services.",
+        ),
+    ] = None,
+) -> None:
+    """Export the inventory as an Ansible inventory for ansible/site.yml (secrets as lookups)."""
+    from orchestrator.fleet.ansible_inventory import render
+
+    inv = load_inventory(inventory)
+    if host_root is not None and inv.environment != "drill":
+        raise UserInputError(
+            f"--host-root is for the drill lab; {inventory} is a {inv.environment} inventory"
+        )
+    text = render(inv, host_root.resolve() if host_root else None)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text)
+    console.print(Text(f"{output}: Ansible inventory of {_summary(inv)}"), soft_wrap=True)
 
 
 def _warn_about_secrets(inventory: Inventory) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.console import console, error_console
-from orchestrator.cli.options import JsonOption
+from orchestrator.cli.options import DbOption, JsonOption, open_journal
 from orchestrator.cli.summary import print_json
 from orchestrator.lab.faults import FAULTS
 
@@ -94,3 +94,18 @@ def heal(
     """Undo a fault."""
     key = _lab().heal(name, list(args or []))
     console.print(f"healed: {escape(key)}")
+
+
+@app.command("observe")
+def observe(
+    run_id: Annotated[str, typer.Argument(help="A drill run on the lab.")],
+    branch: Annotated[str, typer.Option("--branch", help="Whose prober saw the outage.")],
+    db: DbOption = None,
+) -> None:
+    """Record the lab's own RTO for a finished drill, beside the runbook's (for reports)."""
+    from orchestrator.lab.observed_record import record_lab_observation
+
+    lab = _lab()
+    records = record_lab_observation(open_journal(db), run_id, lab.state.observe, branch)
+    for record in records:
+        console.print(f"lab observed {record.name}: {record.value_seconds}s (run {run_id})")

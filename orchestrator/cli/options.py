@@ -5,14 +5,18 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator.engine.discovery import RunbookRegistry, dirs_from_environment
 from orchestrator.errors import UserInputError
 from orchestrator.journal import Journal, resolve_journal_url
 from orchestrator.text import Lang, default_lang
+
+if TYPE_CHECKING:
+    # The engine pulls in paramiko and netmiko; commands that run no runbook (backup,
+    # restore-test) should not pay for loading them at every start.
+    from orchestrator.engine.discovery import RunbookRegistry
 
 DbOption = Annotated[
     str | None,
@@ -65,6 +69,8 @@ def open_journal(db: str | None) -> Journal:
 
 
 def open_registry(runbooks: list[Path] | None) -> RunbookRegistry:
+    from orchestrator.engine.discovery import RunbookRegistry, dirs_from_environment
+
     return RunbookRegistry.discover([*dirs_from_environment(), *(runbooks or [])])
 
 

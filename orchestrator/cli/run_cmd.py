@@ -30,6 +30,7 @@ from orchestrator.engine.engine import preflight_targets
 from orchestrator.engine.modes import check_mode
 from orchestrator.engine.plan import flatten, resolve_params
 from orchestrator.engine.record import run_document
+from orchestrator.incidents import IncidentStore
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 
@@ -261,6 +262,10 @@ def _start(
         params=parse_params(param),
     )
     journal = open_journal(db)
+    if incident is not None:
+        # A run joins an incident only while it is open: its alert levels raise that
+        # incident's level, and its approvals follow the incident's roster.
+        IncidentStore(journal).require_open(incident)
     outcome = _engine(journal, runbooks, lang_code).start(name, inv, options)
     _report(journal, outcome, json_out)
 

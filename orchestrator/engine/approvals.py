@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from orchestrator.engine.state import RunState
 from orchestrator.errors import UserInputError
+from orchestrator.incidents import IncidentStore
+from orchestrator.incidents.rules import LEADERSHIP_APPROVAL_LEVELS
 from orchestrator.journal import Journal
 from orchestrator.journal.records import EventRecord
 
@@ -43,13 +45,46 @@ def approve(
             f"{approver} does not hold role {role!r} in inventory {inventory.name}; "
             f"who does: {', '.join(holders) or 'nobody (add contacts with that role)'}"
         )
+    incident_level = _check_incident_roster(journal, inventory, run.incident_id, approver)
     journal.append(
         "approval",
         run_id=run_id,
         step_id=step_path,
         actor=approver,
-        data={"role": role, "note": note, "os_user": getpass.getuser()},
+        data={
+            "role": role,
+            "note": note,
+            "os_user": getpass.getuser(),
+            "incident_id": run.incident_id,
+            "incident_level": incident_level,
+        },
     )
+
+
+def _check_incident_roster(
+    journal: Journal, inventory: Inventory, incident_id: str | None, approver: str
+) -> str | None:
+    """At orange and red the leadership group approves the plan (seed 001 §4.1.3-4.1.4):
+    for a run attached to such an incident, the approver must also be on the roster
+    (`escalation`) of the incident's level. Returns the incident's level, if any."""
+    if incident_id is None:
+        return None
+    store = IncidentStore(journal)
+    try:
+        level = store.get(incident_id).level
+    finally:
+        store.dispose()
+    if level not in LEADERSHIP_APPROVAL_LEVELS:
+        return level
+    roster = inventory.escalation.get(level, [])
+    if approver not in roster:
+        members = ", ".join(roster) or f"nobody: fill escalation.{level}"
+        raise UserInputError(
+            f"incident {incident_id} is at {level}: its plan is approved by the leadership "
+            f"group on the {level} roster ({members}); "
+            f"{approver} is not on it / {level}级预警须由该级应急领导小组成员审批"
+        )
+    return level
 
 
 def find(journal: Journal, run_id: str, step_path: str) -> EventRecord | None:

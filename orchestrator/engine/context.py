@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.endpoints import ssh_endpoint
+from orchestrator.engine.incident_link import raise_incident_level
 from orchestrator.engine.state import RunState
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Marker
@@ -177,6 +178,8 @@ class StepContext:
             data={"level": level, "category": category, "reason": text.to_dict()},
         )
         self._state.observer.message(f"[{level}/{category}] {text(self._state.options.lang)}")
+        if self._state.record.incident_id:
+            raise_incident_level(self._state, level, text.en)
 
     # ---- RTO/RPO markers ------------------------------------------------------------
 

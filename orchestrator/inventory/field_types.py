@@ -36,12 +36,15 @@ def _check_email(value: str) -> str:
 
 
 def _check_cron(value: str) -> str:
+    # 5 fields as in crontab; 6 with a leading seconds field (drills, tests: a backup
+    # every few seconds), as Quartz and Spring write it.
     fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
         raise PydanticCustomError(
             "cron",
             "a schedule is a cron expression with 5 fields (minute hour day-of-month month "
-            "day-of-week), e.g. '30 1 * * *' for 01:30 every day; got {count} field(s)",
+            "day-of-week), e.g. '30 1 * * *' for 01:30 every day, or 6 with seconds first; "
+            "got {count} field(s)",
             {"count": len(fields)},
         )
     return value

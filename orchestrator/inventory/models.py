@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -45,6 +46,7 @@ from orchestrator.inventory.field_types import (
     Vip,
 )
 from orchestrator.inventory.names import Label, Name, did_you_mean
+from orchestrator.inventory.notifications import Notifications
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.selection import select_hosts
@@ -93,6 +95,12 @@ class Database(StrictModel):
     name: str
     user: str
     password: SecretRef | None = None
+    # Streaming replication (rebuild-standby): the role a standby connects as, its
+    # password, and each pair host's address for replication where that is not its
+    # inventory address (a data-centre LAN apart from the management network).
+    replication_user: str = "replicator"
+    replication_password: SecretRef | None = None
+    replication_addresses: dict[Name, IPvAnyAddress] = {}
 
 
 class SshFence(StrictModel):
@@ -147,6 +155,58 @@ FenceMethod = Annotated[
 ]
 
 
+_PG_STATUS_SQL = (
+    "SELECT json_build_object('in_recovery', pg_is_in_recovery(),"
+    " 'receive_lsn', pg_last_wal_receive_lsn(), 'replay_lsn', pg_last_wal_replay_lsn(),"
+    " 'last_replay_at', pg_last_xact_replay_timestamp())"
+)
+
+_PG_REPLICAS_SQL = (
+    "SELECT coalesce(json_agg(json_build_object('application_name', application_name,"
+    " 'client_addr', host(client_addr), 'state', state, 'replay_lsn', replay_lsn)), '[]')"
+    " FROM pg_stat_replication"
+)
+_PG_BIN, _PG_DATA = "/usr/lib/postgresql/15/bin", "/var/lib/postgresql/15/main"
+
+
+class PairControl(StrictModel):
+    """How the pair's database and service are driven on a host, as shell commands run
+    over SSH on that host (`{host}` is replaced by its inventory name). The defaults fit
+    Debian's PostgreSQL 15 cluster `main` and a systemd unit `credit-report`.
+
+    `db_status` prints one JSON object: in_recovery, receive_lsn, replay_lsn and
+    last_replay_at (ISO time of the last replayed commit, null when none);
+    `service_running` exits 0 only while the service runs."""
+
+    db_status: str = f'sudo -u postgres psql -XAtq -c "{_PG_STATUS_SQL}"'
+    db_start: str = "pg_ctlcluster 15 main start"
+    db_stop: str = "pg_ctlcluster 15 main stop -m fast"
+    db_promote: str = "pg_ctlcluster 15 main promote"
+    service_start: str = "systemctl start credit-report"
+    service_stop: str = "systemctl stop credit-report"
+    service_running: str = "systemctl is-active --quiet credit-report"
+    # Planned switchover and standby rebuild (runbooks/_standby.py). `{upstream}`,
+    # `{port}` and `{replication_user}` are the primary to follow; `db_store_password`
+    # reads one .pgpass line on stdin (never a command-line argument); `db_replicas`
+    # prints a JSON list of pg_stat_replication rows (application_name, client_addr,
+    # state, replay_lsn); `db_controldata` prints pg_controldata's report.
+    db_checkpoint: str = "sudo -u postgres psql -XAtq -c CHECKPOINT"
+    db_controldata: str = f"{_PG_BIN}/pg_controldata {_PG_DATA}"
+    db_replicas: str = f'sudo -u postgres psql -XAtq -c "{_PG_REPLICAS_SQL}"'
+    db_store_password: str = "sudo -u postgres sh -c 'umask 077 && cat > ~/.pgpass'"
+    db_rewind: str = (
+        f"sudo -u postgres {_PG_BIN}/pg_rewind -D {_PG_DATA} --source-server="
+        "'host={upstream} port={port} user={replication_user} dbname=postgres' "
+        "--write-recovery-conf"
+    )
+    db_base_backup: str = (
+        f"sudo -u postgres sh -c 'rm -rf {_PG_DATA}.before-rebuild && "
+        f"mv {_PG_DATA} {_PG_DATA}.before-rebuild && {_PG_BIN}/pg_basebackup -D {_PG_DATA} "
+        "-h {upstream} -p {port} -U {replication_user} --write-recovery-conf "
+        "--wal-method=stream --checkpoint=fast'"
+    )
+
+
 class HostPair(StrictModel):
     """A primary/standby pair (双机) serving one business system."""
 
@@ -159,6 +219,7 @@ class HostPair(StrictModel):
     database: Database | None = None
     service_url: HttpUrl | None = None
     fencing: list[FenceMethod] = []
+    control: PairControl = PairControl()
     description: str | None = None
 
 
@@ -192,8 +253,13 @@ class Switch(StrictModel):
     username: str
     password: SecretRef | None = None
     key_file: InventoryPath | None = None
+    # The switch that takes over when this one fails (`switch-failover`): it must list
+    # every port of this one, and takes each cable in the port of the same name.
     standby: Name | None = None
     ports: dict[PortName, str] = {}
+    # Each port's forwarding domain in normal service (a bridge, or an access VLAN
+    # number): what the standby is configured with. A port not listed stays detached.
+    port_domains: dict[PortName, str] = {}
     description: str | None = None
 
 
@@ -311,6 +377,19 @@ class BackupHooks(StrictModel):
     after: list[Label] = []
 
 
+class BackupTimeouts(StrictModel):
+    """How long each process of a backup may run before its whole process group is
+    stopped (SIGINT, then SIGKILL): a hung NFS mount, a stuck SFTP server or a dump
+    waiting on a lock must fail the run loudly, not hold the set's lock for ever."""
+
+    # One before/after hook command.
+    hook: Duration = Field(600, ge=1)
+    # One database dump: pg_dump streamed into restic, from start to snapshot.
+    dump: Duration = Field(6 * 3600, ge=1)
+    # Any other single restic command (backup of the files, copy, check, prune, dump).
+    restic: Duration = Field(24 * 3600, ge=1)
+
+
 class RestoreExpect(StrictModel):
     """What a validation query's single value must be. `not_older_than` is measured from
     the snapshot's time, not the test's: it asks whether the backup held fresh data."""
@@ -387,6 +466,7 @@ class BackupSet(StrictModel):
     lock_wait: Duration = 600
     # A lock of this host whose process is gone is removed only once it is this old.
     lock_stale_after: Duration = 3600
+    timeouts: BackupTimeouts = Field(default_factory=BackupTimeouts)
     # `dr backup check` reads 1/N of the data each day: every pack once in N days.
     check_cycle_days: PositiveInt = 30
     rto: Duration | None = None
@@ -435,6 +515,8 @@ class SchedulerSettings(StrictModel):
     # late; an older one is skipped (the next fire time comes instead).
     misfire_grace: Duration = 6 * 3600
     rpo_check_interval: Duration = Field(300, ge=10)
+    # How often `dr incident tick` runs: escalations, deadline reminders, notifications.
+    incident_tick_interval: Duration = Field(60, ge=10)
     textfile_dir: InventoryPath | None = None
 
 
@@ -459,6 +541,19 @@ class Target(StrictModel):
     procedure: str | None = None
 
 
+class PlannedDrill(StrictModel):
+    """One entry of the annual drill plan (002 ch. 5): when, what, why, who."""
+
+    when: date
+    runbook: Name
+    purpose: str = Field(min_length=1)
+    basis: str = Field(min_length=1)  # the plan or rule that requires it
+    owner: Label
+    participants: list[Label] = []  # departments and cooperating parties (vendors, carriers)
+    inventory: str | None = None  # the drill inventory it runs on, when not this one
+    full_scope: bool = False  # a full-system drill: at least one a year
+
+
 _Named = TypeVar("_Named", Site, Host, HostPair, Switch, Ups, Generator, Contact, BackupSet)
 
 
@@ -479,7 +574,9 @@ class Inventory(StrictModel):
     backup_sets: list[BackupSet] = []
     contacts: list[Contact] = []
     escalation: dict[AlertLevel, list[str]] = {}
+    notifications: Notifications = Field(default_factory=Notifications)
     targets: list[Target] = []
+    drills: list[PlannedDrill] = []
     known_hosts: InventoryPath | None = None
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 

@@ -133,6 +133,17 @@ class _Checker:
             for fence_path, fence in _items(self._data, (*path, "fencing")):
                 if fence.get("method") == "ups-outlet":
                     self._ref((*fence_path, "ups"), fence.get("ups"), "UPS units")
+            database = pair.get("database")
+            addresses = (
+                database.get("replication_addresses") if isinstance(database, dict) else None
+            )
+            for host in addresses if isinstance(addresses, dict) else {}:
+                if host not in (primary, pair.get("standby")):
+                    self._add(
+                        (*path, "database", "replication_addresses", host),
+                        f"{host!r} is not a host of this pair; list only "
+                        f"{primary!r} and {pair.get('standby')!r}",
+                    )
 
     def _lines(self) -> None:
         sites = self._attribute("sites", "kind")
@@ -162,6 +173,29 @@ class _Checker:
             standby = switch.get("standby")
             if isinstance(standby, str) and standby == switch.get("name"):
                 self._add((*path, "standby"), "a switch cannot be its own standby")
+            self._standby_has_every_port(path, switch)
+            ports = switch.get("ports")
+            for port in switch.get("port_domains") or {}:
+                if isinstance(ports, dict) and str(port) not in {str(p) for p in ports}:
+                    self._add(
+                        (*path, "port_domains", port),
+                        f"port {port!r} has a domain but is not one of this switch's ports; "
+                        "list it under ports",
+                    )
+
+    def _standby_has_every_port(self, path: DataPath, switch: dict[str, Any]) -> None:
+        """A standby takes each cable in the port of the same name, so it needs them all."""
+        standby, ports = switch.get("standby"), switch.get("ports")
+        standby_ports = self._attribute("switches", "ports").get(standby)
+        if not isinstance(ports, dict) or not isinstance(standby_ports, dict):
+            return
+        missing = sorted({str(p) for p in ports} - {str(p) for p in standby_ports})
+        if missing and standby != switch.get("name"):
+            self._add(
+                (*path, "standby"),
+                f"standby switch {standby!r} lacks port(s) {', '.join(missing)}: each cable "
+                "moves to the standby's port of the same name, so list them under its ports",
+            )
 
     def _ups(self) -> None:
         for path, ups in _items(self._data, ("power", "ups")):

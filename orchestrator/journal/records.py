@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -72,6 +73,20 @@ class EventRecord:
     host: str | None
     actor: str | None
     data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Any) -> EventRecord:
+        """From a row of the `events` table (data is stored as JSON text)."""
+        return cls(
+            seq=row.seq,
+            run_id=row.run_id,
+            at=row.at,
+            kind=row.kind,
+            step_id=row.step_id,
+            host=row.host,
+            actor=row.actor,
+            data=json.loads(row.data),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

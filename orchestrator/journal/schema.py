@@ -104,3 +104,51 @@ measurements = Table(
     Column("detail", JSON, nullable=False),
     Column("recorded_at", String(40), nullable=False),
 )
+
+# Incidents (orchestrator/incidents): a projection of the `incident.*` events, one row per
+# incident with its current state, so `dr incident list` and the reports need no replay.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("inventory_name", String(200), nullable=False),
+    Column("inventory_path", Text),
+    Column("category", String(16), nullable=False),
+    Column("level", String(16), nullable=False),
+    # When the current level was reached: the escalation timers run from here.
+    Column("level_since", String(40), nullable=False),
+    Column("grade", String(4)),
+    Column("summary", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("closed_at", String(40)),
+    Column("closed_by", String(200)),
+    Column("resolution", Text),
+    Column("scope", JSON, nullable=False),
+    Column("outage_started_at", String(40)),
+    Column("outage_ended_at", String(40)),
+    Column("last_progress_at", String(40)),
+    Column("on_site", JSON, nullable=False),
+    Column("deadlines_met", JSON, nullable=False),
+    # Raised by every change: a writer that read an older version retries (two operators,
+    # or an operator and the scheduler's tick, changing one incident at once).
+    Column("version", Integer, nullable=False),
+)
+
+# Each notification an incident owes (an escalation notice, a deadline reminder), once:
+# the unique key is what makes `dr incident tick` send it exactly once.
+incident_notices = Table(
+    "incident_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False, index=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("due_at", String(40), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("claimed_at", String(40)),
+    Column("finished_at", String(40)),
+)

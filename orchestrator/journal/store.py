@@ -7,7 +7,6 @@ SQLite by `BEGIN IMMEDIATE`, PostgreSQL by locking the chain-head row.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,8 +46,7 @@ class Journal:
         try:
             self._engine = make_engine(url)
             self._sql = HotSql(self._engine.dialect.name, self._engine.dialect.paramstyle)
-            schema.metadata.create_all(self._engine)
-            self._ensure_chain_head()
+            self._create_schema()
         except SQLAlchemyError as err:
             raise JournalError(
                 f"cannot open the journal at {make_url(url).render_as_string()}: "
@@ -285,19 +283,7 @@ class Journal:
         if kinds:
             query = query.where(cols.kind.in_(kinds))
         with self._engine.connect() as conn:
-            return [
-                EventRecord(
-                    seq=r.seq,
-                    run_id=r.run_id,
-                    at=r.at,
-                    kind=r.kind,
-                    step_id=r.step_id,
-                    host=r.host,
-                    actor=r.actor,
-                    data=json.loads(r.data),
-                )
-                for r in conn.execute(query)
-            ]
+            return [EventRecord.from_row(r) for r in conn.execute(query)]
 
     def verify(self) -> ChainVerdict:
         """Prove the whole chain, streaming rows so a large journal needs little memory."""
@@ -331,15 +317,24 @@ class Journal:
                 "`dr resume` the run."
             ) from err
 
-    def _ensure_chain_head(self) -> None:
-        with self._engine.begin() as conn:
-            if conn.execute(select(schema.chain_head.c.id)).first() is not None:
-                return
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(schema.chain_head).values(id=1, seq=0, hash=GENESIS_HASH))
-            except IntegrityError:
-                pass  # another process created it first: that is fine
+    def _create_schema(self) -> None:
+        """Tables and the chain head, in one write transaction (BEGIN IMMEDIATE on
+        SQLite): two processes opening a new database at once (two scheduler daemons)
+        otherwise both read, then both try to write, and SQLite fails one of them with
+        "database is locked" at once instead of letting it wait its turn."""
+        with self._engine.connect() as plain:
+            conn = plain.execution_options(**WRITE)
+            with conn.begin():
+                schema.metadata.create_all(conn)
+                if conn.execute(select(schema.chain_head.c.id)).first() is not None:
+                    return
+                # PostgreSQL has no BEGIN IMMEDIATE: two creators may both get here.
+                try:
+                    with conn.begin_nested():
+                        row = {"id": 1, "seq": 0, "hash": GENESIS_HASH}
+                        conn.execute(insert(schema.chain_head).values(**row))
+                except IntegrityError:
+                    pass  # another process created it first: that is fine
 
 
 def raw_cursor(conn: Connection) -> Any:

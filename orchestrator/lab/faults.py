@@ -65,7 +65,7 @@ def _line(up: bool) -> Action:
 
 def _switch(up: bool) -> Action:
     def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
-        name = _one_of(args, ["sw-funds", "sw-nonfunds"], "switch-down NAME")
+        name = _one_of(args, ["sw-funds", "sw-nonfunds", "sw-spare"], "switch-down NAME")
         namespace = topo.namespace(name)
         # A dead switch: no management, no forwarding on any port.
         for link in netns.list_links(namespace):
@@ -87,6 +87,10 @@ def _host_down(lab: Lab, topo: LabTopology, args: list[str]) -> None:
     for link in netns.list_links(namespace):
         if link != "lo":
             netns.set_link(namespace, link, False)
+    # An address added at run time does not survive a power cycle: a host that boots
+    # again must not answer for the VIP its successor now holds.
+    if host in ("dc-a", "dc-b"):
+        topology.remove_vip(topo, host)
 
 
 def _host_up(lab: Lab, topo: LabTopology, args: list[str]) -> None:
@@ -94,6 +98,9 @@ def _host_up(lab: Lab, topo: LabTopology, args: list[str]) -> None:
     namespace = topo.namespace(host)
     for link in netns.list_links(namespace):
         netns.set_link(namespace, link, True)
+    # The kernel dropped the route through lan0 when the link went down; the host's
+    # boot configuration puts it back (without it, replies to the branches are lost).
+    netns.add_route(namespace, topology.BRANCH_NETS, topo.lan_gateway)
     # Back from a power cycle: sshd and the database come back as configured on disk,
     # which for an old primary means *as a primary*: that is the danger fencing is for.
     lab.sshd(topo, host).start()
@@ -177,7 +184,7 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "switch-down",
-            "switch-down sw-funds|sw-nonfunds",
+            "switch-down sw-funds|sw-nonfunds|sw-spare",
             "a switch dies (all ports, management)",
             _switch(False),
             _switch(True),

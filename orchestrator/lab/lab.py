@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import LabError
 from orchestrator.lab import faults, processes, topology
-from orchestrator.lab.genset import GensetLab
 from orchestrator.lab.lab_inventory import GENSET_PORT, GENSET_WARMUP_S, S3_PORT, UPS_PORT
 from orchestrator.lab.lab_inventory import render as render_inventory
 from orchestrator.lab.postgres import Endpoint, PostgresServer
-from orchestrator.lab.s3 import S3Lab
-from orchestrator.lab.sshd import SshServer
 from orchestrator.lab.state import LabManifest, LabState
 from orchestrator.lab.storage_faults import mount_small_disk
 from orchestrator.lab.topology import LabTopology
-from orchestrator.lab.ups import UpsLab
+
+if TYPE_CHECKING:
+    # Imported where used: `dr-lab-host` (host_control) loads this module for every
+    # command a runbook sends a lab host, and boto3, paramiko and pymodbus cost a second.
+    from orchestrator.lab.genset import GensetLab
+    from orchestrator.lab.s3 import S3Lab
+    from orchestrator.lab.sshd import SshServer
+    from orchestrator.lab.ups import UpsLab
 
 Progress = Callable[[str], None]
 
@@ -80,6 +85,7 @@ class Lab:
         self.state.save(manifest)
         topo = LabTopology(branches=branches)
         self._prepare_state_dir()
+        self._install_host_control()
         self.progress("network namespaces, switches and lines")
         topology.build(topo)
         self.progress("sshd on every host")
@@ -154,6 +160,8 @@ class Lab:
             )
 
     def sshd(self, topo: LabTopology, host: str) -> SshServer:
+        from orchestrator.lab.sshd import SshServer
+
         return SshServer(
             self.state.host_dir(host) / "sshd",
             port=22,
@@ -190,6 +198,8 @@ class Lab:
         primary.create_role(
             "replicator", self.state.secret("replicator_password"), replication=True
         )
+        # rebuild-standby rewinds an old primary from the new one as this role
+        primary.allow_rewind("replicator")
         primary.create_database("credit", owner="credit_app")
         standby = self.postgres(topo, "dc-b")
         standby.init_standby_from(
@@ -245,6 +255,36 @@ class Lab:
             netns=topo.namespace(host),
         )
 
+    def start_credit_service(self, host: str) -> None:
+        """Start the credit service on `host` (it answers on every address there, the VIP
+        included once the host holds it); no-op while it runs."""
+        manifest = self.state.load()
+        self._start_service(LabTopology(branches=manifest.branches), manifest, host)
+
+    def stop_credit_service(self, host: str) -> None:
+        manifest = self.state.load()
+        process = manifest.processes.pop(f"credit-service@{host}", None)
+        if process is not None:
+            processes.stop(process)
+            self.state.save(manifest)
+
+    def credit_service_running(self, host: str) -> bool:
+        process = self.state.load().processes.get(f"credit-service@{host}")
+        return process is not None and processes.is_ours(process)
+
+    def _install_host_control(self) -> None:
+        """STATE/bin/dr-lab-host: the lab hosts' pg_ctlcluster and systemctl (see
+        orchestrator/lab/host_control.py), named by the lab inventory's pair control."""
+        program = self.state.root / "bin" / "dr-lab-host"
+        program.parent.mkdir(parents=True, exist_ok=True)
+        pythonpath = shlex.quote(os.pathsep.join(sys.path))
+        program.write_text(
+            "#!/bin/sh\n"
+            f"PYTHONPATH={pythonpath} exec {shlex.quote(sys.executable)} "
+            '-m orchestrator.lab.host_control "$@"\n'
+        )
+        program.chmod(0o755)
+
     def _start_observers(self, topo: LabTopology, manifest: LabManifest) -> None:
         self.state.observe.mkdir(parents=True, exist_ok=True)
         url = f"http://{topo.vip}:{topo.service_port}"
@@ -294,16 +334,24 @@ class Lab:
             )
 
     def ups(self) -> UpsLab:
+        from orchestrator.lab.ups import UpsLab
+
         return UpsLab(
             self.state.root / "ups",
             port=UPS_PORT,
             password_file=self.state.secrets / "ups_password",
+            outlet_feeds="dc-a",
+            lab_root=self.state.root,
         )
 
     def genset(self) -> GensetLab:
+        from orchestrator.lab.genset import GensetLab
+
         return GensetLab(self.state.root / "genset", port=GENSET_PORT, warmup=GENSET_WARMUP_S)
 
     def s3(self) -> S3Lab:
+        from orchestrator.lab.s3 import S3Lab
+
         return S3Lab(self.state.root / "s3", port=S3_PORT, secrets_dir=self.state.secrets)
 
     def _root_namespace_parts(self) -> list[Any]:

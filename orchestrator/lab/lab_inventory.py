@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from orchestrator.lab.state import LabState
-from orchestrator.lab.topology import LabTopology
+from orchestrator.lab.topology import SW_FUNDS, SW_SPARE, LabTopology
 
 UPS_PORT = 13493
 GENSET_PORT = 15020
@@ -72,6 +72,12 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                     "name": "credit",
                     "user": "credit_app",
                     "password": f"{secret}/credit_app_password",
+                    "replication_user": "replicator",
+                    "replication_password": f"{secret}/replicator_password",
+                    # replication runs over the DC LAN, not the management network
+                    "replication_addresses": {
+                        host: topology.lan_address(host) for host in ("dc-a", "dc-b")
+                    },
                 },
                 "service_url": f"http://{topology.vip}:{topology.service_port}/health",
                 "fencing": [
@@ -79,13 +85,15 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                     {"method": "ups-outlet", "ups": "lab-ups", "outlet": "1"},
                     {"method": "manual"},
                 ],
+                "control": _pair_control(state),
             }
         ],
         "lines": [line for n in branches for line in _lines(topology, n)],
         "switches": [
             _switch(topology, state, name, network)
             for name, network in (("sw-funds", "funds"), ("sw-nonfunds", "nonfunds"))
-        ],
+        ]
+        + [_spare_switch(topology, state)],
         "power": {
             "ups": [
                 {
@@ -228,20 +236,76 @@ def _lines(topology: LabTopology, n: int) -> list[dict[str, Any]]:
 
 def _switch(topology: LabTopology, state: LabState, name: str, network: str) -> dict[str, Any]:
     ports: dict[str, str] = {}
+    # In service: the branch's access and its line forward in brN on sw-funds; on
+    # sw-nonfunds its line and both cross-connects (the one on sw-funds is detached
+    # until a line failover, the spare's until a switch failover).
+    domains: dict[str, str] = {}
     for n in range(1, topology.branches + 1):
         if network == "funds":
             ports[f"acc-{n}"] = f"branch-{n} access"
+            domains[f"acc-{n}"] = f"br{n}"
         ports[f"ln-{n}"] = f"branch-{n} {'primary' if network == 'funds' else 'standby'} line"
+        domains[f"ln-{n}"] = f"br{n}"
         other = "non-funds" if network == "funds" else "funds"
         ports[f"xc-{n}"] = f"cross-connect to the {other} switch for branch-{n}"
+        if network == "nonfunds":
+            domains[f"xc-{n}"] = f"br{n}"
+            ports[f"xs-{n}"] = f"cross-connect to the spare switch for branch-{n}"
+            domains[f"xs-{n}"] = f"br{n}"
+    return {
+        **_managed(topology, state, name),
+        "network": network,
+        **({"standby": SW_SPARE} if name == SW_FUNDS else {}),
+        "ports": ports,
+        "port_domains": domains,
+    }
+
+
+def _spare_switch(topology: LabTopology, state: LabState) -> dict[str, Any]:
+    ports: dict[str, str] = {}
+    for n in range(1, topology.branches + 1):
+        ports[f"acc-{n}"] = f"pre-cabled to branch-{n}'s second uplink (for sw-funds acc-{n})"
+        ports[f"ln-{n}"] = f"pre-cabled to the core's second end of branch-{n}'s primary line"
+        ports[f"xc-{n}"] = f"pre-cabled cross-connect to sw-nonfunds xs-{n} for branch-{n}"
+    return {
+        **_managed(topology, state, SW_SPARE),
+        "network": "funds",
+        "ports": ports,
+        "description": "Hot spare of sw-funds, same model, pre-cabled: every port is wired to "
+        "the peer of the sw-funds port of the same name and stays detached until "
+        "switch-failover configures it.",
+    }
+
+
+def _managed(topology: LabTopology, state: LabState, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "site": "core",
-        "network": network,
         "device_type": "linux",
         "address": topology.mgmt_address(name),
         "port": 22,
         "username": "root",
         "key_file": str(state.client_key),
-        "ports": ports,
     }
+
+
+def _pair_control(state: LabState) -> dict[str, str]:
+    """The lab hosts' database and service are driven by the lab's own control program
+    (orchestrator/lab/host_control.py), which `up` installs as STATE/bin/dr-lab-host."""
+    program = state.root / "bin" / "dr-lab-host"
+    actions = {
+        "db_status": "db-status",
+        "db_start": "db-start",
+        "db_stop": "db-stop",
+        "db_promote": "db-promote",
+        "service_start": "service-start",
+        "service_stop": "service-stop",
+        "service_running": "service-running",
+        "db_checkpoint": "db-checkpoint",
+        "db_controldata": "db-controldata",
+        "db_replicas": "db-replicas",
+        "db_store_password": "db-store-password",
+        "db_rewind": "db-rewind {upstream} {port} {replication_user}",
+        "db_base_backup": "db-base-backup {upstream} {port} {replication_user}",
+    }
+    return {field: f"{program} {{host}} {action}" for field, action in actions.items()}

@@ -251,6 +251,16 @@ def link_info(netns: str | None, name: str) -> LinkInfo:
     )
 
 
+def bridge_port_state(netns: str | None, name: str) -> str | None:
+    """The STP state of bridge port `name` ("forwarding", "blocking", "listening", ...),
+    or None when it is no bridge's port."""
+    (link,) = _ip_json("-d", "link", "show", "dev", name, netns=netns)
+    if link.get("linkinfo", {}).get("info_slave_kind") != "bridge":
+        return None
+    state = link["linkinfo"].get("info_slave_data", {}).get("state")
+    return str(state) if state is not None else None
+
+
 # -- addresses, routes, sysctl ----------------------------------------------------------
 
 

@@ -44,7 +44,6 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import encrypt_password
-from sqlalchemy.engine import URL
 
 from orchestrator.errors import LabError
 from orchestrator.lab.processes import is_running, wait_until
@@ -274,6 +273,12 @@ class PostgresServer:
                 f"{self.data_dir} is not empty and holds no cluster; "
                 "empty or remove it before making a standby there"
             )
+        self._base_backup(source, replication_user, slot=slot, timeout=timeout)
+
+    def _base_backup(
+        self, source: Endpoint, replication_user: str, *, slot: str | None, timeout: float
+    ) -> None:
+        """pg_basebackup -R of ``source`` into the (empty or absent) data directory."""
         result = self._run(
             self._program("pg_basebackup"),
             *("-D", str(self.data_dir), "-h", source.host, "-p", str(source.port)),
@@ -293,6 +298,62 @@ class PostgresServer:
         # The copy brought the primary's pg_hba.conf; this server has its own networks.
         self._write_access_rules()
         self._write_instance_config()
+
+    # ----- turning an old primary into a standby (rebuild-standby) -----------------------
+
+    def checkpoint(self) -> None:
+        """CHECKPOINT now: a just-promoted primary records its new timeline in its control
+        file only at its next checkpoint, and pg_rewind reads the timeline from there."""
+        self._query("CHECKPOINT")
+
+    def control_data(self) -> str:
+        """pg_controldata's report (cluster state, latest checkpoint); works while stopped."""
+        return self._run(self._program("pg_controldata"), "-D", str(self.data_dir)).stdout
+
+    def store_upstream_password(self, pgpass_line: str) -> None:
+        """Keep the one .pgpass line this server's standby connections (walreceiver,
+        pg_rewind, pg_basebackup) read their password from; 0600, the service account's."""
+        self._prepare_dirs()
+        self._write_private(self.passfile, pgpass_line.strip("\n") + "\n")
+
+    def rewind_from(self, source: Endpoint, replication_user: str, timeout: float = 600) -> str:
+        """pg_rewind this stopped cluster onto ``source``'s timeline and make it a standby
+        of ``source`` (-R); returns pg_rewind's report. Raises when rewind is impossible
+        (no cluster here, no common history, WAL gone): then `rebuild_from` is the way."""
+        if self.is_running:
+            raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it before pg_rewind")
+        conninfo = f"host={source.host} port={source.port} user={replication_user} dbname=postgres"
+        result = self._run(
+            self._program("pg_rewind"),
+            *("-D", str(self.data_dir), f"--source-server={conninfo}"),
+            *("--write-recovery-conf", "--progress"),
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise PostgresLabError(
+                f"pg_rewind of {self.name} from {source.host}:{source.port} failed: "
+                f"{result.stderr.strip()}"
+            )
+        # pg_rewind copied the source's configuration files along with its data.
+        self._write_access_rules()
+        self._write_instance_config()
+        return result.stderr.strip()
+
+    def rebuild_from(self, source: Endpoint, replication_user: str, timeout: float = 600) -> None:
+        """Replace this stopped cluster by a base backup of ``source`` (a standby of it).
+
+        The old data directory is kept as ``data.before-rebuild`` (one generation) until
+        the next rebuild: an old primary's data is evidence, not rubbish.
+        """
+        if self.is_running:
+            raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it before a rebuild")
+        self._prepare_dirs()
+        kept = self.data_dir.with_name(f"{self.data_dir.name}.before-rebuild")
+        shutil.rmtree(kept, ignore_errors=True)
+        if self.data_dir.exists():
+            self.data_dir.rename(kept)
+        self._base_backup(source, replication_user, slot=None, timeout=timeout)
 
     @property
     def is_standby(self) -> bool:
@@ -369,6 +430,26 @@ class PostgresServer:
             _execute(conn, statement, (verifier,))
         self._passwords[name] = password
 
+    def allow_rewind(self, role: str) -> None:
+        """Let ``role`` be pg_rewind's source connection without being a superuser.
+
+        pg_rewind reads the source's files through these four functions; granting them
+        (as PostgreSQL's pg_rewind page describes) lets the replication role serve both
+        rewind and base backup when an old primary is turned into a standby.
+        """
+        functions = (
+            "pg_ls_dir(text, boolean, boolean)",
+            "pg_stat_file(text, boolean)",
+            "pg_read_binary_file(text)",
+            "pg_read_binary_file(text, bigint, bigint, boolean)",
+        )
+        with self._connect() as conn:
+            for function in functions:
+                statement = sql.SQL("GRANT EXECUTE ON FUNCTION pg_catalog.{} TO {}").format(
+                    sql.SQL(function), sql.Identifier(role)
+                )
+                _execute(conn, statement)
+
     def drop_role(self, name: str) -> None:
         self._query(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
         self._passwords.pop(name, None)
@@ -418,6 +499,9 @@ class PostgresServer:
         self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None
     ) -> str:
         """A SQLAlchemy URL over TCP; the password defaults to the one we set for ``user``."""
+        # Imported here: the lab's host control loads this module for every command.
+        from sqlalchemy.engine import URL
+
         return URL.create(
             "postgresql+psycopg2",
             username=user,

@@ -6,19 +6,36 @@ Interface names (an interface name holds at most 15 characters):
     every host     mgmt0 (10.77.0.x/24, port of drlab-mgmt)
     dc-a/dc-b/backup  lan0 (10.77.1.x/24) <-> lan-HOST, a port of bridge `lan` in core
     core           bridge lan 10.77.1.1/24; per branch N bridge brN 10.78.N.1/24 with
-                   ports pri-N (primary line's core end) and stb-N (standby line's core end)
+                   ports pri-N (primary line's core end), stb-N (standby line's core end)
+                   and spr-N (the spare switch's pre-cabled end of the primary line)
     sw-funds       per branch N bridge brN: acc-N (to branch N's eth0), ln-N (primary
                    line, peer of core pri-N), xc-N (cross-connect to sw-nonfunds; detached)
-    sw-nonfunds    per branch N bridge brN: ln-N (standby line, peer of core stb-N), xc-N
-    branch-N       eth0 10.78.N.2/24, route 10.77.1.0/24 via 10.78.N.1
+    sw-nonfunds    per branch N bridge brN: ln-N (standby line, peer of core stb-N), xc-N;
+                   xs-N (the spare's cross-connect)
+    sw-spare       the hot spare of sw-funds, pre-cabled: per branch N bridge brN and
+                   ports acc-N (to branch N's up1), ln-N (peer of core spr-N), xc-N (to
+                   sw-nonfunds xs-N), all administratively up and detached until a
+                   switch-failover attaches them
+    branch-N       eth0: a bridge with STP, 10.78.N.2/24, ports up0 (to sw-funds acc-N)
+                   and up1 (to sw-spare acc-N); route 10.77.1.0/24 via 10.78.N.1
 
 A line is a veth pair, so taking its core end down drops the carrier on the switch's ln-N
 (`ip link` shows NO-CARRIER, operstate DOWN, bridge port state disabled): that is the
 line-cut fault, and what a runbook reads on the switch.
 
+The lab cannot move a cable, so the spare switch is pre-cabled, as a hot spare often is:
+each of its ports is wired to the same peer as the sw-funds port of the same name (the
+branch's access bridge has a second uplink, the core a second line end). While the
+spare stands by its ports carry no traffic (detached), but their carrier is visible.
+Once it is in service and the repaired sw-funds returns with its configuration, both
+switches forward between the core and a branch: the branch's bridge runs STP (the only
+lab bridge that does) and blocks its uplink to the spare (up1 has the worse port
+priority), which is what keeps those two active paths from becoming a loop.
+
 The seed's cable swap must never bridge ln-N and xc-N on sw-funds at the same time: with
 both lines joined in core's brN that is a loop, and without STP a broadcast storm. Every
-switch-port change here therefore removes one port before adding the other.
+switch-port change here therefore removes one port before adding the other. The same
+holds for ln-N and xc-N on sw-spare: switch-failover never attaches the spare's xc-N.
 """
 
 from __future__ import annotations
@@ -27,6 +44,7 @@ import contextlib
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from ipaddress import ip_interface, ip_network
 from typing import Literal
@@ -37,7 +55,9 @@ from orchestrator.lab import netns as nl
 LineKind = Literal["primary", "standby"]
 
 MGMT_IF, LAN_IF, BRANCH_IF = "mgmt0", "lan0", "eth0"
-CORE, SW_FUNDS, SW_NONFUNDS = "core", "sw-funds", "sw-nonfunds"
+CORE, SW_FUNDS, SW_NONFUNDS, SW_SPARE = "core", "sw-funds", "sw-nonfunds", "sw-spare"
+# The switch each branch is cabled to in service, and its pre-cabled hot spare.
+BRANCH_UPLINKS = {SW_FUNDS: "up0", SW_SPARE: "up1"}
 DC_HOSTS = ("dc-a", "dc-b", "backup")
 LAN_BRIDGE = "lan"
 MGMT_NET, LAN_NET, BRANCH_NETS = "10.77.0", "10.77.1", "10.78.0.0/16"
@@ -46,7 +66,14 @@ MGMT_VETH_PREFIX = "dlm-"
 MAX_IFNAME = 15
 # mgmt addresses are 10.77.0.(100+N), so N stops at 154.
 MAX_BRANCHES = 154
-_HOST_OCTET = {"dc-a": 11, "dc-b": 12, "backup": 13, SW_FUNDS: 21, SW_NONFUNDS: 22}
+_HOST_OCTET = {"dc-a": 11, "dc-b": 12, "backup": 13, SW_FUNDS: 21, SW_NONFUNDS: 22, SW_SPARE: 23}
+# Kernel STP on a branch's access bridge, at the shortest timers the kernel accepts
+# (centiseconds): a port that gains carrier forwards after 2 x forward_delay = 4 s.
+_BRANCH_STP = ("forward_delay", "200", "hello_time", "100", "max_age", "600")
+# The spare uplink's port priority: worse than the default 32, so when both switches
+# forward it is up1 that STP blocks and the branch stays on the switch in service.
+_SPARE_UPLINK_PRIORITY = "40"
+_STP_SETTLE_S = 10.0
 # teardown deletes whatever carries these prefixes; "" or "d" would match real devices.
 _SAFE_PREFIX = re.compile(r"^[a-z][a-z0-9]{1,9}-$")
 
@@ -87,7 +114,7 @@ class LabTopology:
     @property
     def hosts(self) -> list[str]:
         """Hosts with a mgmt address (and sshd), in inventory order."""
-        return [*DC_HOSTS, SW_FUNDS, SW_NONFUNDS, *self.branch_hosts]
+        return [*DC_HOSTS, SW_FUNDS, SW_NONFUNDS, SW_SPARE, *self.branch_hosts]
 
     @property
     def branch_hosts(self) -> list[str]:
@@ -204,26 +231,68 @@ def _build_dc_lan(t: LabTopology) -> None:
 def _build_branch(t: LabTopology, n: int) -> None:
     core, funds = t.namespace(CORE), t.namespace(SW_FUNDS)
     nonfunds, branch = t.namespace(SW_NONFUNDS), t.namespace(f"branch-{n}")
+    spare = t.namespace(SW_SPARE)
     bridge, line, xc, acc = f"br{n}", f"ln-{n}", f"xc-{n}", f"acc-{n}"
-    for ns in (core, funds, nonfunds):
+    for ns in (core, funds, nonfunds, spare):
         nl.create_bridge(ns, bridge)
+    _build_branch_access(t, n)
     nl.create_veth(core, f"pri-{n}", funds, line)
     nl.create_veth(core, f"stb-{n}", nonfunds, line)
+    nl.create_veth(core, f"spr-{n}", spare, line)
     nl.create_veth(funds, xc, nonfunds, xc)
-    nl.create_veth(funds, acc, branch, BRANCH_IF)
-    nl.attach(core, f"pri-{n}", bridge)
-    nl.attach(core, f"stb-{n}", bridge)
-    nl.attach(nonfunds, line, bridge)
-    nl.attach(nonfunds, xc, bridge)
+    nl.create_veth(spare, xc, nonfunds, f"xs-{n}")
+    nl.create_veth(funds, acc, branch, BRANCH_UPLINKS[SW_FUNDS])
+    nl.create_veth(spare, acc, branch, BRANCH_UPLINKS[SW_SPARE])
+    for core_end in (f"pri-{n}", f"stb-{n}", f"spr-{n}"):
+        nl.attach(core, core_end, bridge)
+    for nonfunds_port in (line, xc, f"xs-{n}"):
+        nl.attach(nonfunds, nonfunds_port, bridge)
     nl.attach(funds, acc, bridge)
+    for uplink in BRANCH_UPLINKS.values():
+        nl.attach(branch, uplink, BRANCH_IF)
+    nl.ip(
+        "link", "set", "dev", BRANCH_UPLINKS[SW_SPARE], "type", "bridge_slave",
+        "priority", _SPARE_UPLINK_PRIORITY, netns=branch,
+    )  # fmt: skip
     swap_to_primary(t, n)
+    spare_to_standby(t, n)
     nl.add_address(core, bridge, f"{t.branch_gateway(n)}/24")
-    _link_up(core, bridge, f"pri-{n}", f"stb-{n}")
+    _link_up(core, bridge, f"pri-{n}", f"stb-{n}", f"spr-{n}")
     _link_up(funds, bridge, line, xc, acc)
-    _link_up(nonfunds, bridge, line, xc)
-    nl.add_address(branch, BRANCH_IF, f"{t.branch_address(n)}/24")
-    _link_up(branch, BRANCH_IF)
+    _link_up(nonfunds, bridge, line, xc, f"xs-{n}")
+    _link_up(spare, bridge, line, xc, acc)
+    _link_up(branch, *BRANCH_UPLINKS.values(), BRANCH_IF)
     nl.add_route(branch, f"{LAN_NET}.0/24", t.branch_gateway(n))
+
+
+def _build_branch_access(t: LabTopology, n: int) -> None:
+    """Branch N's eth0: an access bridge with STP, carrying the branch's address."""
+    branch = t.namespace(f"branch-{n}")
+    nl.create_bridge(branch, BRANCH_IF)
+    nl.ip("link", "set", "dev", BRANCH_IF, "type", "bridge", *_BRANCH_STP, netns=branch)
+    nl.ip("link", "set", "dev", BRANCH_IF, "type", "bridge", "stp_state", "1", netns=branch)
+    nl.add_address(branch, BRANCH_IF, f"{t.branch_address(n)}/24")
+
+
+def _wait_for_branch_uplinks(t: LabTopology) -> None:
+    """Wait (bounded) until every branch forwards on its uplink to sw-funds: STP holds a
+    port that just gained carrier in listening and learning for 4 s."""
+    deadline = time.monotonic() + _STP_SETTLE_S
+    pending = list(t.branch_hosts)
+    while pending and time.monotonic() < deadline:
+        pending = [
+            host
+            for host in pending
+            if nl.bridge_port_state(t.namespace(host), BRANCH_UPLINKS[SW_FUNDS]) != "forwarding"
+        ]
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        raise LabError(
+            f"the access bridge of {', '.join(pending)} did not start forwarding on its "
+            f"uplink to {SW_FUNDS} within {_STP_SETTLE_S:.0f} s; run `dr lab down`, then "
+            "`dr lab up` again"
+        )
 
 
 def build(topology: LabTopology) -> None:
@@ -241,6 +310,7 @@ def build(topology: LabTopology) -> None:
         _build_branch(topology, n)
     # Only the core routes; the root namespace's own ip_forward is never touched.
     nl.set_sysctl(topology.namespace(CORE), "net.ipv4.ip_forward", "1")
+    _wait_for_branch_uplinks(topology)
 
 
 def teardown(prefix: str = "drlab-", *, mgmt_veth_prefix: str = MGMT_VETH_PREFIX) -> list[str]:
@@ -274,6 +344,14 @@ def swap_to_primary(topology: LabTopology, branch: int) -> None:
     funds = topology.namespace(SW_FUNDS)
     nl.detach(funds, f"xc-{branch}")
     nl.attach(funds, f"ln-{branch}", f"br{branch}")
+
+
+def spare_to_standby(topology: LabTopology, branch: int) -> None:
+    """The spare's initial state: every port of branch N detached, so it forwards nothing
+    until a switch-failover configures it (ports stay up: carrier is observable)."""
+    spare = topology.namespace(SW_SPARE)
+    for port in (f"acc-{branch}", f"ln-{branch}", f"xc-{branch}"):
+        nl.detach(spare, port)
 
 
 def add_vip(topology: LabTopology, host: str) -> None:

@@ -26,6 +26,7 @@ instant command.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,6 +43,7 @@ INSTALL_HINT = "install NUT: apt-get install nut-server nut-client"
 LISTEN_ADDRESS = "127.0.0.1"
 DEFAULT_LIFETIME_S = 6 * 3600
 _PARTS = ("ups-driver", "upsd", "ups-model")
+log = logging.getLogger(__name__)
 # Linux's sun_path holds 108 bytes including the terminating NUL.
 _MAX_SOCKET_PATH = 107
 _HEADER = "# Written by dr (orchestrator/lab/ups.py); edits here are lost.\n"
@@ -62,8 +64,13 @@ class UpsLab:
         low_runtime_s: float = 120.0,
         time_scale: float = 1.0,
         lifetime: float = DEFAULT_LIFETIME_S,
+        outlet_feeds: str | None = None,
+        lab_root: Path | None = None,
     ) -> None:
         self.state_dir = state_dir.absolute()
+        # Outlet 1 really powers this lab host (UPS-outlet fencing); None: a bare UPS.
+        self.outlet_feeds = outlet_feeds
+        self.lab_root = lab_root
         self.port = port
         self.ups_name = ups_name
         self.password_file = password_file
@@ -115,8 +122,7 @@ class UpsLab:
                 self._write_initial_data()
                 # A socket left by a killed driver would look like a ready one.
                 self._socket.unlink(missing_ok=True)
-                records["ups-driver"] = self._launch("ups-driver", self._nut("dummy-ups"))
-                self._wait_socket(records["ups-driver"], timeout)
+                records["ups-driver"] = self._start_driver(timeout)
             if "upsd" not in running:
                 if processes.port_in_use(self.port, LISTEN_ADDRESS):
                     raise LabError(
@@ -264,6 +270,8 @@ class UpsLab:
             *("--runtime", f"{self.battery.full_runtime_s:g}"),
             *("--low-runtime", f"{self.battery.low_runtime_s:g}"),
             *("--time-scale", f"{self.battery.time_scale:g}"),
+            *(("--outlet-feeds", self.outlet_feeds) if self.outlet_feeds else ()),
+            *(("--lab-root", str(self.lab_root)) if self.lab_root else ()),
         ]
 
     def _launch(self, name: str, argv: list[str]) -> processes.LabProcess:
@@ -277,6 +285,23 @@ class UpsLab:
         return processes.start(
             name, argv, marker=str(self.state_dir), log=self.state_dir / f"{name}.log", env=env
         )
+
+    def _start_driver(self, timeout: float) -> processes.LabProcess:
+        """Launch dummy-ups and wait for its socket. It normally opens it in ~3 s, but
+        has been seen (rarely, on a loaded machine) to stay alive without ever opening
+        it, while a second launch comes up: so one retry, with half the wait each. A
+        driver that fails twice is stopped by `start`'s clean-up (its paths mark it)."""
+        driver = self._launch("ups-driver", self._nut("dummy-ups"))
+        try:
+            self._wait_socket(driver, timeout / 2)
+            return driver
+        except LabError:
+            processes.stop(driver)
+            self._socket.unlink(missing_ok=True)
+            log.warning("dummy-ups for %s opened no socket; starting it again", self.ups_name)
+        driver = self._launch("ups-driver", self._nut("dummy-ups"))
+        self._wait_socket(driver, timeout / 2)
+        return driver
 
     def _wait_socket(self, driver: processes.LabProcess, timeout: float) -> None:
         # upsd connects to the driver's socket at start and only retries every few seconds.

@@ -192,6 +192,36 @@ def _refresh_controls(client: NutClient | None, controls: dict[str, str]) -> dic
     return missing
 
 
+class OutletFeed:
+    """Outlet 1 feeds one lab host (`--outlet-feeds HOST`): switching the outlet off cuts
+    that host's power exactly as the `host-down` fault does, before the outlet reports
+    `off`, so a reader who sees `off` knows the host is dark; switching it on powers the
+    host up again (it boots with whatever its disks say: an old primary as a primary)."""
+
+    def __init__(self, lab_root: Path | None, host: str) -> None:
+        self.lab_root = lab_root
+        self.host = host
+        self.powered = True
+
+    def follow(self, client: NutClient | None, controls: dict[str, str]) -> bool:
+        """Check the outlet switch in upsd; True when the host's power changed."""
+        if client is None:
+            return False
+        try:
+            wanted = client.get("outlet.1.switch") == "on"
+        except TransportError:
+            return False  # upsd away for a moment: the host keeps its power as it was
+        if wanted == self.powered:
+            return False
+        from orchestrator.lab import power_feed
+
+        power_feed.switch(self.lab_root, self.host, on=wanted)
+        self.powered = wanted
+        controls["outlet.1.switch"] = "on" if wanted else "off"
+        print(f"outlet 1 {'on' if wanted else 'off'}: {self.host} powered {wanted}", flush=True)
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
     battery = Battery(args.runtime, args.low_runtime, args.time_scale)
     model = UpsModel(battery)
@@ -207,10 +237,12 @@ def run(args: argparse.Namespace) -> int:
     # A restarted model continues after the last stamp, for the same reason as above.
     stamp = int(args.dev.stat().st_mtime) if args.dev.exists() else 0
     first = True
+    feed = OutletFeed(args.lab_root, args.outlet_feeds) if args.outlet_feeds else None
     while time.monotonic() < deadline:
         new_mode = read_mode(args.control, mode)
         now = time.monotonic()
-        if first or new_mode != mode or now - last_write >= args.interval:
+        switched = feed is not None and feed.follow(client, controls)
+        if first or switched or new_mode != mode or now - last_write >= args.interval:
             if new_mode != mode:
                 print(f"mode {mode} -> {new_mode}", flush=True)
             mode = new_mode
@@ -235,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--low-runtime", type=float, default=120.0, help="LB threshold, s")
     parser.add_argument("--time-scale", type=float, default=1.0, help="model s per real s")
     parser.add_argument("--interval", type=float, default=1.0, help="rewrite period, s")
+    parser.add_argument("--outlet-feeds", help="the lab host outlet 1 powers (e.g. dc-a)")
+    parser.add_argument("--lab-root", type=Path, help="the lab's state directory")
     return run(parser.parse_args(argv))
 
 

@@ -3,9 +3,10 @@
 `CronTrigger.from_crontab` cannot be used as is: APScheduler 3 numbers weekdays from
 Monday=0 (cron: Sunday=0), and it ANDs day-of-month with day-of-week where cron ORs
 them when both are restricted. Both would move backups to the wrong day without any
-error, so the expression is translated here. One extension: `D#N` in the day-of-week
+error, so the expression is translated here. Two extensions: `D#N` in the day-of-week
 field is the Nth weekday D of the month (`0 2 * * 0#1`: the first Sunday, 02:00), which
-plain cron cannot say.
+plain cron cannot say; and a sixth, leading field of seconds (`*/5 * * * * *`: every
+five seconds), for drills and tests that cannot wait for the next minute.
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ def to_trigger(expression: str, timezone: str) -> BaseTrigger:
 
 def _translate(expression: str, timezone: str) -> BaseTrigger:
     fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"a cron expression has 5 fields, got {len(fields)}")
+    if len(fields) not in (5, 6):
+        raise ValueError(f"a cron expression has 5 fields (6 with seconds), got {len(fields)}")
+    # Only a given seconds field is passed on: the trigger's repr, which tells a stored
+    # job's schedule from a changed one, stays as it was for 5-field expressions.
+    seconds = {"second": fields.pop(0)} if len(fields) == 6 else {}
     minute, hour, day, month, weekday = fields
-    common = {"minute": minute, "hour": hour, "month": month, "timezone": timezone}
+    common = {"minute": minute, "hour": hour, "month": month, "timezone": timezone, **seconds}
     if "#" in weekday:
         if day not in ("*", "?"):
             raise ValueError("D#N (Nth weekday) cannot be combined with a day of month")

@@ -47,6 +47,7 @@ DEFAULT_FUNCTIONS = {
     "restore-test": jobs.RESTORE_TEST,
     "rpo-watchdog": jobs.RPO_WATCHDOG,
     "textfile": jobs.TEXTFILE,
+    "incident-tick": jobs.INCIDENT_TICK,
 }
 
 
@@ -75,6 +76,9 @@ def job_specs(
     every = IntervalTrigger(seconds=settings.rpo_check_interval, timezone=tz)
     specs.append(JobSpec("rpo-watchdog", functions["rpo-watchdog"], every))
     specs.append(JobSpec("textfile", functions["textfile"], every))
+    ticking = IntervalTrigger(seconds=settings.incident_tick_interval, timezone=tz)
+    tick_function = functions.get("incident-tick", jobs.INCIDENT_TICK)
+    specs.append(JobSpec("incident-tick", tick_function, ticking))
     return specs
 
 
@@ -98,11 +102,12 @@ class Daemon:
         self.env = jobs.JobEnvironment(
             Path(inventory_path).absolute(), self.url, directory, restore_test_function
         )
-        self.leases = LeaseStore(self.url, new_holder(), ttl_seconds=lease_ttl)
+        job_store = SQLAlchemyJobStore(engine=_engine(self.url), tablename=JOBS_TABLE)
+        self.leases = LeaseStore(
+            self.url, new_holder(), ttl_seconds=lease_ttl, also_create=[job_store.jobs_t]
+        )
         self.scheduler = BackgroundScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(engine=_engine(self.url), tablename=JOBS_TABLE)
-            },
+            jobstores={"default": job_store},
             executors={"default": LeasedExecutor(self.env, self.leases)},
             job_defaults={
                 "coalesce": True,  # many missed fire times: one run, not a burst
@@ -135,7 +140,11 @@ class Daemon:
             signal.signal(signum, lambda *_: stopping.set())
         self.start()
         log.info("scheduler running with %d jobs on %s", len(self.specs), self.describe())
-        stopping.wait()
+        # Not one endless wait(): the kernel may deliver SIGTERM to a job's thread, and
+        # Python runs the handler only when the main thread next wakes up; a main thread
+        # blocked in wait() without a timeout then never stops (seen with two daemons).
+        while not stopping.wait(timeout=0.5):
+            pass
         log.info("stopping: waiting for running jobs to finish")
         self.stop(wait=True)
 

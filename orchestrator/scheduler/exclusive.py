@@ -18,7 +18,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import (
@@ -55,11 +55,27 @@ def new_holder() -> str:
 
 
 class LeaseStore:
-    def __init__(self, url: str, holder: str, *, ttl_seconds: float = 300) -> None:
+    def __init__(
+        self,
+        url: str,
+        holder: str,
+        *,
+        ttl_seconds: float = 300,
+        also_create: Sequence[Table] = (),
+    ) -> None:
         self.holder = holder
         self.ttl = ttl_seconds
         self._engine = make_engine(url)
-        metadata.create_all(self._engine)
+        # In a write transaction (BEGIN IMMEDIATE on SQLite), so that two daemons
+        # starting at once on a new database wait for each other instead of failing.
+        # `also_create`: tables others would create racily (APScheduler's job store
+        # checks, then creates, outside any transaction).
+        with self._engine.connect() as plain:
+            conn = plain.execution_options(**WRITE)
+            with conn.begin():
+                metadata.create_all(conn)
+                for table in also_create:
+                    table.create(conn, checkfirst=True)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -20,6 +20,7 @@ from backups import catalog
 from backups.actions.run import run_backup
 from backups.context import BackupContext
 from orchestrator.errors import DrError
+from orchestrator.incidents.tick import tick
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BackupSet, Inventory
 from orchestrator.journal import Journal
@@ -31,6 +32,7 @@ BACKUP = "orchestrator.scheduler.jobs:backup"
 RESTORE_TEST = "orchestrator.scheduler.jobs:restore_test"
 RPO_WATCHDOG = "orchestrator.scheduler.jobs:rpo_watchdog"
 TEXTFILE = "orchestrator.scheduler.jobs:export_textfile"
+INCIDENT_TICK = "orchestrator.scheduler.jobs:incident_tick"
 
 # Imported by name when a restore test runs, so the scheduler works (and its other jobs
 # run) even where the restore test module is missing or broken. Called with the set's
@@ -120,6 +122,21 @@ def export_textfile(*, env: JobEnvironment | None = None) -> str:
     inventory, journal = env.inventory(), env.journal()
     try:
         return str(monitoring.export(inventory, journal, env.textfile_dir))
+    finally:
+        journal.close()
+
+
+def incident_tick(*, env: JobEnvironment | None = None) -> dict[str, Any]:
+    """Escalate open incidents by the time rules and send the notices they owe."""
+    env = _given(env)
+    inventory, journal = env.inventory(), env.journal()
+    try:
+        report = tick(journal, inventory, datetime.now(UTC))
+        for step in report.escalations:
+            log.warning(
+                "incident %s raised to %s (%s)", step["incident"], step["to"], step["cause"]
+            )
+        return {"escalations": len(report.escalations), "deliveries": len(report.deliveries)}
     finally:
         journal.close()
 

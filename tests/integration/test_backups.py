@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from backups import catalog
+from backups import catalog, execute
 from backups.actions.check import check_set
 from backups.actions.init import init_set
 from backups.actions.list import list_backups
@@ -30,6 +30,7 @@ from backups.actions.run import run_backup
 from backups.context import BackupContext
 from orchestrator.errors import (
     BackupSetBusy,
+    BackupTimedOut,
     RepositoryLocked,
     RepositoryNotFound,
     RepositoryUnreachable,
@@ -456,3 +457,127 @@ def test_offsite_copy_to_s3_on_a_versioned_bucket(env, tmp_path, moto_s3, caplog
     assert manifest.files is not None and len(manifest.files.files) == 2
     everything = json.dumps([e.data for e in journal.events()]) + caplog.text
     assert_no_secret(everything, "s3-Secret-9f8e7d6c5b4a", RESTIC_PASSWORD)
+
+
+# -- time limits: a hook that sleeps, a pg_dump blocked by a table lock, a slow restic --
+
+
+@pytest.fixture
+def short_grace(monkeypatch):
+    # A hook's background child ignores SIGINT (sh does that for `&`): it is SIGKILLed
+    # after the grace, which need not be the production 5 s here; restic, interrupted
+    # while deriving its key on a busy machine, still gets time to remove its lock.
+    monkeypatch.setattr(execute, "STOP_GRACE_S", 2.0)
+
+
+def restic_locks(tmp_path) -> list[str]:
+    return os.listdir(tmp_path / "repo" / "locks")
+
+
+def gone(pid: int) -> bool:
+    """Dead, or a zombie waiting for init to reap it."""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            state = stat.rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_before_hook_past_its_limit_is_stopped_with_its_children(env, tmp_path, short_grace):
+    pid_file = tmp_path / "sleeper.pid"
+    hook = f"sleep 60 & echo $! > {pid_file}; wait"
+    inventory = write_inventory(tmp_path, {"hooks": {"before": [hook]}, "timeouts": {"hook": 1}})
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite3'}")
+    ctx = context(inventory, journal)
+    init_set(ctx)
+
+    started = time.monotonic()
+    result = run_backup(ctx)
+
+    assert time.monotonic() - started < 20
+    assert result.status == "failed" and not result.snapshots
+    assert "ran past its time limit of 1s (timeouts.hook)" in result.errors[0]
+    assert result.hooks[0]["timed_out"] is True and result.hooks[0]["exit_code"] is None
+    sleeper = int(pid_file.read_text())
+    assert gone(sleeper), "the hook's child outlived the limit"
+    [timeout] = journal.events(kinds=("backup.timeout",))
+    assert timeout.run_id == result.run_id
+    assert timeout.data["what"] == "before hook" and timeout.data["limit_seconds"] == 1
+    assert catalog.set_snapshots(ctx.session(), "credit") == []
+    assert restic_locks(tmp_path) == []
+
+
+def test_a_dump_blocked_past_its_limit_leaves_no_dump_snapshot(
+    env, credit_db, tmp_path, short_grace
+):
+    block, url = credit_db
+    inventory = write_inventory(
+        tmp_path,
+        {"databases": [{"name": url.database, "host_pair": "credit"}], "timeouts": {"dump": 2}},
+        db=block,
+    )
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite3'}")
+    ctx = context(inventory, journal)
+    init_set(ctx)
+    # pg_dump locks every table it dumps; an open ACCESS EXCLUSIVE lock makes it wait.
+    holder = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
+    )
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        result = run_backup(ctx)
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert result.status == "failed" and result.rpo_point is None
+    [database] = result.databases
+    assert database["status"] == "failed" and database["snapshot"] is None
+    assert any("ran past its time limit of 2s (timeouts.dump)" in e for e in result.errors)
+    [timeout] = journal.events(kinds=("backup.timeout",))
+    assert timeout.data["setting"] == "timeouts.dump"
+    # No pg_dump of ours is left waiting on the lock.
+    waiting = subprocess.run(
+        ["pgrep", "-f", f"pg_dump.*--dbname {url.database}"], capture_output=True
+    )
+    assert waiting.returncode == 1, waiting.stdout
+    runs = catalog.runs(catalog.set_snapshots(ctx.session(), "credit"))
+    # The run is sealed as failed (files only); the dump has no snapshot at all.
+    assert [(r.status, set(r.parts)) for r in runs] == [("failed", {"files"})]
+    assert restic_locks(tmp_path) == []
+
+
+def test_a_restic_command_past_its_limit_fails_the_run_and_frees_its_lock(
+    env, tmp_path, short_grace
+):
+    # Enough data that restic cannot finish within a second on this machine.
+    big = tmp_path / "data" / "big"
+    big.mkdir()
+    for n in range(6):
+        (big / f"blob-{n}.bin").write_bytes(os.urandom(32 << 20))
+    unlimited = write_inventory(tmp_path, {})
+    init_set(context(unlimited))
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite3'}")
+    ctx = context(write_inventory(tmp_path, {"timeouts": {"restic": 1}}), journal)
+
+    with pytest.raises(BackupTimedOut) as stopped:
+        run_backup(ctx)
+
+    assert "restic backup ran past its time limit of 1s (the set's timeouts.restic)" in (
+        stopped.value.message
+    )
+    kinds = [e.kind for e in journal.events()]
+    # restic 0.14 leaks the lock it is writing if SIGINT comes just then; dr removes
+    # such a lock of its own stopped child at once (backup.lock_removed).
+    assert kinds[:2] == ["backup.started", "backup.timeout"] and kinds[-1] == "backup.finished"
+    assert set(kinds[2:-1]) <= {"backup.lock_removed"}
+    assert journal.events(kinds=("backup.finished",))[0].data["status"] == "failed"
+    assert restic_locks(tmp_path) == []
+    assert catalog.set_snapshots(context(write_inventory(tmp_path, {})).session(), "credit") == []

@@ -41,6 +41,14 @@ def _prober_up(lab, branch: str) -> bool:
     return status["state"] == "up"
 
 
+def _alert_levels(tmp_path: Path, run_id: str) -> list[tuple[str, str]]:
+    from orchestrator.journal import Journal
+
+    journal = Journal(f"sqlite:///{tmp_path}/journal.sqlite3")
+    events = journal.events(run_id, kinds=("alert_level",))
+    return [(e.data["level"], e.data["category"]) for e in events]
+
+
 def _on_primary(lab) -> bool:
     switch = TOPO.namespace("sw-funds")
     return (
@@ -73,6 +81,7 @@ def test_line_cut_failover_then_failback_restores_the_branch(lab, tmp_path):
         assert steps["bring-in-standby-device"]["status"] == "skipped"
         assert steps["swap-to-standby-line"]["status"] == "succeeded"
         assert doc["measurements"]["rto_seconds"]["verdict"] == "met"
+        assert _alert_levels(tmp_path, doc["id"]) == [("blue", "network")]
         # the lab's own prober agrees: branch-1 reaches the service again
         assert wait_until(lambda: _prober_up(lab, "branch-1"), timeout=10)
         outages = observed_outages(
@@ -165,7 +174,9 @@ def test_switch_down_is_diagnosed_as_a_device_fault(lab, tmp_path):
         lab.heal("switch-down", ["sw-funds"])
     out, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
-    steps = {s["id"]: s for s in json.loads(out)["steps"]}
+    doc = json.loads(out)
+    steps = {s["id"]: s for s in doc["steps"]}
     assert "device fault" in steps["diagnose"]["result"]["detail"]
+    assert _alert_levels(tmp_path, doc["id"]) == [("yellow", "network")]
     assert steps["swap-to-standby-line"]["status"] == "skipped"
     assert steps["branch-reaches-service"]["status"] == "succeeded"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.journal import Journal
+from orchestrator.lab.lab_inventory import GENSET_WARMUP_S
 from orchestrator.lab.processes import wait_until
 from orchestrator.transports.genset import GensetClient
 
@@ -52,6 +53,14 @@ def _actions(tmp_path: Path, run_id: str) -> list[str]:
     return [
         e.data["action"] + ("" if e.data["ok"] else " REFUSED")
         for e in journal.events(run_id, kinds=("power.action",))
+    ]
+
+
+def _alert_levels(tmp_path: Path, run_id: str) -> list[tuple[str, str]]:
+    journal = Journal(f"sqlite:///{tmp_path}/journal.sqlite3")
+    return [
+        (e.data["level"], e.data["category"])
+        for e in journal.events(run_id, kinds=("alert_level",))
     ]
 
 
@@ -93,6 +102,7 @@ def test_outage_through_the_generator_then_back_to_mains(lab, tmp_path):
         assert doc["measurements"]["rto_seconds"]["verdict"] == "met"
         actions = _actions(tmp_path, doc["id"])
         assert actions == ["open_mains_breaker", "start", "close_generator_breaker"]
+        assert _alert_levels(tmp_path, doc["id"]) == [("blue", "equipment")]
         with _genset(lab) as gen:
             status = gen.status()
         assert status.premature_loadings == 0
@@ -106,6 +116,7 @@ def test_outage_through_the_generator_then_back_to_mains(lab, tmp_path):
             "close_mains_breaker",
             "stop",
         ]
+        assert _alert_levels(tmp_path, doc["id"]) == [("blue", "equipment")]
         with _genset(lab) as gen:
             status = gen.status()
         assert status.mains_breaker_closed and not status.generator_breaker_closed
@@ -148,12 +159,62 @@ def test_generator_no_start_ends_in_a_graceful_shutdown_in_priority_order(lab, t
         journal = Journal(f"sqlite:///{tmp_path}/journal.sqlite3")
         recorded = [e.data["host"] for e in journal.events(doc["id"], ("power.shutdown",))]
         assert recorded == ["backup", "dc-a", "dc-b"]
+        # both hosts of the credit pair go down: equipment red (DOMAIN.md)
+        assert _alert_levels(tmp_path, doc["id"]) == [("blue", "equipment"), ("red", "equipment")]
         assert "rto_seconds" not in doc["measurements"]
         with _genset(lab) as gen:
             status = gen.status()
         assert status.fault and not status.generator_breaker_closed
         assert status.premature_loadings == 0
     finally:
+        _back_to_mains(lab)
+
+
+def test_resume_restarts_the_generator_stable_window_and_journals_why(lab, tmp_path):
+    env = {
+        **os.environ,
+        "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
+        "DR_LANG": "en",
+        "DR_OPERATOR": "duty-wang",
+    }
+    journal = Journal(env["DR_DB"])
+    lab.fault("power-outage", [])
+    try:
+        with _genset(lab) as gen:
+            gen.set_stable_window(2)  # the controller's warm-up: keep the test short
+        assert wait_until(lambda: _on_battery(lab), timeout=15)
+        args = ["drill", "power-outage", "-i", str(lab.state.inventory_file), "--auto-confirm"]
+        params = ["-p", "mains_wait=1", "-p", "stable_for=4"]
+        run = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli.main", *args, *params],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+
+            def window_begun() -> bool:
+                runs = journal.list_runs(1)
+                facts = journal.events(runs[0].id, kinds=("fact",)) if runs else []
+                return any(e.data["key"] == "generator_window_started" for e in facts)
+
+            assert wait_until(window_begun, timeout=60, interval=0.05)
+        finally:
+            run.kill()  # a crash in the middle of the stable window
+            run.wait(timeout=10)
+        run_id = journal.list_runs(1)[0].id
+        result = _dr(tmp_path, "resume", run_id, "--json")
+        doc = json.loads(result.stdout)
+        steps = {s["id"]: s for s in doc["steps"]}
+        assert result.returncode == 0, [s["error"] for s in doc["steps"] if s["error"]]
+        notes = [e.data["text"]["en"] for e in journal.events(run_id, kinds=("note",))]
+        assert any("stable window starts again from zero" in n for n in notes), notes
+        # counted from zero after the resume: the whole window, not what was left of it
+        assert float(steps["generator-stable"]["result"]["detail"].split("held ")[1][:-1]) >= 4
+        assert steps["connect-loads"]["status"] == "succeeded"
+    finally:
+        with _genset(lab) as gen:
+            gen.set_stable_window(GENSET_WARMUP_S)
         _back_to_mains(lab)
 
 
@@ -237,6 +298,7 @@ def test_ups_fault_goes_to_bypass_only_within_the_allowed_range(lab, tmp_path):
         steps = {s["id"]: s for s in doc["steps"]}
         assert code == 0, [s["error"] for s in doc["steps"] if s["error"]]
         assert steps["vendor-contact"]["result"]["phone"] == "4000000000"
+        assert _alert_levels(tmp_path, doc["id"]) == [("yellow", "equipment")]
         # set again by a retry while the UPS had not yet shown BYPASS: idempotent
         assert set(_actions(tmp_path, doc["id"])) == {"set input.bypass.switch.on=on"}
         assert lab.ups().client().reading().on_bypass

@@ -136,6 +136,15 @@ def test_a_good_backup_restores_verifies_and_meets_its_targets(env, credit_db, t
     assert record["measurements"]["rto"]["target_seconds"] == 3600
     [event] = Journal(db).events(kinds=("restore_test.finished",))
     assert event.data["outcome"] == "passed" and event.data["snapshot_id"] == record["snapshot_id"]
+    # The same figures as measurement rows, where the drills' RTO/RPO are kept.
+    rows = {m.name: m for m in Journal(db).measurements(record["test_id"])}
+    assert set(rows) == {"rto_seconds", "rpo_seconds", "rpo_max_gap_seconds"}
+    assert all(m.source == "restore_test" and m.met is True for m in rows.values())
+    assert rows["rto_seconds"].value_seconds == record["measurements"]["rto"]["seconds"]
+    assert rows["rto_seconds"].target_seconds == 3600
+    assert rows["rpo_seconds"].target_seconds == 86400
+    assert rows["rpo_seconds"].detail["snapshot_id"] == record["snapshot_id"]
+    assert rows["rpo_seconds"].detail["backup_set"] == "credit"
     assert leftovers() == []
 
     human = dr_restore_test(inventory, "--db", db)
@@ -206,7 +215,7 @@ def test_a_validation_on_a_missing_table_fails_the_test(env, credit_db, tmp_path
 
 
 def test_repository_faults_fail_the_test_with_their_cause(env, tmp_path, monkeypatch):
-    inventory = write_inventory(tmp_path, {})
+    inventory = write_inventory(tmp_path, {"rto": "1h", "rpo": "1d"})
     db = f"sqlite:///{tmp_path}/j.db"
 
     missing = dr_restore_test(inventory, "--db", db)
@@ -229,6 +238,17 @@ def test_repository_faults_fail_the_test_with_their_cause(env, tmp_path, monkeyp
     assert unreachable.returncode == 1 and "cannot reach the repository" in unreachable.stderr
     assert "connection refused" in unreachable.stderr
 
-    causes = [e.data["cause"] for e in Journal(db).events(kinds=("restore_test.finished",))]
+    finished = Journal(db).events(kinds=("restore_test.finished",))
+    causes = [e.data["cause"] for e in finished]
     assert len(causes) == 3 and all(causes)
+    # A test that could not restore measured nothing, and met no objective it has
+    # (the S3 set has no targets: there `met` stays unknown).
+    met = []
+    for event in finished:
+        rows = Journal(db).measurements(event.data["test_id"])
+        assert [m.name for m in rows] == ["rto_seconds", "rpo_seconds", "rpo_max_gap_seconds"]
+        assert all(m.value_seconds is None for m in rows)
+        assert all(m.detail["outcome"] == "failed" and m.detail["cause"] for m in rows)
+        met.append({m.met for m in rows})
+    assert met == [{False}, {False}, {None}]
     assert leftovers() == []

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from backups.actions.init import init_set
 from backups.actions.run import run_backup
 from backups.context import BackupContext
 from orchestrator.cli.scheduler_cmd import app as scheduler_app
+from orchestrator.errors import UserInputError
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.scheduler import jobs
@@ -193,6 +195,17 @@ def test_cron_is_translated_with_crons_weekdays_and_or_rule():
     # cron ORs a restricted day of month with a restricted weekday: Sunday the 29th.
     assert next_fire("0 2 1-7 * 0") == datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
     assert next_fire("0 3 * * 1-5") == datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    # A sixth, leading field is seconds; five fields keep firing at second 0.
+    later = start + timedelta(seconds=1)
+    assert to_trigger("*/10 * * * * *", "UTC").get_next_fire_time(None, later) == datetime(
+        2026, 11, 27, 12, 0, 10, tzinfo=UTC
+    )
+    assert to_trigger("* * * * *", "UTC").get_next_fire_time(None, later) == datetime(
+        2026, 11, 27, 12, 1, tzinfo=UTC
+    )
+    assert next_fire("15 0 2 * * 0") == datetime(2026, 11, 29, 2, 0, 15, tzinfo=UTC)
+    with pytest.raises(UserInputError, match="5 fields"):
+        to_trigger("* * * *", "UTC")
 
 
 def test_scheduled_backup_runs_and_the_textfile_shows_it(env, sqlite_url, daemons):
@@ -377,7 +390,13 @@ def test_jobs_json_lists_next_run_times(env, sqlite_url):
     assert before.exit_code == 0, before.output
     document = json.loads(before.output)
     by_id = {row["id"]: row for row in document["jobs"]}
-    assert set(by_id) == {"backup:credit", "restore-test:credit", "rpo-watchdog", "textfile"}
+    assert set(by_id) == {
+        "backup:credit",
+        "restore-test:credit",
+        "rpo-watchdog",
+        "textfile",
+        "incident-tick",
+    }
     assert not any(row["stored"] for row in by_id.values())
     backup_next = datetime.fromisoformat(by_id["backup:credit"]["next_run_time"])
     assert backup_next.utcoffset() == timedelta(hours=8)
@@ -451,7 +470,8 @@ def test_scheduler_run_command_runs_jobs_and_stops_on_sigterm(env, sqlite_url):
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
-    assert "scheduler running with 4 jobs" in err
+    # backup, restore test, RPO watchdog, textfile, incident tick
+    assert "scheduler running with 5 jobs" in err
 
 
 def test_the_restore_test_job_calls_the_real_restore_test_action():
@@ -462,3 +482,114 @@ def test_the_restore_test_job_calls_the_real_restore_test_action():
 
     module, _, name = scheduler_jobs.RESTORE_TEST_FUNCTION.partition(":")
     assert getattr(importlib.import_module(module), name) is restore_action.restore_test
+
+
+# ---- real `dr scheduler run` processes on one database -------------------------------
+
+
+def start_scheduler(inventory: Path, url: str, name: str) -> subprocess.Popen[bytes]:
+    """A real `dr scheduler run`; its log goes to NAME.log beside the inventory."""
+    command = [sys.executable, "-m", "orchestrator.cli.main", "scheduler", "run",
+               "-i", str(inventory), "--db", url]  # fmt: skip
+    with (inventory.parent / f"{name}.log").open("wb") as log:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def wait_until_running(process: subprocess.Popen[bytes], inventory: Path, name: str) -> None:
+    log = inventory.parent / f"{name}.log"
+    deadline = time.monotonic() + 60
+    while "scheduler running with" not in log.read_text():
+        assert process.poll() is None, f"the scheduler exited: {log.read_text()}"
+        assert time.monotonic() < deadline, "the scheduler never started"
+        time.sleep(0.1)
+
+
+def wait_or_kill(process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    """Wait for a signalled daemon; kill it if it does not stop (never leave it behind)."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+    return True
+
+
+def backup_runs(url: str) -> list[tuple[datetime, datetime | None]]:
+    """(started, finished) of every backup run in the journal, oldest first."""
+    journal = Journal(url)
+    try:
+        events = journal.events(kinds=("backup.started", "backup.finished"))
+    finally:
+        journal.close()
+    started = {e.run_id: datetime.fromisoformat(e.at) for e in events if e.kind.endswith("started")}
+    ended = {e.run_id: datetime.fromisoformat(e.at) for e in events if e.kind.endswith("finished")}
+    return sorted((at, ended.get(run_id)) for run_id, at in started.items())
+
+
+def quiet_scheduler(env: Path, schedule: str) -> Path:
+    """Only the backup fires within a test's seconds: the interval jobs wait an hour."""
+    interval = {"rpo_check_interval": "1h", "incident_tick_interval": "1h"}
+    inventory = write_inventory(env, set_extra={"schedule": schedule}, scheduler=interval)
+    init_set(BackupContext.for_set(load_inventory(inventory), "credit"))
+    return inventory
+
+
+def test_two_scheduler_processes_on_one_database_run_each_fire_time_once(env, sqlite_url):
+    inventory = quiet_scheduler(env, "*/4 * * * * *")  # every 4 seconds
+    names = ["daemon-a", "daemon-b"]
+    pair = [start_scheduler(inventory, sqlite_url, name) for name in names]
+    try:
+        for process, name in zip(pair, names, strict=True):
+            wait_until_running(process, inventory, name)
+        wait_for(lambda: len([r for r in backup_runs(sqlite_url) if r[1]]) >= 3, timeout=60)
+    finally:
+        for process in pair:
+            process.send_signal(signal.SIGTERM)
+        stopped_in_time = [wait_or_kill(process) for process in pair]
+    assert stopped_in_time == [True, True], "a scheduler did not stop on SIGTERM"
+    assert [p.returncode for p in pair] == [0, 0]
+    found = backup_runs(sqlite_url)
+    # One run per 4-second fire time, never two at once, whichever daemon ran it.
+    windows = [int(started.timestamp()) // 4 for started, _ in found]
+    assert len(windows) == len(set(windows)), found
+    for (_, ended), (next_started, _) in pairwise(found):
+        assert ended is not None and ended <= next_started, found
+    # Both daemons were due to run them: the one that lost a fire time said so.
+    logs = "".join((env / f"{name}.log").read_text() for name in names)
+    assert "not starting it here" in logs or "was already run by a daemon" in logs
+
+
+def test_a_killed_scheduler_runs_the_missed_job_once_on_restart(env, sqlite_url):
+    inventory = quiet_scheduler(env, "*/10 * * * * *")  # every 10 seconds
+    first = start_scheduler(inventory, sqlite_url, "first")
+    wait_until_running(first, inventory, "first")
+    # Killed between fire times and with no job running (a job killed half-way holds
+    # its lease until the lease expires, which is another test's subject).
+    log = env / "first.log"
+
+    def idle() -> bool:
+        text = log.read_text()
+        return text.count("Running job") == text.count("executed successfully")
+
+    wait_for(lambda: 2 <= time.time() % 10 <= 6 and idle(), timeout=40)
+    first.kill()
+    first.wait()
+    before = len(backup_runs(sqlite_url))
+    missed = (int(time.time()) // 10 + 1) * 10
+    # Down over the next fire time; back one second after it.
+    time.sleep(missed + 1 - time.time())
+    assert len(backup_runs(sqlite_url)) == before
+    second = start_scheduler(inventory, sqlite_url, "second")
+    try:
+        wait_until_running(second, inventory, "second")
+        wait_for(lambda: any(end for _, end in backup_runs(sqlite_url)[before:]), timeout=30)
+        following = missed + 10
+        after_restart = [start for start, _ in backup_runs(sqlite_url)[before:]]
+        # The missed run started on restart, before the next fire time, and only once.
+        assert len([s for s in after_restart if s.timestamp() < following]) == 1, after_restart
+        assert after_restart[0].timestamp() > missed
+    finally:
+        second.send_signal(signal.SIGTERM)
+        stopped_in_time = wait_or_kill(second)
+    assert stopped_in_time, "the scheduler did not stop on SIGTERM"

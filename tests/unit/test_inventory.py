@@ -262,6 +262,26 @@ def test_line_naming_a_missing_switch():
     assert problem.message == "no switch named 'sw-fund'; did you mean 'sw-funds'?"
 
 
+def test_standby_switch_must_have_every_port_and_domains_name_real_ports(tmp_path):
+    path = tmp_path / "spare.yaml"
+    path.write_text(
+        "name: lab\nenvironment: drill\nsites: [{name: core, kind: datacentre}]\n"
+        "switches:\n"
+        "  - {name: sw-a, site: core, network: funds, device_type: linux, address: 10.9.0.1,\n"
+        "     username: dr, standby: sw-b, ports: {1: branch, 2: line},\n"
+        "     port_domains: {1: '10', 3: '10'}}\n"
+        "  - {name: sw-b, site: core, network: funds, device_type: linux, address: 10.9.0.2,\n"
+        "     username: dr, ports: {1: spare}}\n"
+    )
+    problems = {p.field: p.message for p in problems_of(path)}
+    assert problems == {
+        "switches[0].standby": "standby switch 'sw-b' lacks port(s) 2: each cable moves to "
+        "the standby's port of the same name, so list them under its ports",
+        "switches[0].port_domains[3]": "port 3 has a domain but is not one of this switch's "
+        "ports; list it under ports",
+    }
+
+
 def test_bad_ip_address():
     problem = only_problem(DATA / "bad-address.yaml")
     assert problem.message.startswith("not an IP address, got '10.99.0.300'")

@@ -1,0 +1,267 @@
+"""`dr incident open|update|close|list|show|tick`: thin wiring to orchestrator.incidents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from orchestrator.cli import incident_input as check
+from orchestrator.cli.console import console, error_console
+from orchestrator.cli.incident_view import incident_document, print_incident, print_list
+from orchestrator.cli.options import (
+    DbOption,
+    InventoryOption,
+    JsonOption,
+    OperatorOption,
+    open_journal,
+    operator_name,
+)
+from orchestrator.cli.summary import print_json
+from orchestrator.incidents import IncidentStore
+from orchestrator.incidents.records import Incident
+from orchestrator.incidents.tick import TickReport, notify_closed, tick
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import Inventory
+from orchestrator.journal import Journal
+
+app = typer.Typer(
+    help="Incidents: alert levels, grades, deadlines and notifications (事件与预警).",
+    no_args_is_help=True,
+)
+
+IdArg = Annotated[str, typer.Argument(help="The incident id (see `dr incident list`).")]
+ProvincesOpt = Annotated[
+    int | None, typer.Option("--provinces", help="Provinces whose business stopped.")
+]
+DownOpt = Annotated[int | None, typer.Option("--branches-down", help="Branches affected.")]
+TotalOpt = Annotated[int | None, typer.Option("--branches-total", help="Branches in all.")]
+ImpactOpt = Annotated[
+    str | None,
+    typer.Option("--impact", help="major-loss | serious-damage | considerable-damage."),
+]
+
+
+@app.command("open")
+def open_incident(
+    inventory: InventoryOption,
+    category: Annotated[str, typer.Option("--category", help="network | equipment | system.")],
+    summary: Annotated[str, typer.Option("--summary", help="What is wrong, in one line.")],
+    level: Annotated[str, typer.Option("--level", help="blue | yellow | orange | red.")] = "blue",
+    started_at: Annotated[
+        str | None,
+        typer.Option(
+            "--started-at", help="When it began (ISO; local time if no zone).", show_default=False
+        ),
+    ] = None,
+    no_outage: Annotated[
+        bool, typer.Option("--no-outage", help="Business is not stopped (grade clock off).")
+    ] = False,
+    provinces: ProvincesOpt = None,
+    branches_down: DownOpt = None,
+    branches_total: TotalOpt = None,
+    impact: ImpactOpt = None,
+    db: DbOption = None,
+    operator: OperatorOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Declare an incident; the level's roster is notified at once."""
+    check.choice("--category", category, check.CATEGORIES)
+    check.choice("--level", level, check.LEVELS)
+    inv = load_inventory(inventory)
+    began = check.moment("--started-at", started_at, inv.timezone)
+    scope = check.scope(check.Scope(), provinces, branches_down, branches_total, impact)
+    journal = open_journal(db)
+    store = IncidentStore(journal)
+    incident = store.open(
+        inventory_name=inv.name,
+        inventory_path=str(inventory.absolute()),
+        category=category,  # type: ignore[arg-type]
+        level=level,  # type: ignore[arg-type]
+        summary=summary,
+        actor=operator_name(operator),
+        scope=scope,
+        started_at=began,
+        business_stopped=not no_outage,
+    )
+    _dispatch(journal, incident, json_out)
+
+
+@app.command("update")
+def update_incident(
+    incident_id: IdArg,
+    summary: Annotated[str | None, typer.Option("--summary", help="A new summary.")] = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="Set the level (may lower it; recorded).")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why the level changed.")] = "",
+    on_site: Annotated[
+        list[str] | None, typer.Option("--on-site", help="Contact now on site (repeatable).")
+    ] = None,
+    done: Annotated[
+        list[str] | None,
+        typer.Option("--done", help="Deadline met: regulator-initial | written-report."),
+    ] = None,
+    progress: Annotated[
+        str | None, typer.Option("--progress", help="A progress report (grade I: every 2 h).")
+    ] = None,
+    restored: Annotated[
+        bool, typer.Option("--business-restored", help="Business runs again (outage ends).")
+    ] = False,
+    note: Annotated[str | None, typer.Option("--note", help="A remark for the record.")] = None,
+    provinces: ProvincesOpt = None,
+    branches_down: DownOpt = None,
+    branches_total: TotalOpt = None,
+    impact: ImpactOpt = None,
+    db: DbOption = None,
+    operator: OperatorOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Change an open incident: level, scope, who is on site, deadlines met, progress."""
+    if level is not None:
+        check.choice("--level", level, check.LEVELS)
+    check.deadline_keys(done or [])
+    journal = open_journal(db)
+    store = IncidentStore(journal)
+    incident = store.require_open(incident_id)
+    inv = _inventory_of(incident)
+    if inv is not None:
+        check.contact_names(inv, on_site or [])
+    actor = operator_name(operator)
+    scope = check.scope(incident.scope, provinces, branches_down, branches_total, impact)
+    store.update(
+        incident_id,
+        actor=actor,
+        summary=summary,
+        scope=scope,
+        business_restored=restored,
+        note=note,
+    )
+    if level is not None:
+        store.set_level(
+            incident_id,
+            level,
+            cause="manual",
+            actor=actor,  # type: ignore[arg-type]
+            reason=reason or "set by an operator",
+            raise_only=False,
+        )
+    for name in on_site or []:
+        store.mark_on_site(incident_id, name, actor=actor)
+    for key in done or []:
+        store.mark_deadline_met(incident_id, key, actor=actor)
+    if progress:
+        store.record_progress(incident_id, progress, actor=actor)
+    _dispatch(journal, store.get(incident_id), json_out)
+
+
+@app.command("close")
+def close_incident(
+    incident_id: IdArg,
+    resolution: Annotated[str, typer.Option("--resolution", help="How it ended (recorded).")],
+    db: DbOption = None,
+    operator: OperatorOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Declare the incident over; the roster is told."""
+    journal = open_journal(db)
+    store = IncidentStore(journal)
+    incident = store.close(incident_id, actor=operator_name(operator), resolution=resolution)
+    inv = _inventory_of(incident)
+    if inv is not None:
+        notify_closed(store, incident, inv)
+    _dispatch(journal, incident, json_out)
+
+
+@app.command("list")
+def list_incidents(
+    status: Annotated[
+        str | None, typer.Option("--status", help="open | closed (default: both).")
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Incidents in the journal, newest first."""
+    if status is not None:
+        check.choice("--status", status, ("open", "closed"))
+    incidents = IncidentStore(open_journal(db)).list(status=status)
+    if json_out:
+        print_json(console, {"incidents": [i.to_dict() for i in incidents]})
+    else:
+        print_list(console, incidents)
+
+
+@app.command("show")
+def show_incident(incident_id: IdArg, db: DbOption = None, json_out: JsonOption = False) -> None:
+    """One incident: state, deadlines, runs, notices and its timeline."""
+    journal = open_journal(db)
+    store = IncidentStore(journal)
+    incident = store.get(incident_id)
+    doc = incident_document(store, incident, _inventory_of(incident), datetime.now(UTC))
+    if json_out:
+        print_json(console, doc)
+    else:
+        print_incident(console, doc)
+
+
+@app.command("tick")
+def tick_incidents(
+    inventory: InventoryOption, db: DbOption = None, json_out: JsonOption = False
+) -> None:
+    """Escalate by the time rules, remind of deadlines, send what is owed (idempotent)."""
+    inv = load_inventory(inventory)
+    report = tick(open_journal(db), inv, datetime.now(UTC))
+    if json_out:
+        print_json(console, _report_doc(report))
+        return
+    for step in report.escalations:
+        console.print(f"{step['incident']}: raised to {step['to']} ({step['cause']})")
+    for delivery in report.deliveries:
+        console.print(f"{escape(str(delivery['key']))}: {delivery['status']}")
+        for error in delivery["errors"]:
+            error_console.print(f"  [yellow]{escape(str(error))}[/]")
+    if not (report.escalations or report.deliveries):
+        console.print("nothing due")
+
+
+def _dispatch(journal: Journal, incident: Incident, json_out: bool) -> None:
+    """Send what the change made owed now, then print the incident."""
+    inv = _inventory_of(incident)
+    report = TickReport()
+    if inv is not None:
+        report = tick(journal, inv, datetime.now(UTC), incident_id=incident.id)
+    store = IncidentStore(journal)
+    current = store.get(incident.id)
+    if json_out:
+        doc = incident_document(store, current, inv, datetime.now(UTC))
+        print_json(console, {**doc, "tick": _report_doc(report)})
+        return
+    console.print(
+        f"incident [cyan]{current.id}[/]  {current.category}  level=[bold]{current.level}[/]  "
+        f"grade={current.grade or '-'}  {current.status}"
+    )
+    for delivery in report.deliveries:
+        console.print(f"  notice {escape(str(delivery['key']))}: {delivery['status']}")
+        for error in delivery["errors"]:
+            error_console.print(f"    [yellow]{escape(str(error))}[/]")
+
+
+def _inventory_of(incident: Incident) -> Inventory | None:
+    if incident.inventory_path is None or not Path(incident.inventory_path).exists():
+        error_console.print(
+            f"[yellow]the inventory of {incident.id} ({incident.inventory_path}) is not here: "
+            "no notifications sent from this machine[/]"
+        )
+        return None
+    return load_inventory(Path(incident.inventory_path))
+
+
+def _report_doc(report: TickReport) -> dict[str, object]:
+    return {
+        "escalations": report.escalations,
+        "notices": report.notices,
+        "deliveries": report.deliveries,
+    }

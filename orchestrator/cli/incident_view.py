@@ -1,0 +1,111 @@
+"""Rendering incidents for a person (tables) or a program (JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.incidents import Incident, IncidentStore
+from orchestrator.incidents.deadlines import open_deadlines
+from orchestrator.inventory.models import Inventory
+
+LEVEL_COLOURS = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
+
+
+def incident_document(
+    store: IncidentStore, incident: Incident, inventory: Inventory | None, now: datetime
+) -> dict[str, Any]:
+    deadlines = open_deadlines(incident, inventory, now) if inventory is not None else []
+    return {
+        **incident.to_dict(),
+        "outage_seconds": round(incident.outage_seconds(now)),
+        "deadlines": [
+            {
+                "key": d.key,
+                "due": d.due.isoformat(),
+                "overdue": now >= d.due,
+                "owed_by": list(d.owed_by),
+                "what": {"zh": d.what[0], "en": d.what[1]},
+            }
+            for d in deadlines
+        ],
+        "runs": [
+            {"id": r.id, "runbook": r.runbook, "status": r.status} for r in store.runs(incident.id)
+        ],
+        "notices": [n.to_dict() for n in store.notices(incident.id)],
+        "timeline": [
+            {"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "data": e.data}
+            for e in store.timeline(incident.id)
+        ],
+    }
+
+
+def print_list(console: Console, incidents: list[Incident]) -> None:
+    table = Table("id", "category", "level", "grade", "status", "started", "summary")
+    for i in incidents:
+        colour = LEVEL_COLOURS.get(i.level, "white")
+        table.add_row(
+            i.id,
+            i.category,
+            f"[{colour}]{i.level}[/]",
+            i.grade or "-",
+            i.status,
+            i.started_at.isoformat(),
+            escape(i.summary),
+        )
+    console.print(table)
+
+
+def print_incident(console: Console, doc: dict[str, Any]) -> None:
+    colour = LEVEL_COLOURS.get(doc["level"], "white")
+    console.print(
+        f"incident [cyan]{doc['id']}[/]  {doc['category']}  level=[{colour}]{doc['level']}[/]  "
+        f"grade={doc['grade'] or '-'}  {doc['status']}"
+    )
+    console.print(
+        f"{escape(doc['summary'])}  (began {doc['started_at']}, by {escape(doc['opened_by'])})"
+    )
+    if doc["deadlines"]:
+        table = Table("deadline", "due", "owed by", "")
+        for d in doc["deadlines"]:
+            table.add_row(
+                d["key"],
+                d["due"],
+                escape(", ".join(d["owed_by"]) or "-"),
+                "[red]overdue[/]" if d["overdue"] else "",
+            )
+        console.print(table)
+    for run in doc["runs"]:
+        console.print(f"run {run['id']}  {escape(run['runbook'])}  {run['status']}")
+    table = Table("notice", "status", "due")
+    for n in doc["notices"]:
+        table.add_row(escape(n["key"]), n["status"], n["due_at"])
+    console.print(table)
+    table = Table("effective", "event", "by", "detail")
+    for event in doc["timeline"]:
+        data = event["data"]
+        table.add_row(
+            str(data.get("at") or event["at"]),
+            event["kind"],
+            escape(event["actor"] or "-"),
+            escape(_detail(event["kind"], data)),
+        )
+    console.print(table)
+
+
+def _detail(kind: str, data: dict[str, Any]) -> str:
+    """One line per event kind: what an operator scanning the timeline needs."""
+    if kind in ("incident.level_changed", "incident.grade_changed"):
+        return f"{data.get('from')} -> {data.get('to')} ({data.get('cause', 'assessed')})"
+    if kind.startswith("notification."):
+        return f"{data.get('channel')} {data.get('recipient')} {data.get('error') or ''}".strip()
+    if kind == "alert_level":
+        return f"{data.get('level')}/{data.get('category')} (run)"
+    for key in ("summary", "resolution", "text", "contact", "deadline", "key", "note"):
+        if data.get(key):
+            return str(data[key])
+    return ""

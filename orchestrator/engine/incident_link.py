@@ -1,0 +1,37 @@
+"""A run attached to an incident (`--incident ID`) raises the incident's level when a
+runbook declares a higher alert level; it never lowers it. The notifications follow from
+the next `dr incident tick`, so a runbook never waits on a mail server."""
+
+from __future__ import annotations
+
+import logging
+
+from orchestrator.engine.state import RunState
+from orchestrator.errors import DrError
+from orchestrator.incidents import IncidentStore
+from orchestrator.inventory.field_types import AlertLevel
+
+log = logging.getLogger(__name__)
+
+
+def raise_incident_level(state: RunState, level: AlertLevel, reason: str) -> None:
+    incident_id = state.record.incident_id
+    if incident_id is None:
+        return
+    store = IncidentStore(state.journal)
+    try:
+        if store.set_level(
+            incident_id,
+            level,
+            cause="run",
+            actor=state.record.started_by,
+            reason=reason,
+            run_id=state.run_id,
+        ):
+            state.observer.message(f"incident {incident_id} raised to {level}")
+    except DrError as err:
+        # The run's own alert_level event is journaled; the tick catches up from it.
+        log.warning("incident %s not raised to %s: %s", incident_id, level, err.message)
+        state.observer.message(f"incident {incident_id}: level not raised ({err.message})")
+    finally:
+        store.dispose()

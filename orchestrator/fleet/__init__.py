@@ -1,0 +1,1 @@
+"""Fleet configuration through Ansible: the inventory exported for it, and playbook runs."""

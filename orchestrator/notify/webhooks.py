@@ -1,0 +1,117 @@
+"""Chat-bot webhooks: a generic JSON POST, and the WeCom, DingTalk and Feishu bot formats.
+
+A bot URL carries its access token, so it is a secret reference and never appears in a
+message, a log or the journal; errors name the webhook, not the URL.
+
+Signing (the bots' "加签" setting), HMAC-SHA256 then base64:
+- DingTalk: key = secret, message = f"{timestamp_ms}\\n{secret}"; the timestamp and the
+  (URL-encoded) signature go into the URL's query as `timestamp` and `sign`.
+- Feishu: key = f"{timestamp_s}\\n{secret}", empty message; `timestamp` and `sign` go
+  into the JSON body.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from orchestrator.inventory.models import Contact
+from orchestrator.inventory.notifications import Webhook
+from orchestrator.inventory.secrets import resolve_secret
+from orchestrator.notify.failures import DeliveryFailed
+from orchestrator.notify.message import Message
+
+
+def post_webhook(
+    hook: Webhook, message: Message, contacts: list[Contact], now: float | None = None
+) -> None:
+    url = resolve_secret(hook.url).strip()
+    secret = resolve_secret(hook.secret) if hook.secret is not None else None
+    moment = time.time() if now is None else now
+    body = payload(hook, message, contacts)
+    if secret is not None and hook.kind == "dingtalk":
+        url = _with_query(url, dingtalk_signature(secret, int(moment * 1000)))
+    elif secret is not None and hook.kind == "feishu":
+        body.update(feishu_signature(secret, int(moment)))
+    _post(hook, url, body)
+
+
+def payload(hook: Webhook, message: Message, contacts: list[Contact]) -> dict[str, Any]:
+    text = message.text(hook.language)
+    if hook.kind == "wecom":
+        ids = [c.wecom for c in contacts if c.wecom]
+        phones = [c.phone for c in contacts if c.phone and not c.wecom]
+        return {
+            "msgtype": "text",
+            "text": {"content": text, "mentioned_list": ids, "mentioned_mobile_list": phones},
+        }
+    if hook.kind == "dingtalk":
+        ids = [c.dingtalk for c in contacts if c.dingtalk]
+        return {
+            "msgtype": "text",
+            "text": {"content": text},
+            "at": {"atUserIds": ids, "isAtAll": False},
+        }
+    if hook.kind == "feishu":
+        mentions = "".join(f'<at user_id="{c.feishu}">{c.name}</at>' for c in contacts if c.feishu)
+        return {"msg_type": "text", "content": {"text": f"{text}\n{mentions}".rstrip()}}
+    return {**message.to_dict(), "text": text}
+
+
+def dingtalk_signature(secret: str, timestamp_ms: int) -> dict[str, str]:
+    to_sign = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode(), to_sign, hashlib.sha256).digest()
+    return {"timestamp": str(timestamp_ms), "sign": base64.b64encode(digest).decode()}
+
+
+def feishu_signature(secret: str, timestamp_s: int) -> dict[str, str]:
+    key = f"{timestamp_s}\n{secret}".encode()
+    digest = hmac.new(key, b"", hashlib.sha256).digest()
+    return {"timestamp": str(timestamp_s), "sign": base64.b64encode(digest).decode()}
+
+
+def _with_query(url: str, extra: dict[str, str]) -> str:
+    joiner = "&" if urllib.parse.urlsplit(url).query else "?"
+    return url + joiner + urllib.parse.urlencode(extra)
+
+
+def _post(hook: Webhook, url: str, body: dict[str, Any]) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    where = f"webhook {hook.name} ({hook.kind})"
+    try:
+        with urllib.request.urlopen(request, timeout=hook.timeout) as response:
+            reply = response.read()
+    except urllib.error.HTTPError as err:
+        # 4xx other than 429 will not get better by asking again.
+        permanent = 400 <= err.code < 500 and err.code != 429
+        raise DeliveryFailed(
+            f"{where}: HTTP {err.code} {err.reason}", permanent=permanent
+        ) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise DeliveryFailed(f"{where}: cannot reach it ({reason})") from None
+    _check_bot_reply(hook, where, reply)
+
+
+def _check_bot_reply(hook: Webhook, where: str, reply: bytes) -> None:
+    """The bots answer HTTP 200 with an error code in the body; 0 is success."""
+    if hook.kind == "generic":
+        return
+    try:
+        doc = json.loads(reply or b"{}")
+    except ValueError:
+        raise DeliveryFailed(f"{where}: the reply is not JSON") from None
+    code = doc.get("errcode", doc.get("code", doc.get("StatusCode", 0)))
+    if code not in (0, "0", None):
+        message = doc.get("errmsg") or doc.get("msg") or doc.get("StatusMessage") or ""
+        raise DeliveryFailed(f"{where}: the bot refused the message: {code} {message}")

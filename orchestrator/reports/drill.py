@@ -1,0 +1,290 @@
+"""`dr report drill RUN_ID`: the drill summary report (CBRC 2008 contents): purpose,
+overall plan, participants, preparation, main process with key timestamps, problems
+found, improvements, conclusion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.inventory import Inventory
+from orchestrator.journal import Journal
+from orchestrator.reports.blocks import Chart, Document, Facts, Heading, Paragraph, Series, Table
+from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
+from orchestrator.reports.occasions import figure
+from orchestrator.reports.run_facts import run_facts
+from orchestrator.reports.timeline import event_line, key_events
+from orchestrator.reports.verification import verification_paragraph, verify_journal
+
+
+def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> dict[str, Any]:
+    run = run_facts(journal, run_id)
+    events = journal.events(run_id)
+    records = journal.measurements(run_id)
+    results = {
+        f"{source}_{name}": figure(records, f"{name}_seconds", source)
+        for source in ("runbook", "lab")
+        for name in ("rto", "rpo")
+    }
+    return {
+        "report": "drill",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verification": verify_journal(journal),
+        "run": {
+            k: run[k]
+            for k in (
+                "id",
+                "runbook",
+                "mode",
+                "status",
+                "detail",
+                "started_by",
+                "started_at",
+                "finished_at",
+                "reason",
+                "incident_id",
+            )
+        },
+        "plan": _planned(inventory, run["runbook"], run["started_at"]),
+        "participants": sorted({e.actor for e in events if e.actor}),
+        "preparation": {
+            "inventory": {
+                "name": run["inventory_name"],
+                "path": run["inventory_path"],
+                "environment": run["environment"],
+                "digest": run["inventory_digest"],
+            },
+            "runbook_digest": run["runbook_digest"],
+            "params": run["params"],
+        },
+        "timeline": key_events(events),
+        "steps": [
+            {
+                k: s[k]
+                for k in ("id", "kind", "status", "attempts", "started_at", "finished_at", "error")
+            }
+            for s in run["steps"]
+        ],
+        "results": results,
+        "problems": _problems(run, results),
+    }
+
+
+def _planned(inventory: Inventory | None, runbook: str, started_at: str) -> dict[str, Any] | None:
+    """The plan entry this drill carried out: same runbook, same year, nearest day."""
+    if inventory is None:
+        return None
+    day = datetime.fromisoformat(started_at).date()
+    entries = [d for d in inventory.drills if d.runbook == runbook and d.when.year == day.year]
+    if not entries:
+        return None
+    entry = min(entries, key=lambda d: abs((d.when - day).days))
+    return entry.model_dump(mode="json")
+
+
+def _problems(run: dict[str, Any], results: dict[str, Any]) -> list[dict[str, str]]:
+    problems = []
+    if run["status"] != "succeeded":
+        problems.append(
+            {"what": f"run ended {run['status']}: {run['detail'] or ''}".strip(), "kind": "run"}
+        )
+    for step in run["steps"]:
+        if step["status"] == "failed":
+            problems.append({"what": f"step {step['id']} failed: {step['error']}", "kind": "step"})
+        elif step["attempts"] > 1:
+            problems.append(
+                {"what": f"step {step['id']} needed {step['attempts']} attempts", "kind": "retry"}
+            )
+    for name in ("rto", "rpo"):
+        own = results[f"runbook_{name}"]
+        if own and own["met"] is False:
+            problems.append({"what": f"{name.upper()} target missed", "kind": "target"})
+        seen = results[f"lab_{name}"]
+        if own and seen and seen["seconds"] is not None and seen["seconds"] > own["seconds"]:
+            problems.append(
+                {
+                    "what": f"the lab observed a longer {name.upper()} ({seen['seconds']}s) "
+                    f"than the runbook measured ({own['seconds']}s)",
+                    "kind": "measurement",
+                }
+            )
+    return problems
+
+
+# ---- layout ---------------------------------------------------------------------------
+
+_ACTIONS = {
+    "run": ("查明中止原因，修正后重新演练", "find why the run stopped, fix it, drill again"),
+    "step": ("修正该步骤或其前提条件，并重新演练", "fix the step or its precondition, drill again"),
+    "retry": ("查明需要重试的原因（超时、依赖未就绪）", "find why it needed retries"),
+    "target": (
+        "未达 RTO/RPO 目标：制定整改计划（NIST SP 800-34）并复演",
+        "target missed: open an action plan (NIST SP 800-34) and drill again",
+    ),
+    "measurement": (
+        "用户感受到的中断长于预案测得：核对预案开始计时的时间点（发现故障）与恢复确认条件",
+        "users saw a longer outage than the runbook measured: check when its clock starts "
+        "(detection) and its service-restored check",
+    ),
+}
+
+
+def layout(data: dict[str, Any], lang: ReportLang) -> Document:
+    run = data["run"]
+    doc = Document(
+        title=pick(
+            lang, f"演练总结报告：{run['runbook']}", f"Drill summary report: {run['runbook']}"
+        ),
+        subtitle=pick(lang, f"运行记录号 {run['id']}", f"Run {run['id']}"),
+        verification=verification_paragraph(data["verification"], lang),
+    )
+    add = doc.blocks.append
+    plan = data["plan"]
+    add(Heading(pick(lang, "一、演练目的与总体方案", "1. Purpose and overall plan")))
+    if plan:
+        add(Facts(_plan_facts(plan, lang)))
+    else:
+        add(
+            Paragraph(
+                pick(
+                    lang,
+                    "年度演练计划中没有对应条目（未提供清单或不在计划内）。",
+                    "No matching entry in the annual drill plan (no inventory given, "
+                    "or the drill was not planned).",
+                ),
+                alert=True,
+            )
+        )
+    add(Heading(pick(lang, "二、参加人员", "2. Participants")))
+    add(Paragraph("、".join(data["participants"]) or "—"))
+    add(Heading(pick(lang, "三、演练准备", "3. Preparation")))
+    prep = data["preparation"]
+    add(
+        Facts(
+            [
+                (
+                    pick(lang, "演练清单", "inventory"),
+                    f"{prep['inventory']['name']} ({prep['inventory']['environment']}), "
+                    f"sha256 {prep['inventory']['digest'][:16]}…",
+                ),
+                (
+                    pick(lang, "参数", "parameters"),
+                    ", ".join(f"{k}={v}" for k, v in sorted(prep["params"].items())) or "—",
+                ),
+                (
+                    pick(lang, "开始 / 结束", "started / finished"),
+                    f"{run['started_at']} / {run['finished_at'] or '—'}",
+                ),
+            ]
+        )
+    )
+    add(Heading(pick(lang, "四、主要过程及关键时间点", "4. Main process and key timestamps")))
+    add(
+        Table(
+            [pick(lang, "时间", "time"), pick(lang, "事件", "event"), pick(lang, "人员", "by")],
+            [event_line(e, lang) for e in data["timeline"]],
+        )
+    )
+    add(Heading(pick(lang, "五、演练结果", "5. Results")))
+    add(Table(_result_columns(lang), _result_rows(data["results"], lang)))
+    chart = _chart(data["results"], lang)
+    if chart is not None:
+        add(chart)
+    add(Heading(pick(lang, "六、发现的问题与改进措施", "6. Problems found and improvements")))
+    if data["problems"]:
+        add(
+            Table(
+                [pick(lang, "问题", "problem"), pick(lang, "改进措施", "improvement")],
+                [[p["what"], pick(lang, *_ACTIONS[p["kind"]])] for p in data["problems"]],
+            )
+        )
+    else:
+        add(Paragraph(pick(lang, "未发现问题。", "No problems found.")))
+    add(Heading(pick(lang, "七、结论", "7. Conclusion")))
+    add(_conclusion(data, lang))
+    return doc
+
+
+def _plan_facts(plan: dict[str, Any], lang: ReportLang) -> list[tuple[str, str]]:
+    return [
+        (pick(lang, "计划时间", "planned for"), plan["when"]),
+        (pick(lang, "目的", "purpose"), plan["purpose"]),
+        (pick(lang, "依据", "basis"), plan["basis"]),
+        (pick(lang, "负责人", "owner"), plan["owner"]),
+        (pick(lang, "配合单位", "cooperating parties"), "、".join(plan["participants"]) or "—"),
+        (
+            pick(lang, "全面演练", "full-scope drill"),
+            pick(lang, "是", "yes") if plan["full_scope"] else pick(lang, "否", "no"),
+        ),
+    ]
+
+
+def _result_columns(lang: ReportLang) -> list[str]:
+    return [
+        pick(lang, "指标", "objective"),
+        pick(lang, "预案测得", "runbook measured"),
+        pick(lang, "目标", "target"),
+        pick(lang, "结论", "verdict"),
+        pick(lang, "实验室观测", "lab observed"),
+    ]
+
+
+def _result_rows(results: dict[str, Any], lang: ReportLang) -> list[list[str]]:
+    rows = []
+    for name in ("rto", "rpo"):
+        own, seen = results[f"runbook_{name}"], results[f"lab_{name}"]
+        if own is None and seen is None:
+            continue
+        rows.append(
+            [
+                name.upper(),
+                seconds_text(own["seconds"]) if own else "—",
+                seconds_text(own["target_seconds"]) if own else "—",
+                verdict_text(lang, own["met"]) if own else "—",
+                seconds_text(seen["seconds"]) if seen else "—",
+            ]
+        )
+    return rows
+
+
+def _chart(results: dict[str, Any], lang: ReportLang) -> Chart | None:
+    names = [n for n in ("rto", "rpo") if results[f"runbook_{n}"] or results[f"lab_{n}"]]
+    if not names:
+        return None
+
+    def values(source: str) -> list[float | None]:
+        return [(results[f"{source}_{n}"] or {}).get("seconds") for n in names]
+
+    series = [Series(pick(lang, "预案测得", "runbook"), values("runbook"))]
+    if any(results[f"lab_{n}"] for n in names):
+        series.append(Series(pick(lang, "实验室观测", "lab observed"), values("lab")))
+    targets = [(results[f"runbook_{n}"] or {}).get("target_seconds") for n in names]
+    series.append(Series(pick(lang, "目标", "target"), targets))
+    return Chart(
+        title=pick(lang, "RTO/RPO 达成值与目标（秒）", "RTO/RPO achieved and target (seconds)"),
+        x_labels=[n.upper() for n in names],
+        series=series,
+        y_label=pick(lang, "秒", "seconds"),
+    )
+
+
+def _conclusion(data: dict[str, Any], lang: ReportLang) -> Paragraph:
+    ok = data["run"]["status"] == "succeeded" and not any(
+        p["kind"] in ("run", "step", "target") for p in data["problems"]
+    )
+    if ok:
+        return Paragraph(
+            pick(
+                lang,
+                "演练成功：预案按步骤完成，恢复目标达成。",
+                "The drill succeeded: the runbook completed and met its targets.",
+            )
+        )
+    return Paragraph(
+        pick(
+            lang,
+            "演练未完全成功：见上述问题，整改后须重新演练。",
+            "The drill did not fully succeed: fix the problems above and drill again.",
+        ),
+        alert=True,
+    )

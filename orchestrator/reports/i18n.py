@@ -1,0 +1,38 @@
+"""The two report languages, and how numbers read in them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from orchestrator.errors import UserInputError
+from orchestrator.inventory import format_duration
+
+ReportLang = Literal["zh", "en"]
+
+
+def report_lang(value: str | None) -> ReportLang:
+    code = (value or "zh").lower().replace("_", "-")
+    if code in ("zh", "zh-cn"):
+        return "zh"
+    if code == "en":
+        return "en"
+    raise UserInputError(f"--lang {value!r} is not a report language; use zh (zh-CN) or en")
+
+
+def pick(lang: ReportLang, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration as read by a person, with the exact journal figure beside it."""
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.1f}s"
+    return f"{format_duration(value)} ({value:.0f}s)"
+
+
+def verdict_text(lang: ReportLang, met: bool | None) -> str:
+    if met is None:
+        return pick(lang, "无目标", "no target")
+    return pick(lang, "达标", "met") if met else pick(lang, "未达标", "NOT met")

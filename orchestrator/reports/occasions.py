@@ -1,0 +1,130 @@
+"""Every recovery occasion in a period, read from the journal: drills, real runs, restore
+tests, each with its achieved RTO/RPO against target and, for a lab drill, what the lab
+itself observed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from orchestrator.errors import UserInputError
+from orchestrator.journal import Journal
+from orchestrator.journal.records import MeasurementRecord, RunRecord
+
+# The journal holds fewer runs than this in any installation we serve; the limit only
+# keeps list_runs' signature.
+ALL_RUNS = 10**9
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserInputError(
+            f"{option} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-10-01"
+        ) from None
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, end+1 00:00) in UTC: both days are included."""
+    if end < start:
+        raise UserInputError(f"--to {end} is before --from {start}; give the earlier day first")
+    low = datetime.combine(start, time(), UTC)
+    return low, datetime.combine(end + timedelta(days=1), time(), UTC)
+
+
+def _at(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def figure(records: list[MeasurementRecord], name: str, source: str) -> dict[str, Any] | None:
+    """The first `name` measurement from `source` (the engine records one per run)."""
+    for m in records:
+        if m.name == name and m.source == source:
+            return {
+                "seconds": m.value_seconds,
+                "target_seconds": m.target_seconds,
+                "met": m.met,
+                "detail": m.detail,
+            }
+    return None
+
+
+def run_occasion(journal: Journal, run: RunRecord) -> dict[str, Any]:
+    records = journal.measurements(run.id)
+    rto = figure(records, "rto_seconds", "runbook")
+    rpo = figure(records, "rpo_seconds", "runbook")
+    lab_rto = figure(records, "rto_seconds", "lab")
+    lab_rpo = figure(records, "rpo_seconds", "lab")
+    system = next((f["detail"].get("system") for f in (rto, rpo) if f), None)
+    return {
+        "id": run.id,
+        "kind": "drill" if run.mode == "drill" else "real run",
+        "system": system or "(unassigned)",
+        "procedure": run.runbook,
+        "at": run.started_at,
+        "status": run.status,
+        "inventory": run.inventory_name,
+        "rto": rto,
+        "rpo": rpo,
+        "observed": {"rto": lab_rto, "rpo": lab_rpo} if (lab_rto or lab_rpo) else None,
+    }
+
+
+def restore_occasion(data: dict[str, Any]) -> dict[str, Any]:
+    def converted(key: str) -> dict[str, Any] | None:
+        found = data.get("measurements", {}).get(key) or {}
+        if found.get("seconds") is None:
+            return None
+        verdict = found.get("verdict")
+        met = None if verdict == "no target" else verdict == "met"
+        return {
+            "seconds": found["seconds"],
+            "target_seconds": found.get("target_seconds"),
+            "met": met,
+            "detail": {},
+        }
+
+    return {
+        "id": data["test_id"],
+        "kind": "restore test",
+        "system": f"backup set {data['backup_set']}",
+        "procedure": "restore-test",
+        "at": data["started_at"],
+        "status": data["outcome"],
+        "inventory": None,
+        "rto": converted("rto"),
+        "rpo": converted("rpo"),
+        "observed": None,
+        "cause": data.get("cause"),
+    }
+
+
+def occasions_between(journal: Journal, low: datetime, high: datetime) -> list[dict[str, Any]]:
+    found = [
+        run_occasion(journal, run)
+        for run in journal.list_runs(ALL_RUNS)
+        if run.mode != "plan" and low <= _at(run.started_at) < high
+    ]
+    for event in journal.events(kinds=("restore_test.finished",)):
+        if low <= _at(event.data["started_at"]) < high:
+            found.append(restore_occasion(event.data))
+    return sorted(found, key=lambda o: _at(o["at"]))
+
+
+def month_of(text: str) -> str:
+    return _at(text).strftime("%Y-%m")
+
+
+def months_between(low: datetime, high: datetime) -> list[str]:
+    if high <= low:
+        return []
+    months, year, month = [], low.year, low.month
+    last = (high - timedelta(microseconds=1)).strftime("%Y-%m")
+    while True:
+        key = f"{year:04d}-{month:02d}"
+        months.append(key)
+        if key >= last:
+            return months
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)

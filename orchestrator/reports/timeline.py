@@ -1,0 +1,102 @@
+"""The key moments of a run, from its journal events (commands and polls left out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.journal.records import EventRecord
+from orchestrator.reports.i18n import ReportLang, pick
+
+_KEY_KINDS = (
+    "run.",
+    "step.succeeded",
+    "step.failed",
+    "step.skipped",
+    "step.rolled_back",
+    "marker",
+    "measurement",
+    "alert_level",
+    "approval",
+    "incident.",
+    "notification.",
+)
+
+_MARKERS = {
+    "service_lost": ("服务中断", "service lost"),
+    "service_restored": ("服务恢复（已验证）", "service restored (verified)"),
+    "last_data_point": ("最后保留的数据点", "last surviving data point"),
+}
+
+
+def key_events(events: list[EventRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "kind": e.kind,
+            "step_id": e.step_id,
+            "host": e.host,
+            "actor": e.actor,
+            "data": _public(e),
+        }
+        for e in events
+        if e.kind.startswith(_KEY_KINDS)
+    ]
+
+
+def _public(event: EventRecord) -> dict[str, Any]:
+    """What a reader needs from an event; results and commands stay in the journal."""
+    data = event.data
+    keep = (
+        "status",
+        "detail",
+        "error",
+        "marker",
+        "at",
+        "source",
+        "name",
+        "value_seconds",
+        "target_seconds",
+        "met",
+        "level",
+        "category",
+        "reason",
+        "role",
+        "to",
+        "from",
+    )
+    return {k: data[k] for k in keep if k in data and data[k] is not None}
+
+
+def event_line(event: dict[str, Any], lang: ReportLang) -> list[str]:
+    data, kind = event["data"], event["kind"]
+    when = (data.get("at") if kind == "marker" else event["at"]) or event["at"]
+    return [when[:23].replace("T", " "), _describe(event, lang), event["actor"] or ""]
+
+
+def _describe(event: dict[str, Any], lang: ReportLang) -> str:
+    data, kind, step = event["data"], event["kind"], event["step_id"]
+    where = f" @ {event['host']}" if event["host"] else ""
+    if kind == "marker":
+        zh, en = _MARKERS.get(data.get("marker", ""), (data.get("marker", ""),) * 2)
+        source = f" ({data['source']})" if data.get("source") else ""
+        return pick(lang, zh, en) + source
+    if kind == "measurement":
+        name = str(data.get("name", "")).removesuffix("_seconds").upper()
+        return pick(
+            lang,
+            f"测得 {name} = {data.get('value_seconds')}s",
+            f"measured {name} = {data.get('value_seconds')}s",
+        )
+    if kind.startswith("step."):
+        status = kind.removeprefix("step.")
+        error = f": {data['error']}" if data.get("error") else ""
+        return f"{step}{where} {status}{error}"
+    if kind == "alert_level":
+        return pick(
+            lang,
+            f"预警级别 {data.get('level')}（{data.get('category')}）",
+            f"alert level {data.get('level')} ({data.get('category')})",
+        )
+    detail = f": {data['detail']}" if data.get("detail") else ""
+    return f"{kind}{where}{detail}"

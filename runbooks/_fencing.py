@@ -1,0 +1,118 @@
+"""Fencing the old primary of a host pair: the methods the inventory declares, in order.
+
+Fencing makes sure the old primary can no longer accept a write before the standby is
+promoted: this is the only thing standing between a cutover and two primaries. Each
+method returns a `FenceAttempt` saying whether it fenced and why (not); none of them
+trusts its own command: each checks the effect (the database is down and the VIP gone;
+the outlet reports off; the command exited 0).
+
+The `manual` method is not here: a person does it in the runbook's manual step, and the
+runbook then checks the evidence (no branch still sees the old primary serving).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import StepFailed, TransportError
+from runbooks import _dual_host as pair_ops
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Host, HostPair
+    from orchestrator.inventory.models import CommandFence, UpsOutletFence
+
+# How long an outlet may take to report "off" after the command (NUT polls its driver).
+OUTLET_OFF_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class FenceAttempt:
+    method: str
+    fenced: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"method": self.method, "fenced": self.fenced, "detail": self.detail}
+
+
+def fence_over_ssh(ctx: StepContext, pair: HostPair, host: Host) -> FenceAttempt:
+    """Stop the service and PostgreSQL on the old primary and release its VIP."""
+    if not pair_ops.reachable(ctx, host):
+        return FenceAttempt("ssh", False, f"{host.name} does not answer over SSH")
+    try:
+        pair_ops.stop_service(ctx, pair, host)
+        pair_ops.stop_database(ctx, pair, host)
+        pair_ops.release_vip(ctx, pair, host)
+    except (StepFailed, TransportError) as err:
+        return FenceAttempt("ssh", False, f"stopping {host.name} over SSH failed: {err}")
+    if pair_ops.database_status(ctx, pair, host) is not None:
+        return FenceAttempt("ssh", False, f"the database on {host.name} still answers")
+    if pair_ops.holds_vip(ctx, pair, host) is not False:
+        return FenceAttempt("ssh", False, f"{host.name} may still hold the VIP")
+    return FenceAttempt("ssh", True, f"database stopped and VIP released on {host.name}")
+
+
+def outlet_state(ctx: StepContext, method: UpsOutletFence) -> str | None:
+    """`on` / `off` as the UPS reports the outlet, None when the UPS does not answer."""
+    try:
+        return ctx.ups(method.ups).get(f"outlet.{method.outlet}.status")
+    except TransportError:
+        return None
+
+
+def fence_by_ups_outlet(ctx: StepContext, method: UpsOutletFence, host: Host) -> FenceAttempt:
+    """Switch off the UPS outlet that feeds the old primary, through NUT, and wait until
+    the UPS reports it off. A UPS that offers the standard instant command
+    `outlet.N.load.off` gets it; one that exposes a writable `outlet.N.switch`
+    (the lab's dummy-ups) gets that set."""
+    what = f"UPS {method.ups} outlet {method.outlet}"
+    try:
+        ups = ctx.ups(method.ups)
+        command = f"outlet.{method.outlet}.load.off"
+        if command in ups.commands():
+            ups.instcmd(command)
+        elif f"outlet.{method.outlet}.switch" in ups.variables():
+            ups.set(f"outlet.{method.outlet}.switch", "off")
+        else:
+            return FenceAttempt("ups-outlet", False, f"{what} cannot be switched through NUT")
+    except TransportError as err:
+        return FenceAttempt("ups-outlet", False, f"{what}: {err.message}")
+    deadline = time.monotonic() + OUTLET_OFF_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if outlet_state(ctx, method) == "off":
+            return FenceAttempt("ups-outlet", True, f"{what} is off: {host.name} has no power")
+        ctx.sleep(0.25)
+    return FenceAttempt(
+        "ups-outlet", False, f"{what} still not reported off after {OUTLET_OFF_TIMEOUT_S:.0f}s"
+    )
+
+
+def fence_by_command(ctx: StepContext, method: CommandFence, host: Host) -> FenceAttempt:
+    """Run the inventory's local fencing command (a vendor's IPMI or PDU tool); exit 0
+    means the host is fenced. `{host}` and `{address}` in it are replaced."""
+    command = method.command.replace("{host}", host.name).replace("{address}", str(host.address))
+    try:
+        done = subprocess.run(
+            shlex.split(command), capture_output=True, text=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return FenceAttempt("command", False, f"`{command}` could not run: {err}")
+    ctx.record(
+        "command",
+        {
+            "transport": "local",
+            "command": command,
+            "exited": done.returncode,
+            "stdout": done.stdout[-2000:],
+            "stderr": done.stderr[-2000:],
+        },
+        host=host.name,
+    )
+    if done.returncode != 0:
+        return FenceAttempt("command", False, f"`{command}` exited {done.returncode}")
+    return FenceAttempt("command", True, f"`{command}` exited 0")

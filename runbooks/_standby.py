@@ -1,0 +1,249 @@
+"""What the planned switchover, the standby rebuild and the switchback share beyond
+runbooks/_dual_host.py: who is primary right now, WAL positions, and turning an old
+primary into a standby (pg_rewind, or a fresh base backup when rewind cannot work).
+
+The inventory names a pair's *declared* roles; after a switchover or a cutover the
+live roles differ, so these runbooks always ask the hosts. The primary is the database
+that is not in recovery; should both claim it, the one holding the VIP is the one
+the branches write to, and the other must be stopped before anything else happens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import StepFailed, TransportError
+from orchestrator.inventory import resolve_secret
+from runbooks._dual_host import (
+    DatabaseStatus,
+    control,
+    database_status,
+    holds_vip,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Host, HostPair
+    from orchestrator.transports.ssh import CommandResult
+
+_LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
+# Copying a whole cluster over the DC LAN: minutes for a large one.
+COPY_TIMEOUT_S = 1800.0
+
+
+def lsn(text: str | None) -> int | None:
+    """A PostgreSQL LSN ("16/B374D848") as a byte position, for comparing; None stays."""
+    if text is None:
+        return None
+    match = _LSN.match(text.strip())
+    if match is None:
+        raise StepFailed(f"{text!r} is not a PostgreSQL WAL position (LSN)")
+    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
+
+
+# ---- live roles ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveRoles:
+    """The pair as it is now: the primary (None when no database is writable) and the
+    other host, with what each database said about itself (None: no answer)."""
+
+    primary: Host | None
+    other: Host
+    primary_status: DatabaseStatus | None
+    other_status: DatabaseStatus | None
+
+    @property
+    def other_is_stray_primary(self) -> bool:
+        return self.other_status is not None and self.other_status.is_primary
+
+
+def live_roles(ctx: StepContext, pair: HostPair) -> LiveRoles:
+    """Which of the pair's two hosts is the primary right now."""
+    hosts = [ctx.inventory.host(pair.primary), ctx.inventory.host(pair.standby)]
+    statuses = [database_status(ctx, pair, host) for host in hosts]
+    writable = [i for i, status in enumerate(statuses) if status is not None and status.is_primary]
+    if len(writable) == 2:
+        with_vip = [i for i in writable if holds_vip(ctx, pair, hosts[i])]
+        if len(with_vip) != 1:
+            raise StepFailed(
+                f"both {hosts[0].name} and {hosts[1].name} run a writable primary and "
+                f"{'both' if with_vip else 'neither'} hold the VIP: decide by hand which "
+                "one keeps the data (split brain), stop the other, then run this again"
+            )
+        writable = with_vip
+    if not writable:
+        return LiveRoles(None, hosts[1], None, statuses[1])
+    index = writable[0]
+    return LiveRoles(hosts[index], hosts[1 - index], statuses[index], statuses[1 - index])
+
+
+def host_of(ctx: StepContext, pair: HostPair, wanted: str) -> Host:
+    """`primary` / `standby` (the pair's declared roles) or one of the pair's host names."""
+    name = {"primary": pair.primary, "standby": pair.standby}.get(wanted, wanted)
+    if name not in (pair.primary, pair.standby):
+        raise StepFailed(
+            f"{wanted!r} is not a host of pair {pair.name}: use primary, standby, "
+            f"{pair.primary} or {pair.standby}"
+        )
+    return ctx.inventory.host(name)
+
+
+# ---- replication -----------------------------------------------------------------------
+
+
+def replication_address(pair: HostPair, host: Host) -> str:
+    """Where a standby reaches `host`'s database for streaming replication."""
+    database = pair.database
+    if database is not None and host.name in database.replication_addresses:
+        return str(database.replication_addresses[host.name])
+    return str(host.address)
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A standby streaming from a primary (one pg_stat_replication row)."""
+
+    application_name: str | None
+    client_addr: str | None
+    state: str | None
+    replay_lsn: str | None
+
+
+def replicas(ctx: StepContext, pair: HostPair, primary: Host) -> list[Replica] | None:
+    """The standbys `primary` is sending WAL to; None when it does not answer."""
+    try:
+        result = ctx.ssh(primary, control(pair, "db_replicas", primary), warn=True, timeout=30)
+    except TransportError:
+        return None
+    if not result.ok:
+        return None
+    try:
+        rows = json.loads(result.stdout.strip().splitlines()[-1])
+        return [
+            Replica(
+                row.get("application_name"),
+                row.get("client_addr"),
+                row.get("state"),
+                row.get("replay_lsn"),
+            )
+            for row in rows
+        ]
+    except (ValueError, IndexError, AttributeError, TypeError):
+        raise StepFailed(
+            f"{primary.name}: the replicas command printed no JSON list "
+            f"(check host_pairs[{pair.name}].control.db_replicas): {result.stdout[-200:]!r}"
+        ) from None
+
+
+def streaming_replica(
+    ctx: StepContext, pair: HostPair, primary: Host, standby: Host
+) -> Replica | None:
+    """`standby`'s row on `primary` when it is streaming from it right now."""
+    address = replication_address(pair, standby)
+    for replica in replicas(ctx, pair, primary) or []:
+        if replica.client_addr == address and replica.state == "streaming":
+            return replica
+    return None
+
+
+@dataclass(frozen=True)
+class ControlData:
+    """A stopped server's last word about itself (pg_controldata)."""
+
+    state: str
+    checkpoint_lsn: str
+
+    @property
+    def shut_down_cleanly(self) -> bool:
+        # "shut down in recovery" is a standby's clean stop: not an old primary's.
+        return self.state == "shut down"
+
+
+def control_data(ctx: StepContext, pair: HostPair, host: Host) -> ControlData | None:
+    """pg_controldata of `host`'s cluster; None when the host or the command fails."""
+    try:
+        result = ctx.ssh(host, control(pair, "db_controldata", host), warn=True, timeout=30)
+    except TransportError:
+        return None
+    if not result.ok:
+        return None
+    parsed = parse_control_data(result.stdout)
+    if parsed is None:
+        raise StepFailed(
+            f"{host.name}: no cluster state / latest checkpoint in the controldata report "
+            f"(check host_pairs[{pair.name}].control.db_controldata)"
+        )
+    return parsed
+
+
+def parse_control_data(report: str) -> ControlData | None:
+    """The cluster state and latest checkpoint of a pg_controldata report (None: absent)."""
+    fields = dict(line.split(":", 1) for line in report.splitlines() if ":" in line)
+    state = fields.get("Database cluster state", "").strip()
+    checkpoint = fields.get("Latest checkpoint location", "").strip()
+    return ControlData(state, checkpoint) if state and checkpoint else None
+
+
+# ---- turning an old primary into a standby ---------------------------------------------
+
+
+def _follow(pair: HostPair, action: str, host: Host, upstream: Host) -> str:
+    """The control command `action` on `host`, aimed at `upstream`'s database."""
+    database = pair.database
+    port = database.port if database is not None else 5432
+    user = database.replication_user if database is not None else "replicator"
+    return (
+        control(pair, action, host)
+        .replace("{upstream}", replication_address(pair, upstream))
+        .replace("{port}", str(port))
+        .replace("{replication_user}", user)
+    )
+
+
+def store_replication_password(
+    ctx: StepContext, pair: HostPair, host: Host, upstream: Host
+) -> None:
+    """Give `host` the replication password for `upstream` as a .pgpass line, on the
+    command's standard input: it never appears in a command line or the journal."""
+    database = pair.database
+    if database is None or database.replication_password is None:
+        raise StepFailed(
+            f"host pair {pair.name} has no database.replication_password in the inventory; "
+            "the new standby needs it to connect to the primary"
+        )
+    line = pgpass_line(
+        replication_address(pair, upstream),
+        database.port,
+        database.replication_user,
+        resolve_secret(database.replication_password),
+    )
+    ctx.ssh(host, control(pair, "db_store_password", host), stdin=line, timeout=30)
+
+
+def pgpass_line(host: str, port: int, user: str, password: str) -> str:
+    """A .pgpass line for every database on host:port (replication included), with the
+    escaping libpq expects for ':' and '\\' inside a field."""
+    fields = [host, str(port), "*", user, password]
+    return ":".join(f.replace("\\", "\\\\").replace(":", "\\:") for f in fields) + "\n"
+
+
+def checkpoint(ctx: StepContext, pair: HostPair, primary: Host) -> None:
+    ctx.ssh(primary, control(pair, "db_checkpoint", primary), timeout=300)
+
+
+def rewind(ctx: StepContext, pair: HostPair, host: Host, upstream: Host) -> CommandResult:
+    """pg_rewind `host` onto `upstream` (and write its standby configuration); the result
+    is returned, not raised: a failed rewind is the cue for a base backup."""
+    return ctx.ssh(
+        host, _follow(pair, "db_rewind", host, upstream), warn=True, timeout=COPY_TIMEOUT_S
+    )
+
+
+def base_backup(ctx: StepContext, pair: HostPair, host: Host, upstream: Host) -> None:
+    """Replace `host`'s cluster by a fresh copy of `upstream`'s, as its standby."""
+    ctx.ssh(host, _follow(pair, "db_base_backup", host, upstream), timeout=COPY_TIMEOUT_S)

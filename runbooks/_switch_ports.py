@@ -1,0 +1,123 @@
+"""What switch-failover and switch-failback read from the inventory: the failed switch,
+its standby, the cable moves port by port, and the branches behind the switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import StepFailed, TransportError
+from orchestrator.runbook import Verdict
+from orchestrator.text import Text
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Switch
+    from orchestrator.transports.netdev import PortStatus
+
+
+@dataclass(frozen=True)
+class CableMove:
+    """One cable: out of `port` of one switch, into the port of the same name of the other;
+    `domain` is what the port forwards for in service (None: it stays detached)."""
+
+    port: str
+    purpose: str
+    domain: str | None
+
+
+def switches(ctx: StepContext) -> tuple[Switch, Switch]:
+    """(the switch the run is about, its standby), or StepFailed naming what is missing."""
+    switch = ctx.inventory.switch(ctx.params["switch"])
+    if switch.standby is None:
+        raise StepFailed(
+            f"switch {switch.name} has no standby in the inventory; add `standby: NAME` to "
+            "it (and the standby switch, listing the same ports) before a switch failover"
+        )
+    return switch, ctx.inventory.switch(switch.standby)
+
+
+def cable_moves(switch: Switch) -> list[CableMove]:
+    return [
+        CableMove(str(port), purpose, switch.port_domains.get(port))
+        for port, purpose in switch.ports.items()
+    ]
+
+
+def cable_plan(ctx: StepContext, source: str, destination: str) -> list[dict[str, str]]:
+    """Tell the operator, port by port, which cable goes where; return it for the record."""
+    switch, _ = switches(ctx)
+    moves = cable_moves(switch)
+    if not moves:
+        raise StepFailed(
+            f"switch {switch.name} lists no ports in the inventory: there is no cable plan "
+            "to give; list its ports (port: what is cabled to it)"
+        )
+    for move in moves:
+        ctx.note(
+            Text(
+                zh=f"把 {source} 的 {move.port} 口网线（{move.purpose}）移到 "
+                f"{destination} 的 {move.port} 口",
+                en=f"Move the cable in {source} port {move.port} ({move.purpose}) to "
+                f"{destination} port {move.port}",
+            )
+        )
+    return [{"from": f"{source} {m.port}", "to": f"{destination} {m.port}"} for m in moves]
+
+
+def read_ports(ctx: StepContext, name: str) -> dict[str, PortStatus] | None:
+    """Every port of switch `name` by name, or None when its management does not answer."""
+    try:
+        return {status.name: status for status in ctx.switch(name).ports()}
+    except TransportError:
+        return None
+
+
+def in_service_ports(switch: Switch) -> list[CableMove]:
+    return [move for move in cable_moves(switch) if move.domain is not None]
+
+
+def carrier_verdict(ports: dict[str, PortStatus], moves: list[CableMove], name: str) -> Verdict:
+    """Carrier on every port that will forward: a dark one is a cable not (yet) in place."""
+    dark = [m.port for m in moves if m.port not in ports or not ports[m.port].link_up]
+    if dark:
+        return Verdict(
+            False,
+            f"no carrier on {name} port(s) {', '.join(dark)}: check that each cable is "
+            "seated in the right port (and its far end is powered)",
+        )
+    return Verdict(True, f"carrier on all {len(moves)} in-service port(s) of {name}")
+
+
+def configured(ports: dict[str, PortStatus] | None, switch: Switch, active: bool) -> bool:
+    """Whether every port of `switch`'s plan is in its domain (active) or detached."""
+    if ports is None:
+        return False
+    for move in cable_moves(switch):
+        status = ports.get(move.port)
+        wanted = move.domain if active else None
+        if status is None or status.domain != wanted:
+            return False
+    return True
+
+
+def branch_hosts(ctx: StepContext, switch: Switch) -> list[str]:
+    """The hosts at the sites whose lines end on `switch`: who a switch failure cuts off."""
+    sites = sorted({line.site for line in ctx.inventory.lines if line.switch == switch.name})
+    return [host.name for site in sites for host in ctx.hosts(f"site:{site}")]
+
+
+def branches_reach_service(ctx: StepContext) -> Verdict:
+    switch, _ = switches(ctx)
+    url = ctx.inventory.pair(ctx.params["pair"]).service_url
+    command = ctx.params["probe_command"].format(url=url)
+    hosts = branch_hosts(ctx, switch)
+    if not hosts:
+        raise StepFailed(
+            f"no line in the inventory ends on {switch.name}, so no branch host can "
+            "confirm the service; check the lines' `switch` fields"
+        )
+    failing = [h for h in hosts if not ctx.ssh(h, command, warn=True, timeout=10).ok]
+    if failing:
+        return Verdict(False, f"{', '.join(failing)} cannot reach {url}")
+    return Verdict(True, f"{', '.join(hosts)} reach {url}")

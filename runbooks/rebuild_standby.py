@@ -1,0 +1,236 @@
+"""Rebuild the standby (重建备库): make the pair's other host a streaming standby again.
+
+After a switchover or a cutover the old primary is stopped (or, back from a power cut,
+running as a stray primary nobody writes to). This stops it, then `pg_rewind`s it onto
+the current primary's timeline: only the blocks that differ are copied, which takes
+seconds. When rewind cannot work (the old cluster is missing or damaged, the WAL it
+needs is gone, the histories do not share a checkpoint) it falls back to a fresh base
+backup, keeping the old data directory aside. The standby then starts and must be seen
+streaming by the primary: only then is the pair protected again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import StepFailed
+from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.text import Text
+from runbooks import _dual_host as pair_ops
+from runbooks._standby import (
+    base_backup,
+    checkpoint,
+    live_roles,
+    replication_address,
+    rewind,
+    store_replication_password,
+    streaming_replica,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Host
+
+METHODS = ("rewind", "base-backup")
+
+rb = Runbook(
+    "rebuild-standby",
+    title=Text(zh="重建备库（旧主库转为备库）", en="Rebuild the standby from the old primary"),
+    description=Text(
+        zh="停止旧主库，用 pg_rewind 追平到当前主库的时间线（失败时改用全量基础备份），"
+        "以备库身份启动并确认流复制正常，双机恢复保护。",
+        en="Stop the old primary, pg_rewind it onto the current primary's timeline (a full "
+        "base backup when rewind fails), start it as a standby and confirm it streams: "
+        "the pair is protected again.",
+    ),
+    params={
+        **pair_ops.PAIR_PARAMS,
+        "method": Param(
+            "rewind", "rewind (falls back to base-backup when it fails) or base-backup"
+        ),
+    },
+)
+
+
+def _needed(ctx: StepContext) -> bool:
+    return bool(ctx.fact("rebuild_needed"))
+
+
+def _primary(ctx: StepContext) -> Host:
+    return ctx.inventory.host(ctx.fact("rebuild_primary"))
+
+
+def _target(ctx: StepContext) -> Host:
+    return ctx.inventory.host(ctx.fact("rebuild_target"))
+
+
+@rb.check(
+    "check-pair",
+    timeout="60s",
+    title=Text(zh="确认当前主库与待重建主机", en="Find the primary and the host to rebuild"),
+)
+def check_pair(ctx: StepContext) -> Verdict:
+    if ctx.params["method"] not in METHODS:
+        raise StepFailed(
+            f"method must be one of {', '.join(METHODS)}, not {ctx.params['method']!r}"
+        )
+    pair = pair_ops.the_pair(ctx)
+    roles = live_roles(ctx, pair)
+    if roles.primary is None:
+        return Verdict(False, "no writable primary in the pair to follow: recover one first")
+    ctx.remember("rebuild_primary", roles.primary.name)
+    ctx.remember("rebuild_target", roles.other.name)
+    streaming = streaming_replica(ctx, pair, roles.primary, roles.other)
+    ctx.remember("rebuild_needed", streaming is None)
+    if streaming is not None:
+        return Verdict(True, f"{roles.other.name} already streams from {roles.primary.name}")
+    state = (
+        "no answer (stopped or unreachable)"
+        if roles.other_status is None
+        else "a stray primary"
+        if roles.other_is_stray_primary
+        else "a standby that is not streaming"
+    )
+    return Verdict(True, f"primary {roles.primary.name}; {roles.other.name}: {state}")
+
+
+# The primary serves throughout: a rebuild touches only the other host. Marked so the
+# run's RTO is this (zero) interruption, not the length of the run. When a switchover
+# includes this runbook its own, earlier marks stand (the first mark wins).
+rb.mark_service_lost(
+    "no-outage",
+    title=Text(zh="重建备库不中断业务", en="A standby rebuild does not interrupt the service"),
+)
+rb.mark_service_restored(
+    "service-unaffected", title=Text(zh="主库持续提供服务", en="The primary keeps serving")
+)
+
+
+@rb.action(
+    "stop-target",
+    when=_needed,
+    timeout="120s",
+    destructive=True,
+    check_first=True,
+    title=Text(zh="停止待重建主机的服务与数据库", en="Stop the service and database to rebuild"),
+)
+def stop_target(ctx: StepContext) -> None:
+    pair = pair_ops.the_pair(ctx)
+    target = _target(ctx)
+    if pair_ops.service_running(ctx, pair, target):
+        pair_ops.stop_service(ctx, pair, target)
+    if pair_ops.database_status(ctx, pair, target) is not None:
+        pair_ops.stop_database(ctx, pair, target)
+
+
+@stop_target.verify
+def target_stopped(ctx: StepContext) -> bool:
+    pair = pair_ops.the_pair(ctx)
+    target = _target(ctx)
+    if not pair_ops.reachable(ctx, target):
+        raise StepFailed(f"{target.name} does not answer over SSH: it cannot be rebuilt now")
+    return (
+        pair_ops.service_running(ctx, pair, target) is False
+        and pair_ops.database_status(ctx, pair, target) is None
+    )
+
+
+@rb.action(
+    "checkpoint-primary",
+    when=_needed,
+    timeout="300s",
+    title=Text(zh="主库执行检查点", en="Checkpoint the primary"),
+)
+def checkpoint_primary(ctx: StepContext) -> None:
+    # A just-promoted primary writes its new timeline to its control file only at the
+    # next checkpoint; pg_rewind reads it there and would otherwise see "same timeline".
+    checkpoint(ctx, pair_ops.the_pair(ctx), _primary(ctx))
+
+
+@rb.action(
+    "store-replication-password",
+    when=_needed,
+    timeout="60s",
+    title=Text(zh="下发复制口令", en="Give the standby its replication password"),
+)
+def store_password(ctx: StepContext) -> dict[str, str]:
+    pair = pair_ops.the_pair(ctx)
+    store_replication_password(ctx, pair, _target(ctx), _primary(ctx))
+    return {"upstream": replication_address(pair, _primary(ctx))}
+
+
+@rb.action(
+    "rewind",
+    when=lambda ctx: _needed(ctx) and ctx.params["method"] == "rewind",
+    timeout="30m",
+    title=Text(zh="pg_rewind 追平旧主库", en="pg_rewind the old primary"),
+)
+def rewind_target(ctx: StepContext) -> dict[str, Any]:
+    pair = pair_ops.the_pair(ctx)
+    result = rewind(ctx, pair, _target(ctx), _primary(ctx))
+    if result.ok:
+        ctx.remember("rebuild_copy", "rewind")
+        return {"rewound": True}
+    reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+    ctx.remember("rebuild_copy", "base-backup")
+    ctx.note(
+        Text(
+            zh=f"pg_rewind 失败，改用全量基础备份：{reason[0]}",
+            en=f"pg_rewind failed, falling back to a full base backup: {reason[0]}",
+        )
+    )
+    return {"rewound": False, "reason": reason[0]}
+
+
+@rb.action(
+    "base-backup",
+    when=lambda ctx: (
+        _needed(ctx)
+        and (ctx.params["method"] == "base-backup" or ctx.fact("rebuild_copy") == "base-backup")
+    ),
+    timeout="30m",
+    destructive=True,
+    title=Text(zh="全量基础备份重建备库", en="Rebuild from a full base backup"),
+)
+def base_backup_target(ctx: StepContext) -> None:
+    base_backup(ctx, pair_ops.the_pair(ctx), _target(ctx), _primary(ctx))
+
+
+@rb.action(
+    "start-standby",
+    when=_needed,
+    timeout="120s",
+    check_first=True,
+    title=Text(zh="以备库身份启动", en="Start it as a standby"),
+)
+def start_standby(ctx: StepContext) -> None:
+    pair_ops.start_database(ctx, pair_ops.the_pair(ctx), _target(ctx))
+
+
+@start_standby.verify
+def standby_started(ctx: StepContext) -> bool:
+    status = pair_ops.database_status(ctx, pair_ops.the_pair(ctx), _target(ctx))
+    if status is not None and status.is_primary:
+        # Rewind or copy did not make it a standby: never leave two primaries running.
+        pair_ops.stop_database(ctx, pair_ops.the_pair(ctx), _target(ctx))
+        raise StepFailed(f"{_target(ctx).name} started as a primary, not a standby; stopped it")
+    return status is not None and status.in_recovery
+
+
+@rb.wait_until(
+    "standby-streaming",
+    timeout="120s",
+    interval="1s",
+    title=Text(zh="确认流复制正常（双机恢复保护）", en="Confirm it streams (pair protected)"),
+)
+def standby_streaming(ctx: StepContext) -> Verdict:
+    pair = pair_ops.the_pair(ctx)
+    replica = streaming_replica(ctx, pair, _primary(ctx), _target(ctx))
+    status = pair_ops.database_status(ctx, pair, _target(ctx))
+    ok = replica is not None and status is not None and status.in_recovery
+    return Verdict(
+        ok,
+        f"{_primary(ctx).name} streams to {_target(ctx).name} (replayed {replica.replay_lsn})"
+        if ok and replica is not None
+        else f"{_target(ctx).name} is not streaming from {_primary(ctx).name} yet",
+    )

@@ -1,0 +1,123 @@
+"""Switchback (回切): return the pair to the layout its inventory declares.
+
+After a switchover or a cutover the declared standby serves. This switches over, with
+no data loss, back to the declared primary and rebuilds the declared standby behind it,
+so the pair ends as it began: declared primary writable and holding the VIP and the
+service, declared standby streaming from it. Each part is skipped when the pair is
+already that way, so running it on a pair in its original layout changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.text import Text
+from runbooks import _dual_host as pair_ops
+from runbooks._standby import live_roles, streaming_replica
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+
+rb = Runbook(
+    "switchback",
+    title=Text(zh="双机回切（恢复原主备布局）", en="Switch back to the declared layout"),
+    description=Text(
+        zh="计划内切换回资产清单声明的主机并重建备库：原主机为主库、持有VIP并提供服务，"
+        "原备机以流复制跟随。",
+        en="Planned switchover back to the inventory's declared primary, then rebuild the "
+        "declared standby: the declared primary writes, holds the VIP and serves; the "
+        "declared standby streams from it.",
+    ),
+    system="credit-report",
+    params={
+        **pair_ops.PAIR_PARAMS,
+        "method": Param("rewind", "how to rebuild the standby: rewind or base-backup"),
+    },
+    # The included switchover's rollbacks restart the old primary if the standby could
+    # not take over; they never do once it was promoted.
+    on_failure="rollback",
+)
+
+
+@rb.check(
+    "check-layout",
+    timeout="60s",
+    title=Text(zh="对照声明的主备布局", en="Compare with the declared layout"),
+)
+def check_layout(ctx: StepContext) -> Verdict:
+    pair = pair_ops.the_pair(ctx)
+    roles = live_roles(ctx, pair)
+    declared = pair.primary
+    if roles.primary is None:
+        return Verdict(False, "no writable primary in the pair: recover the service first")
+    switch = roles.primary.name != declared
+    ctx.remember("switchback_switchover", switch)
+    rebuild = not switch and streaming_replica(ctx, pair, roles.primary, roles.other) is None
+    ctx.remember("switchback_rebuild", rebuild)
+    if switch:
+        return Verdict(True, f"{roles.primary.name} serves; switching back to {declared}")
+    if rebuild:
+        return Verdict(True, f"{declared} serves; {pair.standby} must be rebuilt as its standby")
+    return Verdict(True, f"{declared} serves and {pair.standby} streams from it already")
+
+
+# Without a switchover nothing stops serving: the run's RTO is zero, not its length.
+rb.mark_service_lost(
+    "no-outage",
+    when=lambda ctx: not ctx.fact("switchback_switchover"),
+    title=Text(zh="无需切换，业务不中断", en="No switchover needed: no interruption"),
+)
+rb.mark_service_restored(
+    "service-unaffected",
+    when=lambda ctx: not ctx.fact("switchback_switchover"),
+    title=Text(zh="业务持续可用", en="The service stays available"),
+)
+
+rb.include(
+    "switchover",
+    "dual-host-switchover",
+    params={"pair": "{pair}", "branches": "{branches}", "to": "primary", "method": "{method}"},
+    when=lambda ctx: bool(ctx.fact("switchback_switchover")),
+)
+
+rb.include(
+    "rebuild",
+    "rebuild-standby",
+    params={"pair": "{pair}", "branches": "{branches}", "method": "{method}"},
+    when=lambda ctx: bool(ctx.fact("switchback_rebuild")),
+)
+
+
+@rb.check(
+    "original-layout",
+    timeout="60s",
+    retries=3,
+    backoff="2s",
+    title=Text(zh="确认已恢复原布局", en="Confirm the original layout"),
+)
+def original_layout(ctx: StepContext) -> Verdict:
+    pair = pair_ops.the_pair(ctx)
+    primary, standby = pair_ops.primary_of(ctx, pair), pair_ops.standby_of(ctx, pair)
+    problems = []
+    status = pair_ops.database_status(ctx, pair, primary)
+    if status is None or not status.is_primary:
+        problems.append(f"{primary.name} is not the writable primary")
+    if not pair_ops.holds_vip(ctx, pair, primary) or pair_ops.holds_vip(ctx, pair, standby):
+        problems.append(f"the VIP is not (only) on {primary.name}")
+    if not pair_ops.service_running(ctx, pair, primary):
+        problems.append(f"the service does not run on {primary.name}")
+    if pair_ops.service_running(ctx, pair, standby):
+        problems.append(f"the service still runs on {standby.name}")
+    if streaming_replica(ctx, pair, primary, standby) is None:
+        problems.append(f"{standby.name} does not stream from {primary.name}")
+    views = pair_ops.branch_views(ctx, pair, write=False)
+    if not views or not all(view.serving for view in views):
+        problems.append("a branch does not reach the service through the VIP")
+    if problems:
+        return Verdict(False, "; ".join(problems))
+    return Verdict(
+        True,
+        f"{primary.name} primary with the VIP and the service; {standby.name} streams; "
+        f"{len(views)} branch(es) served",
+    )

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole suite in two lanes at once: the tests that need the machine's one drill lab
+# (marker `lab`, set in tests/conftest.py) run one after another, as they must; all the
+# others (unit tests, and integration tests with their own servers on free ports and in
+# their own temporary directories) run beside them. The lab lane spends most of its time
+# waiting on timeouts and probes, so the two share 2 cores well. Exit status: non-zero
+# if either lane failed. Extra arguments go to both pytest runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+pytest=.venv/bin/pytest
+logs=$(mktemp -d /tmp/dr-tests.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+
+"$pytest" -q -p no:cacheprovider -m "not lab" --basetemp="$logs/tmp-other" "$@" \
+  >"$logs/other.log" 2>&1 &
+other=$!
+"$pytest" -q -p no:cacheprovider -m lab --basetemp="$logs/tmp-lab" "$@"
+lab_status=$?
+wait "$other"
+other_status=$?
+
+echo
+echo "---- tests without the lab (ran alongside) ----"
+cat "$logs/other.log"
+echo
+echo "lab lane: exit $lab_status; other lane: exit $other_status"
+[ "$lab_status" -eq 0 ] && [ "$other_status" -eq 0 ]
