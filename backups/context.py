@@ -4,9 +4,11 @@ the journal and a progress sink. Built once per command by the CLI (or a schedul
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backups.execute import Masker
 from backups.locks import LockPolicy
@@ -14,9 +16,14 @@ from backups.repository import repository_of
 from backups.restic.backup import BackupStatus
 from backups.session import RepositorySession
 from orchestrator.inventory.models import BackupSet, Inventory
-from orchestrator.journal import Journal
+
+if TYPE_CHECKING:
+    # Importing the journal loads SQLAlchemy (~0.3 s): `dr backup run` does it only
+    # once restic is already running (see `journal_opener`).
+    from orchestrator.journal import Journal
 
 ProgressSink = Callable[[str, BackupStatus], None]
+_HeldEvent = tuple[str, dict[str, Any], str | None]
 
 
 @dataclass
@@ -26,7 +33,13 @@ class BackupContext:
     journal: Journal | None = None
     progress: ProgressSink | None = None
     masker: Masker = field(default_factory=Masker)
+    # Opens the journal the first time it is needed, when `journal` is not given. The
+    # CLI passes one, so that `dr backup run` can start restic before SQLAlchemy loads.
+    journal_opener: Callable[[], Journal] | None = None
     _sessions: dict[str, RepositorySession] = field(default_factory=dict)
+    # Events recorded while the journal is held back (`journal_held`), in order.
+    _held: list[_HeldEvent] | None = None
+    _journal_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def for_set(
@@ -35,9 +48,13 @@ class BackupContext:
         name: str,
         *,
         journal: Journal | None = None,
+        journal_opener: Callable[[], Journal] | None = None,
         progress: ProgressSink | None = None,
     ) -> BackupContext:
-        return cls(inventory, inventory.backup_set(name), journal=journal, progress=progress)
+        return cls(
+            inventory, inventory.backup_set(name), journal=journal,
+            journal_opener=journal_opener, progress=progress,
+        )  # fmt: skip
 
     @property
     def lock_policy(self) -> LockPolicy:
@@ -66,7 +83,44 @@ class BackupContext:
     def record(self, kind: str, data: dict[str, Any], *, run_id: str | None = None) -> None:
         """Append a journal event. Masked once more on the way in: whatever reached the
         data, no secret value we know of is written."""
-        if self.journal is None:
-            return
         safe = json.loads(self.masker(json.dumps(data, default=str)))
-        self.journal.append(kind, run_id=run_id, data={"backup_set": self.backup_set.name, **safe})
+        with self._journal_lock:
+            if self._held is not None:
+                self._held.append((kind, safe, run_id))
+                return
+        self._append(kind, safe, run_id)
+
+    def opened_journal(self) -> Journal | None:
+        """The journal, opened now if it is still only an opener; None if there is none."""
+        with self._journal_lock:
+            if self.journal is None and self.journal_opener is not None:
+                opener, self.journal_opener = self.journal_opener, None
+                self.journal = opener()
+            return self.journal
+
+    @contextmanager
+    def journal_held(self) -> Iterator[None]:
+        """Keep events in memory, in order, until `release_journal()` (or the end of the
+        block) opens the journal and writes them. What is recorded in between is written
+        a fraction of a second later, with the same content and order."""
+        with self._journal_lock:
+            self._held = []
+        try:
+            yield
+        finally:
+            self.release_journal()
+
+    def release_journal(self) -> None:
+        """Open the journal and write the held events; later events go straight in.
+        Raises the journal's error if it cannot be opened (then nothing is written)."""
+        with self._journal_lock:
+            held, self._held = self._held, None
+        if held is None:
+            return
+        for kind, data, run_id in held:
+            self._append(kind, data, run_id)
+
+    def _append(self, kind: str, data: dict[str, Any], run_id: str | None) -> None:
+        journal = self.opened_journal()
+        if journal is not None:
+            journal.append(kind, run_id=run_id, data={"backup_set": self.backup_set.name, **data})

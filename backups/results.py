@@ -21,6 +21,9 @@ class BackupResult:
     files: int = 0
     bytes: int = 0
     data_added: int = 0
+    # Of the manifest's file hashes: how many were taken from the previous run because
+    # the file provably did not change (backups.hash_cache); the rest were read.
+    hashes_reused: int = 0
     unreadable: list[str] = field(default_factory=list)
     databases: list[dict[str, Any]] = field(default_factory=list)
     copy: dict[str, Any] | None = None

@@ -152,11 +152,15 @@ class RepositorySession:
         attempt: Callable[[], Completed],
         allowed: tuple[int, ...],
         accept: Callable[[Completed], bool] | None = None,
+        *,
+        first: Completed | None = None,
     ) -> Completed:
+        """`first`: the outcome of an attempt the caller already made (a command started
+        early); it is judged like any other, and retried if the repository was locked."""
         deadline = time.monotonic() + self.lock_policy.wait_seconds
         delay = 1.0
         while True:
-            result = attempt()
+            result, first = (first, None) if first is not None else (attempt(), None)
             if result.timed_out:
                 raise self.timed_out(what, result)
             if result.exit_code in allowed or (accept is not None and accept(result)):
@@ -250,16 +254,15 @@ class RepositorySession:
         self, paths: list[str], *, tags: list[str], host: str, at: Any, on_json: JsonCallback
     ) -> tuple[BackupOutput, Completed]:
         """Back up files; exit code 3 (some files unreadable) is a result, not an error."""
-        output = BackupOutput()
+        return self.start_backup_paths(paths, tags=tags, host=host, at=at, on_json=on_json).finish()
 
-        def take(message: dict[str, Any]) -> None:
-            output.take(message)
-            on_json(message)
-
+    def start_backup_paths(
+        self, paths: list[str], *, tags: list[str], host: str, at: Any, on_json: JsonCallback
+    ) -> PendingPathsBackup:
+        """Start `restic backup PATHS` now; `finish()` waits for it. The caller does its
+        own work meanwhile (the manifest's hashes) instead of before or after restic."""
         args = build_backup(paths=paths, tags=tags, host=host, time=at)
-        result = self.restic(args, what="restic backup", on_json=take, allowed=(0, 3))
-        output.errors += parse_stderr_errors(result.stderr)
-        return output, result
+        return PendingPathsBackup(self, args, on_json)
 
     def backup_bytes(
         self, data: bytes, filename: str, *, tags: list[str], host: str, at: Any
@@ -414,6 +417,48 @@ class PendingBytesBackup:
                 return self._output
             log.info("early restic backup --stdin exited %d; trying again", done.exit_code)
         return self._session.backup_bytes(data, **self._again)
+
+    def cancel(self) -> None:
+        running, self._running = self._running, None
+        if running is not None and running.stop():
+            self._session.clear_locks_of({running.process.pid})
+
+
+class PendingPathsBackup:
+    """A `restic backup PATHS` started at once (see `start_backup_paths`). `finish()`
+    waits for it and handles its outcome like `RepositorySession.restic` does: a locked
+    repository is waited for and the backup run again, every other failure classified;
+    exit code 3 (some files unreadable) is a result. `cancel()` interrupts it."""
+
+    _WHAT = "restic backup"
+
+    def __init__(self, session: RepositorySession, args: list[str], on_json: JsonCallback) -> None:
+        self._session = session
+        self._output = BackupOutput()
+
+        def take(message: dict[str, Any]) -> None:
+            self._output.take(message)
+            on_json(message)
+
+        self._take = take
+        self._argv = session.argv(args)
+        self._env = session.environment()
+        self._running: Running | None = self._start()
+
+    def _start(self) -> Running:
+        return self._session.runner.start(
+            self._argv, self._env, on_json=self._take, timeout=self._session.timeout
+        )
+
+    def finish(self) -> tuple[BackupOutput, Completed]:
+        running, self._running = self._running, None
+        if running is None:
+            raise RuntimeError("this restic backup was already finished or cancelled")
+        result = self._session._retrying(
+            self._WHAT, lambda: self._start().finish(), (0, 3), first=running.finish()
+        )
+        self._output.errors += parse_stderr_errors(result.stderr)
+        return self._output, result
 
     def cancel(self) -> None:
         running, self._running = self._running, None

@@ -53,10 +53,11 @@ def restore_test(ctx: BackupContext, *, snapshot: str | None = None) -> RestoreT
         record.fail(f"the scratch place failed: {err}")
     record.finish(datetime.now(UTC))
     ctx.record("restore_test.finished", record.to_dict(), run_id=record.test_id)
-    if ctx.journal is not None:
+    journal = ctx.opened_journal()
+    if journal is not None:
         rto_target, rpo_target = objectives.targets(bset)
         for row in measurement_rows(record, rto_target=rto_target, rpo_target=rpo_target):
-            ctx.journal.record_measurement(record.test_id, row)
+            journal.record_measurement(record.test_id, row)
     return record
 
 

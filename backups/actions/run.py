@@ -6,19 +6,18 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from backups import manifest as mf
+from backups.alongside import at_lower_priority
 from backups.context import BackupContext
 from backups.execute import Runner, child_environment
+from backups.hash_cache import HashCache
 from backups.locks import backup_set_lock
 from backups.restic.backup import parse_status
 from backups.results import FAILED, OK, PARTIAL, BackupResult
-from backups.session import RepositorySession
-from backups.sources.postgres import dump_target
-from backups.sources.postgres_dump import dump_database
+from backups.session import PendingBytesBackup, PendingPathsBackup, RepositorySession
 from orchestrator.errors import DrError, RepositoryNotFound
 
 
@@ -35,7 +34,9 @@ def run_backup(
     bset = ctx.backup_set
     result = BackupResult(new_run_id(), bset.name, bset.repository, _now())
     started = time.monotonic()
-    with backup_set_lock(bset.name, wait_seconds=wait_seconds):
+    # Events wait in memory until restic runs (`_alongside_restic` writes them): the
+    # journal's SQLAlchemy then loads beside restic instead of before it.
+    with backup_set_lock(bset.name, wait_seconds=wait_seconds), ctx.journal_held():
         ctx.record("backup.started", {"repository": bset.repository}, run_id=result.run_id)
         try:
             _hooks(ctx, result, "before")
@@ -59,16 +60,33 @@ def _finish(ctx: BackupContext, result: BackupResult, started: float) -> None:
 def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> None:
     session = ctx.session()
     result.restic_version = str(session.version)
-    # The manifest's restic starts with the files' one, betting on status ok (its tag
-    # is fixed at start); it gets the manifest once everything else is stored. No
-    # separate "does the repository exist" call: the first restic command says so.
-    early = session.start_backup_bytes(
-        mf.FILENAME, tags=_manifest_tags(ctx, result, OK), host=ctx.backup_set.host, at=at
+    paths = list(ctx.backup_set.paths)
+    cache = HashCache.for_set(ctx.backup_set.name, session.repository.location)
+    # restic starts first, at our own priority: it is the critical path. Everything dr
+    # adds runs meanwhile at a lower one (see backups.alongside). No separate "does the
+    # repository exist" call: the first restic command says so.
+    files_backup = (
+        session.start_backup_paths(
+            paths,
+            tags=_tags(ctx, result, mf.PART_FILES),
+            host=ctx.backup_set.host,
+            at=at,
+            on_json=_progress(ctx, "files"),
+        )
+        if paths
+        else None
     )
+    early: list[PendingBytesBackup] = []
     try:
-        files = _files(ctx, session, result, at) if ctx.backup_set.paths else None
+        entries = at_lower_priority(
+            lambda: _alongside_restic(ctx, session, result, at, cache, early)
+        )
+        files = _files(ctx, result, paths, files_backup, entries) if files_backup else None
+        if files is not None and files.snapshot_id is not None:
+            cache.commit()
+            result.hashes_reused = cache.reused
         databases = [
-            _database(ctx, session, result, database, at, early.cancel)
+            _database(ctx, session, result, database, at, early[0].cancel)
             for database in ctx.backup_set.databases
         ]
         manifest = mf.Manifest(
@@ -83,9 +101,9 @@ def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> N
             databases=databases,
         )
         if result.status == OK:
-            stored = early.write(manifest.to_json())
+            stored = early[0].write(manifest.to_json())
         else:
-            early.cancel()
+            early[0].cancel()
             stored = session.backup_bytes(
                 manifest.to_json(),
                 mf.FILENAME,
@@ -101,7 +119,12 @@ def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> N
             "repository is lost or the inventory names the wrong place"
         ) from None
     finally:
-        early.cancel()
+        # No-ops once they finished; on any failure (or Ctrl-C) they are stopped.
+        if files_backup is not None:
+            files_backup.cancel()
+        for pending in early:
+            pending.cancel()
+        cache.discard()
     if stored.summary is not None:
         result.snapshots[mf.PART_MANIFEST] = stored.summary.snapshot_id
     if result.status == OK:
@@ -110,26 +133,41 @@ def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> N
         _copy(ctx, result)
 
 
+def _alongside_restic(
+    ctx: BackupContext,
+    session: RepositorySession,
+    result: BackupResult,
+    at: datetime | None,
+    cache: HashCache,
+    early: list[PendingBytesBackup],
+) -> list[mf.FileEntry]:
+    """What dr does while restic backs up the files, at a lower priority: start the
+    manifest's restic (betting on status ok, as its tag is fixed at start; it gets the
+    manifest once everything else is stored), write the held journal events, hash
+    every file for the manifest and stage the hashes for the next run."""
+    early.append(
+        session.start_backup_bytes(
+            mf.FILENAME, tags=_manifest_tags(ctx, result, OK), host=ctx.backup_set.host, at=at
+        )
+    )
+    ctx.release_journal()
+    entries = mf.hash_tree(list(ctx.backup_set.paths), cache)
+    cache.stage()
+    return entries
+
+
 def _manifest_tags(ctx: BackupContext, result: BackupResult, status: str) -> list[str]:
     return [*_tags(ctx, result, mf.PART_MANIFEST), f"{mf.TAG_STATUS}{status}"]
 
 
 def _files(
-    ctx: BackupContext, session: RepositorySession, result: BackupResult, at: datetime | None
+    ctx: BackupContext,
+    result: BackupResult,
+    paths: list[str],
+    files_backup: PendingPathsBackup,
+    entries: list[mf.FileEntry],
 ) -> mf.FilesPart:
-    paths = list(ctx.backup_set.paths)
-    # The manifest's hashes are taken while restic reads the same files: hashlib releases
-    # the GIL, so on a machine with two cores this hides most of the hashing time.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dr-hash") as pool:
-        hashing = pool.submit(mf.hash_tree, paths)
-        output, completed = session.backup_paths(
-            paths,
-            tags=_tags(ctx, result, mf.PART_FILES),
-            host=ctx.backup_set.host,
-            at=at,
-            on_json=_progress(ctx, "files"),
-        )
-        entries = hashing.result()
+    output, completed = files_backup.finish()
     part = mf.FilesPart(None, paths, OK, files=entries)
     if output.summary is None:
         part.status = FAILED
@@ -163,6 +201,10 @@ def _database(
     at: datetime | None,
     before_forget: Callable[[], None],
 ) -> mf.DatabasePart:
+    # Here, not at the top: psycopg2 costs a files-only backup ~30 ms before restic.
+    from backups.sources.postgres import dump_target
+    from backups.sources.postgres_dump import dump_database
+
     target = dump_target(ctx.inventory, database)
     part_name = mf.database_part_name(database.name)
     part = dump_database(

@@ -20,7 +20,13 @@ from backups.context import BackupContext, ProgressSink
 from backups.restic.backup import BackupStatus
 from backups.results import BackupResult
 from orchestrator.cli.console import console, error_console
-from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, open_journal
+from orchestrator.cli.options import (
+    DbOption,
+    InventoryOption,
+    JsonOption,
+    journal_opener,
+    open_journal,
+)
 from orchestrator.cli.summary import print_json
 from orchestrator.inventory import format_duration, load_inventory
 
@@ -29,12 +35,8 @@ app = typer.Typer(help="Backups with restic: init, run, list, check, prune.", no
 SetArgument = Annotated[str, typer.Argument(help="Backup set name (backup_sets[].name).")]
 
 
-def _context(
-    name: str, inventory: Any, db: str | None, progress: ProgressSink | None = None
-) -> BackupContext:
-    return BackupContext.for_set(
-        load_inventory(inventory), name, journal=open_journal(db), progress=progress
-    )
+def _context(name: str, inventory: Any, db: str | None) -> BackupContext:
+    return BackupContext.for_set(load_inventory(inventory), name, journal=open_journal(db))
 
 
 @app.command("init")
@@ -63,7 +65,12 @@ def run(
 ) -> None:
     """Back the set up now: hooks, files, database dumps, manifest, offsite copy."""
     with _progress_bars(enabled=error_console.is_terminal and not json_out) as progress:
-        result = run_backup(_context(name, inventory, db, progress), wait_seconds=wait)
+        # The journal opens once restic runs: a bad --db still stops the run, with
+        # restic interrupted and no sealed backup.
+        ctx = BackupContext.for_set(
+            load_inventory(inventory), name, journal_opener=journal_opener(db), progress=progress
+        )
+        result = run_backup(ctx, wait_seconds=wait)
     if json_out:
         print_json(console, result.to_dict())
     else:

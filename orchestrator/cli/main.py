@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 
@@ -110,12 +111,23 @@ def run() -> None:
     Usage errors are click's own (exit 2); everything we raise on purpose is a DrError
     with an operator message; anything else is a bug and keeps its traceback.
     """
+    # The imports of a command group make hundreds of thousands of objects that live
+    # as long as the process. Without collections while they load, and with them frozen
+    # out of every later collection (and out of the one at exit), `dr backup run`
+    # starts restic ~0.1 s sooner and exits ~0.2 s sooner (bench/backup_vs_restic.py).
+    gc.disable()
     _register_command_groups(sys.argv)
+    gc.freeze()
+    gc.enable()
     try:
         app()
     except DrError as err:
         error_console.print(f"[bold red]error:[/] {escape(err.message)}", highlight=False)
         sys.exit(err.exit_code)
+    finally:
+        # What the command loaded and built since is freed with the process anyway;
+        # spares the collection at exit walking it (~0.1 s after a backup).
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.errors import UserInputError
-from orchestrator.journal import Journal, resolve_journal_url
 from orchestrator.text import Lang, default_lang
 
 if TYPE_CHECKING:
+    # SQLAlchemy, under the journal, takes ~0.3 s to load: `dr backup run` opens the
+    # journal only once restic runs (`journal_opener`).
     # The engine pulls in paramiko and netmiko; commands that run no runbook (backup,
     # restore-test) should not pay for loading them at every start.
     from orchestrator.engine.discovery import RunbookRegistry
+    from orchestrator.journal import Journal
 
 DbOption = Annotated[
     str | None,
@@ -65,7 +68,14 @@ ParamOption = Annotated[
 
 
 def open_journal(db: str | None) -> Journal:
+    from orchestrator.journal import Journal, resolve_journal_url
+
     return Journal(resolve_journal_url(db))
+
+
+def journal_opener(db: str | None) -> Callable[[], Journal]:
+    """Opens the journal when called (see `BackupContext.journal_opener`)."""
+    return lambda: open_journal(db)
 
 
 def open_registry(runbooks: list[Path] | None) -> RunbookRegistry:

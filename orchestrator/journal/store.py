@@ -47,7 +47,9 @@ class Journal:
             self._engine = make_engine(url)
             self._sql = HotSql(self._engine.dialect.name, self._engine.dialect.paramstyle)
             self._create_schema()
-        except SQLAlchemyError as err:
+        except (SQLAlchemyError, OSError) as err:
+            # OSError: the SQLite file's directory cannot be made (a file is in the way,
+            # no permission).
             raise JournalError(
                 f"cannot open the journal at {make_url(url).render_as_string()}: "
                 f"{err.__class__.__name__}: {_first_line(err)}. Check --db / DR_DB and that "

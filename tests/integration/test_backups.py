@@ -397,6 +397,24 @@ def test_wrong_password_and_missing_repository_say_what_to_do(env, tmp_path):
         list_backups(context(inventory))
 
 
+def test_a_journal_that_cannot_open_stops_the_run_before_any_backup_is_sealed(env, tmp_path):
+    inventory = write_inventory(tmp_path, {})
+    init_set(context(inventory))
+    (tmp_path / "not-a-directory").write_text("")
+    bad_db = f"sqlite:///{tmp_path / 'not-a-directory' / 'journal.sqlite3'}"
+
+    done = dr("backup", "run", "credit", "-i", str(inventory), "--db", bad_db)
+
+    # The journal opens while restic already runs (to start restic sooner): its failure
+    # still ends the run with the journal's message, restic stopped, nothing sealed.
+    assert done.returncode == 1, done.stderr
+    assert "cannot open the journal" in done.stderr and "Traceback" not in done.stderr
+    session = context(inventory).session()
+    statuses = {r.status for r in catalog.runs(catalog.set_snapshots(session, "credit"))}
+    assert statuses <= {catalog.UNSEALED}
+    assert restic_locks(tmp_path) == []
+
+
 def test_sftp_repository_through_a_real_sshd(env, tmp_path, sshd_server):
     endpoint = sshd_server.endpoint("backup")
     access = {

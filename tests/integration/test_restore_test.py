@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg2
@@ -173,7 +174,7 @@ def test_files_that_disagree_with_the_manifest_fail_the_test(env, tmp_path, monk
     report, late = tmp_path / "data" / "report.xml", tmp_path / "data" / "late.txt"
     hash_tree = mf.hash_tree
 
-    def then_change(paths: list[str]) -> list[mf.FileEntry]:
+    def then_change(paths: list[str], cache: object = None) -> list[mf.FileEntry]:
         # Files changing between hashing and restic reading them: what the manifest
         # says is no longer what the snapshot holds.
         entries = hash_tree(paths)
@@ -195,6 +196,24 @@ def test_files_that_disagree_with_the_manifest_fail_the_test(env, tmp_path, monk
     [event] = journal.events(kinds=("restore_test.finished",))
     assert event.data["cause"] == record.cause
     assert leftovers() == []
+
+
+def test_a_daily_run_reuses_unchanged_hashes_and_still_restores_true(env, tmp_path):
+    inventory = write_inventory(tmp_path, {})
+    init_set(context(inventory))
+    time.sleep(1.1)  # hashes of files changed within a second of hashing are not reused
+    first = run_backup(context(inventory))
+    report = tmp_path / "data" / "report.xml"
+    before = report.stat()
+    report.write_text("<report>改了</report>\n")  # same size, and the same mtime below
+    os.utime(report, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    second = run_backup(context(inventory))
+    record = restore_test(context(inventory))
+
+    assert (first.hashes_reused, second.hashes_reused) == (0, 1)  # blob.bin only
+    assert record.outcome == "passed", record.cause
+    assert record.run_id == second.run_id and record.files["verified"] == 2
 
 
 def test_a_validation_on_a_missing_table_fails_the_test(env, credit_db, tmp_path):

@@ -166,6 +166,12 @@ def test_unreachable_database_is_a_journal_error():
         Journal("postgresql+psycopg2://dr:secret@127.0.0.1:1/none")
 
 
+def test_a_sqlite_path_under_a_file_is_a_journal_error(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(JournalError, match=r"cannot open the journal.*File exists"):
+        Journal(f"sqlite:///{tmp_path / 'a-file' / 'journal.sqlite3'}")
+
+
 def test_the_password_in_a_database_url_is_not_shown():
     with pytest.raises(JournalError) as caught:
         Journal("postgresql+psycopg2://dr:hunter2@127.0.0.1:1/none")

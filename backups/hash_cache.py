@@ -1,0 +1,132 @@
+"""The SHA-256 of every file from a set's previous backup, reused for unchanged files.
+
+The manifest needs the hash of every file at every run; on a daily backup almost all
+files are the ones of yesterday, and re-reading them cost dr more than restic's whole
+run (restic itself skips unchanged files by their metadata). A hash is reused only
+when the file's device, inode, size, mtime and ctime are all what they were when it was
+hashed: the test restic applies against its parent snapshot, plus the ctime, which no
+program can set back. One more condition guards against a change within the clock's
+granularity: the file's ctime must be more than `_SETTLED_NS` older than the moment it
+was hashed, or the hash is taken again next time.
+
+One cache file per backup set and repository, written only after restic stored the
+files' snapshot, under the user's state directory, readable by its owner only. A
+missing, unreadable or foreign cache file only means every file is read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backups.locks import state_dir
+
+FORMAT = "dr-hash-cache/1"
+# Timestamps come from the kernel's coarse clock (a few ms); a second is a wide margin.
+_SETTLED_NS = 1_000_000_000
+
+# device, inode, size, mtime_ns, ctime_ns
+StatKey = tuple[int, int, int, int, int]
+
+
+def stat_key(info: os.stat_result) -> StatKey:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+@dataclass
+class HashCache:
+    path: Path | None
+    # path -> (stat key, hashed at (ns), sha256) from the previous run; read at the
+    # first lookup, which comes after restic started (the file can be megabytes).
+    _previous: dict[str, tuple[StatKey, int, str]] | None = None
+    # what this run hashed or reused: the next run's cache
+    _current: dict[str, tuple[StatKey, int, str]] = field(default_factory=dict)
+    reused: int = 0
+    _staged: Path | None = None
+
+    @classmethod
+    def for_set(cls, set_name: str, repository_location: str) -> HashCache:
+        # Per repository too: a set moved to a new repository starts with restic reading
+        # every file, and so do we.
+        where = hashlib.sha256(repository_location.encode()).hexdigest()[:16]
+        return cls(state_dir() / "hash-cache" / f"{_safe(set_name)}-{where}.json")
+
+    @classmethod
+    def disabled(cls) -> HashCache:
+        return cls(None, {})
+
+    def lookup(self, path: str, info: os.stat_result) -> str | None:
+        """The cached hash of `path` if the file is provably the one hashed then."""
+        if self._previous is None:
+            self._previous = _load(self.path) if self.path is not None else {}
+        found = self._previous.get(path)
+        if found is None:
+            return None
+        key, hashed_at, digest = found
+        if key != stat_key(info) or info.st_ctime_ns + _SETTLED_NS >= hashed_at:
+            return None
+        self._current[path] = found
+        self.reused += 1
+        return digest
+
+    def remember(self, path: str, info: os.stat_result, hashed_at_ns: int, digest: str) -> None:
+        """`info` must be the file's status taken before it was read for `digest`."""
+        self._current[path] = (stat_key(info), hashed_at_ns, digest)
+
+    def stage(self) -> None:
+        """Write this run's hashes beside the cache file, for `commit()` to put in place
+        once restic stored the snapshot. Done while restic still runs, so that what is
+        left after it is a rename. Best effort: without a staged file, nothing changes."""
+        if self.path is None:
+            return
+        document = {
+            "format": FORMAT,
+            "files": {p: [*key, at, digest] for p, (key, at, digest) in self._current.items()},
+        }
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".staged-")
+            self._staged = Path(temporary)
+            with os.fdopen(fd, "w") as handle:
+                # One write of one string: json.dump's many small writes cost 3×.
+                handle.write(json.dumps(document, separators=(",", ":")))
+
+    def commit(self) -> None:
+        """Make the staged hashes the cache (restic stored the files they describe)."""
+        staged, self._staged = self._staged, None
+        if staged is not None and self.path is not None:
+            with contextlib.suppress(OSError):
+                os.replace(staged, self.path)
+
+    def discard(self) -> None:
+        """Drop staged hashes that were not committed (the run failed)."""
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+def _load(path: Path) -> dict[str, tuple[StatKey, int, str]]:
+    try:
+        document = json.loads(path.read_text())
+        if document.get("format") != FORMAT:
+            return {}
+        return {
+            p: ((v[0], v[1], v[2], v[3], v[4]), v[5], v[6]) for p, v in document["files"].items()
+        }
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
