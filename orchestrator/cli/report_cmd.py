@@ -43,7 +43,12 @@ def _inventory(path: Path | None) -> Inventory | None:
 
 @app.command("rto-rpo")
 def rto_rpo(
-    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
+    start: Annotated[
+        str,
+        typer.Option(
+            "--from", help="First day, YYYY-MM-DD, in the inventory's timezone (UTC without -i)."
+        ),
+    ],
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (included).")],
     inventory: OptionalInventory = None,
     fmt: FormatOption = "html",
@@ -142,6 +147,9 @@ def summary(
     from orchestrator.reports import summary as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    first, last = report.quarter_bounds(quarter)
-    data = report.build(open_journal(db), load_inventory(inventory), first, last)
+    from orchestrator.reports.occasions import report_zone
+
+    loaded = load_inventory(inventory)
+    first, last = report.quarter_bounds(quarter, report_zone(loaded))
+    data = report.build(open_journal(db), loaded, first, last)
     write_report(data, report.layout, chosen_format, chosen_lang, output)

@@ -4,12 +4,16 @@ itself observed."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from orchestrator.errors import UserInputError
 from orchestrator.journal import Journal
 from orchestrator.journal.records import MeasurementRecord, RunRecord
+
+if TYPE_CHECKING:
+    from orchestrator.inventory import Inventory
 
 # The journal holds fewer runs than this in any installation we serve; the limit only
 # keeps list_runs' signature.
@@ -25,12 +29,22 @@ def parse_day(value: str, option: str) -> date:
         ) from None
 
 
-def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00, end+1 00:00) in UTC: both days are included."""
+def report_zone(inventory: Inventory | None) -> tzinfo:
+    """The time zone a report's days and months are counted in: the inventory's (the
+    institution's own day, Asia/Shanghai by default), UTC without an inventory."""
+    return ZoneInfo(inventory.timezone) if inventory is not None else UTC
+
+
+def zone_name(zone: tzinfo) -> str:
+    return str(zone)
+
+
+def period_bounds(start: date, end: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """[start 00:00, end+1 00:00) in `zone`: both days are included."""
     if end < start:
         raise UserInputError(f"--to {end} is before --from {start}; give the earlier day first")
-    low = datetime.combine(start, time(), UTC)
-    return low, datetime.combine(end + timedelta(days=1), time(), UTC)
+    low = datetime.combine(start, time(), zone)
+    return low, datetime.combine(end + timedelta(days=1), time(), zone)
 
 
 def _at(text: str) -> datetime:
@@ -113,13 +127,16 @@ def occasions_between(journal: Journal, low: datetime, high: datetime) -> list[d
     return sorted(found, key=lambda o: _at(o["at"]))
 
 
-def month_of(text: str) -> str:
-    return _at(text).strftime("%Y-%m")
+def month_of(text: str, zone: tzinfo = UTC) -> str:
+    """The month (in `zone`) of a journal time."""
+    return _at(text).astimezone(zone).strftime("%Y-%m")
 
 
 def months_between(low: datetime, high: datetime) -> list[str]:
+    """The months from `low` up to `high` (excluded), counted in `low`'s time zone."""
     if high <= low:
         return []
+    high = high.astimezone(low.tzinfo)
     months, year, month = [], low.year, low.month
     last = (high - timedelta(microseconds=1)).strftime("%Y-%m")
     while True:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from orchestrator.inventory import Inventory
@@ -16,6 +16,8 @@ from orchestrator.reports.occasions import (
     months_between,
     occasions_between,
     period_bounds,
+    report_zone,
+    zone_name,
 )
 from orchestrator.reports.verification import verification_paragraph, verify_journal
 
@@ -23,12 +25,13 @@ from orchestrator.reports.verification import verification_paragraph, verify_jou
 def build(
     journal: Journal, start: date, end: date, inventory: Inventory | None = None
 ) -> dict[str, Any]:
-    low, high = period_bounds(start, end)
+    zone = report_zone(inventory)
+    low, high = period_bounds(start, end, zone)
     occasions = occasions_between(journal, low, high)
     edition = standards.edition_for(end)
     return {
         "report": "rto-rpo",
-        "period": {"from": start.isoformat(), "to": end.isoformat(), "timezone": "UTC"},
+        "period": {"from": start.isoformat(), "to": end.isoformat(), "timezone": zone_name(zone)},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verification": verify_journal(journal),
         "standard": {
@@ -38,7 +41,7 @@ def build(
         "occasions": occasions,
         "systems": _systems(occasions, edition),
         "restore_tests_by_month": _restore_months(
-            occasions, months_between(low, min(high, datetime.now(UTC)))
+            occasions, months_between(low, min(high, datetime.now(zone))), zone
         ),
         "untested": _untested(occasions, inventory),
     }
@@ -76,11 +79,13 @@ def _worst(items: list[dict[str, Any]], key: str) -> float | None:
     return max(values) if values else None
 
 
-def _restore_months(occasions: list[dict[str, Any]], months: list[str]) -> list[dict[str, Any]]:
+def _restore_months(
+    occasions: list[dict[str, Any]], months: list[str], zone: tzinfo
+) -> list[dict[str, Any]]:
     tests = [o for o in occasions if o["kind"] == "restore test"]
     rows = []
     for month in months:
-        mine = [t for t in tests if month_of(t["at"]) == month]
+        mine = [t for t in tests if month_of(t["at"], zone) == month]
         rows.append(
             {
                 "month": month,
@@ -104,7 +109,7 @@ def _untested(occasions: list[dict[str, Any]], inventory: Inventory | None) -> l
 
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
-    period = f"{data['period']['from']} — {data['period']['to']} (UTC)"
+    period = f"{data['period']['from']} — {data['period']['to']} ({data['period']['timezone']})"
     doc = Document(
         title=pick(lang, "RTO/RPO 达成情况报告", "RTO/RPO achievement report"),
         subtitle=pick(lang, f"统计期间：{period}", f"Period: {period}"),

@@ -4,7 +4,7 @@ their targets this quarter, which did not, what was not tested."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from orchestrator.errors import UserInputError
@@ -15,9 +15,10 @@ from orchestrator.reports.blocks import Chart, Document, Paragraph, Series, Tabl
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text
 
 
-def quarter_bounds(quarter: str | None) -> tuple[date, date]:
+def quarter_bounds(quarter: str | None, zone: tzinfo = UTC) -> tuple[date, date]:
+    """The days of `quarter` (e.g. 2026-Q4), or of the current one in `zone`."""
     if quarter is None:
-        today = datetime.now(UTC).date()
+        today = datetime.now(zone).date()
         year, number = today.year, (today.month - 1) // 3 + 1
     else:
         match = re.fullmatch(r"(\d{4})-?Q([1-4])", quarter.strip().upper())

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -253,7 +254,9 @@ def test_incident_report_has_the_regulators_fields_and_the_journals_times(record
 
 def test_summary_and_drill_plan(recorded):
     db = recorded["db"]
-    quarter = f"{TODAY[:4]}-Q{(int(TODAY[5:7]) - 1) // 3 + 1}"
+    # With -i the quarter is the inventory's own (Asia/Shanghai by default), not UTC's.
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quarter = f"{local.year}-Q{(local.month - 1) // 3 + 1}"
     inventory = str(recorded["inventory"])
     data = report_json(db, "summary", "-i", inventory, "--quarter", quarter)
     [system] = data["systems"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from orchestrator.errors import UserInputError
 from orchestrator.reports import standards
 from orchestrator.reports.incident import load_details
-from orchestrator.reports.occasions import months_between, period_bounds
+from orchestrator.reports.occasions import month_of, months_between, period_bounds
 from orchestrator.reports.summary import quarter_bounds
 
 
@@ -28,6 +29,19 @@ def test_periods_include_both_days_and_list_their_months():
     assert quarter_bounds("2026-Q4") == (date(2026, 10, 1), date(2026, 12, 31))
     with pytest.raises(UserInputError, match="before --from"):
         period_bounds(date(2026, 12, 2), date(2026, 12, 1))
+
+
+def test_days_and_months_are_the_institutions_own():
+    beijing = ZoneInfo("Asia/Shanghai")
+    # 01:30 on 1 December in Beijing is still 30 November in UTC.
+    moment = "2026-11-30T17:30:00+00:00"
+    assert month_of(moment) == "2026-11"
+    assert month_of(moment, beijing) == "2026-12"
+    low, high = period_bounds(date(2026, 12, 1), date(2026, 12, 31), beijing)
+    assert low == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert low <= datetime.fromisoformat(moment) < high
+    assert months_between(low, high) == ["2026-12"]
+    assert quarter_bounds(None, beijing)[0].month in (1, 4, 7, 10)
 
 
 def test_details_file_errors_name_the_file_and_the_field(tmp_path):
