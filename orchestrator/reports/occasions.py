@@ -35,10 +35,6 @@ def report_zone(inventory: Inventory | None) -> tzinfo:
     return ZoneInfo(inventory.timezone) if inventory is not None else UTC
 
 
-def zone_name(zone: tzinfo) -> str:
-    return str(zone)
-
-
 def period_bounds(start: date, end: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
     """[start 00:00, end+1 00:00) in `zone`: both days are included."""
     if end < start:

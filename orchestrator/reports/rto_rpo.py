@@ -17,7 +17,6 @@ from orchestrator.reports.occasions import (
     occasions_between,
     period_bounds,
     report_zone,
-    zone_name,
 )
 from orchestrator.reports.verification import verification_paragraph, verify_journal
 
@@ -31,7 +30,7 @@ def build(
     edition = standards.edition_for(end)
     return {
         "report": "rto-rpo",
-        "period": {"from": start.isoformat(), "to": end.isoformat(), "timezone": zone_name(zone)},
+        "period": {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(zone)},
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "verification": verify_journal(journal),
         "standard": {
