@@ -79,7 +79,7 @@ def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> N
     early: list[PendingBytesBackup] = []
     try:
         entries = at_lower_priority(
-            lambda: _alongside_restic(ctx, session, result, at, cache, early)
+            lambda: _alongside_restic(ctx, session, result, at, paths, cache, early)
         )
         files = _files(ctx, result, paths, files_backup, entries) if files_backup else None
         if files is not None and files.snapshot_id is not None:
@@ -138,6 +138,7 @@ def _alongside_restic(
     session: RepositorySession,
     result: BackupResult,
     at: datetime | None,
+    paths: list[str],
     cache: HashCache,
     early: list[PendingBytesBackup],
 ) -> list[mf.FileEntry]:
@@ -151,7 +152,7 @@ def _alongside_restic(
         )
     )
     ctx.release_journal()
-    entries = mf.hash_tree(list(ctx.backup_set.paths), cache)
+    entries = mf.hash_tree(paths, cache)
     cache.stage()
     return entries
 

@@ -145,10 +145,9 @@ def summary(
 ) -> None:
     """One page for management: which systems met their targets this quarter."""
     from orchestrator.reports import summary as report
-
-    chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     from orchestrator.reports.occasions import report_zone
 
+    chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     loaded = load_inventory(inventory)
     first, last = report.quarter_bounds(quarter, report_zone(loaded))
     data = report.build(open_journal(db), loaded, first, last)
