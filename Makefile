@@ -17,7 +17,7 @@ system-packages:
 $(VENV)/.installed: pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e '.[lab,test]'
 	touch $@
 
 python-packages: $(VENV)/.installed
@@ -40,17 +40,17 @@ drill: system-packages python-packages
 
 # The same sample runbook over one real sshd on loopback, without the lab.
 drill-local: system-packages python-packages
-	@$(PY) -m orchestrator.lab.local_target up $(LOCAL_TARGET) >/dev/null
+	@$(PY) -m lab.local_target up $(LOCAL_TARGET) >/dev/null
 	@status=0; DR_LANG=$${DR_LANG:-en} $(DR) drill report-service-restart \
 	    -i $(LOCAL_TARGET)/inventory.yaml --auto-confirm \
 	    -p service_dir=$(LOCAL_TARGET)/service \
 	    -p message_dir=$(LOCAL_TARGET)/service/messages \
 	    -p port=$${DR_DRILL_PORT:-18080} || status=$$?; \
-	  $(PY) -m orchestrator.lab.local_target down $(LOCAL_TARGET); exit $$status
+	  $(PY) -m lab.local_target down $(LOCAL_TARGET); exit $$status
 
 lint: python-packages
-	$(VENV)/bin/ruff check orchestrator runbooks backups tests bench
-	$(VENV)/bin/ruff format --check orchestrator runbooks backups tests bench
+	$(VENV)/bin/ruff check orchestrator runbooks backups lab tests bench
+	$(VENV)/bin/ruff format --check orchestrator runbooks backups lab tests bench
 
 test: system-packages python-packages lint
 	@bash scripts/run-tests.sh
@@ -60,6 +60,6 @@ bench: system-packages python-packages
 	$(PY) bench/line_failover.py
 
 clean:
-	-$(PY) -m orchestrator.lab.local_target down $(LOCAL_TARGET) 2>/dev/null
+	-$(PY) -m lab.local_target down $(LOCAL_TARGET) 2>/dev/null
 	-$(DR) lab down 2>/dev/null
 	rm -rf $(VENV) $(STATE) *.egg-info

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.lab.credit.observe import longest_outage
-from orchestrator.lab.lab import Lab
-from orchestrator.lab.pair_reset import reset_pair
-from orchestrator.lab.split_brain import SplitBrainWatch
+from lab.credit.observe import longest_outage
+from lab.lab import Lab
+from lab.pair_reset import reset_pair
+from lab.split_brain import SplitBrainWatch
 
 
 def inventory(lab: Lab, directory: Path) -> str:

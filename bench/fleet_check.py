@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from lab.lab import Lab
 from orchestrator.fleet.ansible_inventory import render
 from orchestrator.inventory import load_inventory
-from orchestrator.lab.lab import Lab
 
 VENV_BIN = Path(sys.executable).parent
 

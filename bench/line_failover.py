@@ -24,9 +24,9 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from orchestrator.lab.credit.observe import observed_outages
-from orchestrator.lab.lab import Lab
-from orchestrator.lab.processes import wait_until
+from lab.credit.observe import observed_outages
+from lab.lab import Lab
+from orchestrator.local_machine import wait_until
 
 
 def dr(db: str, *args: str) -> subprocess.CompletedProcess[str]:

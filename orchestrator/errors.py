@@ -86,8 +86,14 @@ class JournalError(DrError):
     """The journal could not be opened or written."""
 
 
-class LabError(DrError):
-    """The drill lab (or a lab part: sshd, PostgreSQL, NUT, ...) could not be built or run."""
+class PluginUnavailable(DrError):
+    """A command group registered by another package (the drill lab) cannot be loaded."""
+
+    def __init__(self, name: str, target: str, cause: ImportError) -> None:
+        super().__init__(
+            f"`dr {name}` is installed ({target}) but cannot load: {cause}. "
+            f"Install the extra it needs (for the drill lab: pip install 'dr-orchestrator[lab]')."
+        )
 
 
 class TransportError(DrError):

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.errors import DrError
-from orchestrator.lab.postgres import SUPERUSER, PostgresServer
-from orchestrator.lab.processes import find_free_port
+from orchestrator.local_machine import find_free_port
+from orchestrator.postgresql.local_cluster import SUPERUSER, LocalCluster
 
 PREFIX = "dr-restore-test-"
 
@@ -40,7 +40,7 @@ class ScratchPostgres:
 
     def __init__(self, root: Path) -> None:
         self.password = secrets.token_urlsafe(18)
-        self.server = PostgresServer(
+        self.server = LocalCluster(
             root / "pg" / "data",
             port=find_free_port(),
             superuser_password=self.password,

@@ -5,12 +5,18 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
 from orchestrator.cli.console import error_console
-from orchestrator.errors import DrError
+from orchestrator.errors import DrError, PluginUnavailable
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+PLUGIN_GROUP = "dr.commands"
 
 app = typer.Typer(
     name="dr",
@@ -33,6 +39,10 @@ def _register_command_groups(argv: list[str] | None = None) -> None:
     word = next((a for a in (argv or [])[1:2] if not a.startswith("-")), None)
     registrars = _registrars()
     chosen = registrars.get(word) if word else None
+    if chosen is None:
+        # Not one of ours: a plugin's (the drill lab's `dr lab`), or help for everything.
+        registrars.update(_plugin_registrars())
+        chosen = registrars.get(word) if word else None
     for register in [chosen] if chosen is not None else list(dict.fromkeys(registrars.values())):
         register()
     if chosen is not None and not app.registered_groups:
@@ -53,11 +63,6 @@ def _registrars() -> dict[str, Callable[[], None]]:
         app.add_typer(runs_cmd.runbook_app, name="runbook")
         app.add_typer(runs_cmd.runs_app, name="runs")
         app.add_typer(runs_cmd.journal_app, name="journal")
-
-    def lab() -> None:
-        from orchestrator.cli import lab_cmd
-
-        app.add_typer(lab_cmd.app, name="lab")
 
     def backup() -> None:
         from orchestrator.cli import backup_cmd
@@ -95,7 +100,6 @@ def _registrars() -> dict[str, Callable[[], None]]:
         "runbook": runs,
         "runs": runs,
         "journal": runs,
-        "lab": lab,
         "backup": backup,
         "restore-test": restore_test,
         "scheduler": scheduler,
@@ -103,6 +107,28 @@ def _registrars() -> dict[str, Callable[[], None]]:
         "report": report,
         **dict.fromkeys(("plan", "drill", "run", "resume", "approve"), run_commands),
     }
+
+
+def _plugin_registrars() -> dict[str, Callable[[], None]]:
+    """Command groups that other packages add through the `dr.commands` entry points.
+
+    This is the one door between the product and the drill lab: the lab registers
+    `dr lab` here, so no production module names it, and an install without the lab
+    simply has no `dr lab`.
+    """
+    from importlib.metadata import entry_points
+
+    def registrar(entry: EntryPoint) -> Callable[[], None]:
+        def register() -> None:
+            try:
+                group = entry.load()
+            except ImportError as err:
+                raise PluginUnavailable(entry.name, entry.value, err) from err
+            app.add_typer(group, name=entry.name)
+
+        return register
+
+    return {entry.name: registrar(entry) for entry in entry_points(group=PLUGIN_GROUP)}
 
 
 def run() -> None:

@@ -1,7 +1,7 @@
 """A Modbus TCP client for the generator (genset) controller the runbooks drive.
 
 The register map is the controller's protocol and lives here; the lab's simulated
-controller (`orchestrator.lab.genset`) serves the same map, documented in
+controller (`lab.genset`) serves the same map, documented in
 docs/lab-power.md. A Modbus exception carries no reason, so when the controller
 refuses a command we read its "last refusal" register and say why, in the words of
 the branch procedure (disconnect the mains before starting the generator; never

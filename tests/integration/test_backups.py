@@ -38,7 +38,7 @@ from orchestrator.errors import (
 )
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
-from orchestrator.lab.processes import find_free_port
+from orchestrator.local_machine import find_free_port
 
 pytestmark = pytest.mark.integration
 

@@ -23,14 +23,14 @@ import psycopg2
 import pytest
 from sqlalchemy import make_url
 
-from orchestrator.lab.credit.observe import (
+from lab.credit.observe import (
     acknowledged_writes,
     longest_outage,
     lost_writes,
     observed_outages,
 )
-from orchestrator.lab.credit.reports import ORG_CODE
-from orchestrator.lab.credit.schema import (
+from lab.credit.reports import ORG_CODE
+from lab.credit.schema import (
     create_schema,
     generate_data,
     id_number,
@@ -38,8 +38,8 @@ from orchestrator.lab.credit.schema import (
     loan_count,
     table_checksums,
 )
-from orchestrator.lab.postgres import PostgresServer
-from orchestrator.lab.processes import find_free_port as free_tcp_port
+from lab.postgres import PostgresServer
+from orchestrator.local_machine import find_free_port as free_tcp_port
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,7 @@ class Lab:
     def start(self, module: str, *args: str) -> subprocess.Popen:
         stderr = (self.workdir / f"{module}-{len(self.procs)}.stderr").open("w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"orchestrator.lab.credit.{module}", *args],
+            [sys.executable, "-m", f"lab.credit.{module}", *args],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

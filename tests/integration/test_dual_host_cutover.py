@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import yaml
 
+from lab.credit.observe import acknowledged_writes, longest_outage, lost_writes
+from lab.pair_reset import reset_pair
+from lab.split_brain import SplitBrainWatch, WatchResult
+from lab.topology import LabTopology
 from orchestrator.journal import Journal
-from orchestrator.lab.credit.observe import acknowledged_writes, longest_outage, lost_writes
-from orchestrator.lab.pair_reset import reset_pair
-from orchestrator.lab.processes import wait_until
-from orchestrator.lab.split_brain import SplitBrainWatch, WatchResult
-from orchestrator.lab.topology import LabTopology
+from orchestrator.local_machine import wait_until
 
 pytestmark = pytest.mark.integration
 DR = [sys.executable, "-m", "orchestrator.cli.main"]

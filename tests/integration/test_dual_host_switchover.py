@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.lab import netns
-from orchestrator.lab.credit.observe import acknowledged_writes, lost_writes
-from orchestrator.lab.pair_reset import reset_pair
-from orchestrator.lab.processes import wait_until
-from orchestrator.lab.topology import LabTopology
+from lab import netns
+from lab.credit.observe import acknowledged_writes, lost_writes
+from lab.pair_reset import reset_pair
+from lab.topology import LabTopology
+from orchestrator.local_machine import wait_until
 
 pytestmark = pytest.mark.integration
 TOPO = LabTopology(branches=2)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.lab.processes import find_free_port
+from orchestrator.local_machine import find_free_port
 
 ROOT = Path(__file__).parent.parent.parent
 VENV_BIN = Path(sys.executable).parent

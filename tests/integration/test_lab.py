@@ -19,12 +19,12 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
+from lab import netns
+from lab.lab_inventory import render
+from lab.topology import LabTopology
 from orchestrator.engine.endpoints import ssh_endpoint
 from orchestrator.inventory import resolve_secret
-from orchestrator.lab import netns
-from orchestrator.lab.lab_inventory import render
-from orchestrator.lab.processes import wait_until
-from orchestrator.lab.topology import LabTopology
+from orchestrator.local_machine import wait_until
 from orchestrator.transports.genset import GensetClient
 from orchestrator.transports.ssh import SshTransport
 from orchestrator.transports.ups import NutClient

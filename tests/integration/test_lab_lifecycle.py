@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lab import netns
-from orchestrator.lab.processes import command_line
-from orchestrator.lab.state import LabState
+from lab import netns
+from lab.processes import command_line
+from lab.state import LabState
 
 pytestmark = [pytest.mark.integration, pytest.mark.exclusive_lab]
 DR = [sys.executable, "-m", "orchestrator.cli.main"]
@@ -74,8 +74,8 @@ def test_up_twice_then_down_leaves_nothing():
 
 
 def test_lab_refuses_to_build_without_root(monkeypatch, tmp_path):
-    from orchestrator.errors import LabError
-    from orchestrator.lab.lab import Lab
+    from lab.errors import LabError
+    from lab.lab import Lab
 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(LabError, match="must run as root"):

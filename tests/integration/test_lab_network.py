@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import LabError
-from orchestrator.lab import netns as nl
-from orchestrator.lab.topology import (
+from lab import netns as nl
+from lab.errors import LabError
+from lab.topology import (
     LabTopology,
     LineKind,
     add_vip,

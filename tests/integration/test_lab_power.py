@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.genset import GensetLab
+from lab.ups import UpsLab
 from orchestrator.errors import TransportError
-from orchestrator.lab import processes
-from orchestrator.lab.genset import GensetLab
-from orchestrator.lab.ups import UpsLab
+from orchestrator.local_machine import find_free_port, process_is_running
 from orchestrator.transports.genset import GensetClient
 from orchestrator.transports.ups import NutClient, NutError, UpsReading
 
@@ -39,7 +39,7 @@ def _ups_lab(base: Path, **kwargs: object) -> UpsLab:
         password_file.write_text(secrets.token_urlsafe(12) + "\n")
     return UpsLab(
         base / "ups",
-        port=processes.find_free_port(),
+        port=find_free_port(),
         password_file=password_file,
         battery_runtime_s=60,
         low_runtime_s=20,
@@ -151,19 +151,19 @@ def test_stop_ends_every_ups_process_also_from_another_instance(tmp_path):
     assert set(lab.pids()) == {"ups-driver", "upsd", "ups-model"}
     assert len(pids) == 5  # timeout + dummy-ups, timeout + upsd, the model
     UpsLab(lab.state_dir, port=lab.port, password_file=lab.password_file).stop()
-    assert not [pid for pid in pids if processes.is_running(pid)]
+    assert not [pid for pid in pids if process_is_running(pid)]
     assert lab.status()["state"] == "stopped"
     lab.stop()  # idempotent
 
 
 @pytest.fixture
 def genset(tmp_path: Path) -> Iterator[GensetLab]:
-    lab = GensetLab(tmp_path / "genset", port=processes.find_free_port(), warmup=2)
+    lab = GensetLab(tmp_path / "genset", port=find_free_port(), warmup=2)
     lab.start()
     yield lab
     pid = lab.pid
     lab.stop()
-    assert pid is not None and not processes.is_running(pid)
+    assert pid is not None and not process_is_running(pid)
 
 
 def test_the_generator_starts_only_off_mains_and_is_stable_after_warmup(genset):

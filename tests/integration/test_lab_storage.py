@@ -15,10 +15,10 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from orchestrator.errors import LabError
-from orchestrator.lab import storage_faults
-from orchestrator.lab.processes import find_free_port, is_running
-from orchestrator.lab.s3 import S3Lab
+from lab import storage_faults
+from lab.errors import LabError
+from lab.s3 import S3Lab
+from orchestrator.local_machine import find_free_port, process_is_running
 
 pytestmark = pytest.mark.integration
 
@@ -207,12 +207,12 @@ def test_stop_from_another_process_leaves_no_s3_process(tmp_path: Path):
     assert len(pids) == 2
 
     stop = (
-        "import sys; from pathlib import Path; from orchestrator.lab.s3 import S3Lab; "
+        "import sys; from pathlib import Path; from lab.s3 import S3Lab; "
         "S3Lab(Path(sys.argv[1]), port=int(sys.argv[2]), backend_port=int(sys.argv[3])).stop()"
     )
     arguments = [str(lab.state_dir), str(lab.port), str(lab.backend_port)]
     subprocess.run([sys.executable, "-c", stop, *arguments], check=True, timeout=30)
 
-    assert not any(is_running(pid) for pid in pids)
+    assert not any(process_is_running(pid) for pid in pids)
     assert lab.status()["state"] == "stopped"
     lab.stop()  # idempotent

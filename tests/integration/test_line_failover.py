@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lab import netns
-from orchestrator.lab.credit.observe import observed_outages
-from orchestrator.lab.processes import wait_until
-from orchestrator.lab.topology import LabTopology
+from lab import netns
+from lab.credit.observe import observed_outages
+from lab.topology import LabTopology
+from orchestrator.local_machine import wait_until
 
 pytestmark = pytest.mark.integration
 TOPO = LabTopology(branches=2)

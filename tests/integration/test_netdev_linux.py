@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from lab import netns
+from lab.sshd import SshServer
 from orchestrator.errors import HostKeyRejected, TransportError
-from orchestrator.lab import netns
-from orchestrator.lab.sshd import SshServer
 from orchestrator.transports.netdev import (
     PortStatus,
     SwitchEndpoint,

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
-from orchestrator.lab.postgres import PortInUse, PostgresLabError, PostgresServer
-from orchestrator.lab.processes import find_free_port, is_running
+from lab.postgres import PostgresLabError, PostgresServer
+from orchestrator.local_machine import find_free_port, process_is_running
+from orchestrator.postgresql.errors import PortInUse, PostgresError
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +75,7 @@ def test_restart_keeps_data_and_stop_leaves_no_process(postgres_server, postgres
         postgres_server.stop()
         postgres_server.stop()
         assert not postgres_server.is_running
-        assert [pid for pid in pids if is_running(pid)] == []
+        assert [pid for pid in pids if process_is_running(pid)] == []
 
         postgres_server.start()
         postgres_server.start()
@@ -86,7 +87,7 @@ def test_restart_keeps_data_and_stop_leaves_no_process(postgres_server, postgres
 
 def test_psql_returns_output_and_reports_errors(postgres_server):
     assert postgres_server.psql("SELECT 1 + 1").strip() == "2"
-    with pytest.raises(PostgresLabError, match="no_such_table"):
+    with pytest.raises(PostgresError, match="no_such_table"):
         postgres_server.psql("SELECT * FROM no_such_table")
 
 
@@ -133,7 +134,7 @@ def test_streaming_standby_replicates_reports_lag_and_promotes(
         def replicated() -> bool:
             try:
                 return standby.psql("SELECT count(*) FROM ledger", database).strip() == "1"
-            except PostgresLabError:
+            except PostgresError:
                 return False
 
         assert _poll(replicated)
@@ -145,7 +146,7 @@ def test_streaming_standby_replicates_reports_lag_and_promotes(
         replayed_at = standby.last_replay_timestamp()
         assert replayed_at is not None
         assert abs(datetime.now(UTC) - replayed_at) < timedelta(minutes=1)
-        with pytest.raises(PostgresLabError, match="read-only"):
+        with pytest.raises(PostgresError, match="read-only"):
             standby.psql("INSERT INTO ledger VALUES (2)", database)
 
         standby.promote()
@@ -160,7 +161,7 @@ def test_streaming_standby_replicates_reports_lag_and_promotes(
         pids = _server_pids(standby)
         standby.stop("immediate")
         assert not standby.is_running
-        assert [pid for pid in pids if is_running(pid)] == []
+        assert [pid for pid in pids if process_is_running(pid)] == []
     finally:
         engine.dispose()
         standby.stop("immediate")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.lab_inventory import GENSET_WARMUP_S
 from orchestrator.journal import Journal
-from orchestrator.lab.lab_inventory import GENSET_WARMUP_S
-from orchestrator.lab.processes import wait_until
+from orchestrator.local_machine import wait_until
 from orchestrator.transports.genset import GensetClient
 
 pytestmark = pytest.mark.integration

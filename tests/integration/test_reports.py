@@ -19,15 +19,15 @@ from typer.testing import CliRunner
 from backups.actions.init import init_set
 from backups.actions.restore_test import restore_test
 from backups.actions.run import run_backup
+from lab import local_target
+from lab.observed_record import record_lab_observation
 from orchestrator.cli import main, report_cmd
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions
 from orchestrator.errors import DrError
 from orchestrator.incidents import IncidentStore, Scope
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
-from orchestrator.lab import local_target
-from orchestrator.lab.observed_record import record_lab_observation
-from orchestrator.lab.processes import find_free_port, wait_until
+from orchestrator.local_machine import find_free_port, wait_until
 from tests.integration.test_backups import RESTIC_PASSWORD, context, write_inventory
 
 pytestmark = pytest.mark.integration

@@ -23,9 +23,9 @@ from backups.actions.init import init_set
 from backups.actions.restore_test import restore_test
 from backups.actions.run import run_backup
 from backups.restore.scratch_pg import PREFIX
+from lab.storage_faults import corrupt_pack
 from orchestrator.journal import Journal
-from orchestrator.lab.processes import find_free_port
-from orchestrator.lab.storage_faults import corrupt_pack
+from orchestrator.local_machine import find_free_port
 from tests.integration.test_backups import PG_PASSWORD_ENV, RESTIC_PASSWORD, context
 from tests.integration.test_backups import write_inventory as write_base
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lab import local_target
-from orchestrator.lab.processes import find_free_port, is_running
+from lab import local_target
+from orchestrator.local_machine import find_free_port, process_is_running
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -92,7 +92,7 @@ def test_docs_example_is_the_shipped_runbook():
 def test_local_target_down_stops_its_sshd_from_another_process(tmp_path):
     state = tmp_path / "target"
     subprocess.run(
-        [sys.executable, "-m", "orchestrator.lab.local_target", "up", str(state)],
+        [sys.executable, "-m", "lab.local_target", "up", str(state)],
         check=True,
         capture_output=True,
         timeout=60,
@@ -100,9 +100,9 @@ def test_local_target_down_stops_its_sshd_from_another_process(tmp_path):
     pid = int((state / "sshd" / "server.pid").read_text())
     assert Path(f"/proc/{pid}").exists()
     subprocess.run(
-        [sys.executable, "-m", "orchestrator.lab.local_target", "down", str(state)],
+        [sys.executable, "-m", "lab.local_target", "down", str(state)],
         check=True,
         capture_output=True,
         timeout=60,
     )
-    assert not is_running(pid)
+    assert not process_is_running(pid)

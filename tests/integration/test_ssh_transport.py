@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.sshd import SshServer
 from orchestrator.errors import DrError, HostKeyRejected, TransportError
-from orchestrator.lab.processes import find_free_port
-from orchestrator.lab.sshd import SshServer
+from orchestrator.local_machine import find_free_port
 from orchestrator.transports.ssh import RECORD_OUTPUT_LIMIT, SshEndpoint, SshTransport
 from tests.support.sshd_fixtures import endpoint_for_host
 

@@ -11,14 +11,14 @@ import pytest
 from orchestrator.inventory import Inventory, load_inventory
 
 if TYPE_CHECKING:
-    from orchestrator.lab.lab import Lab
+    from lab.lab import Lab
 
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.fail("the lab tests need root (network namespaces); run them as root")
-    from orchestrator.lab.lab import Lab
+    from lab.lab import Lab
 
     lab = Lab()
     try:

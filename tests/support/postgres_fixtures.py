@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.postgres import PostgresServer
 from orchestrator.errors import DrError
-from orchestrator.lab.postgres import PostgresServer
-from orchestrator.lab.processes import find_free_port
+from orchestrator.local_machine import find_free_port
 
 
 @pytest.fixture(scope="session")

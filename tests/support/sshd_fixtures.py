@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.lab.processes import find_free_port
-from orchestrator.lab.sshd import SshServer
+from lab.sshd import SshServer
+from orchestrator.local_machine import find_free_port
 from orchestrator.transports.ssh import SshEndpoint, SshTransport
 
 MakeSshd = Callable[..., SshServer]

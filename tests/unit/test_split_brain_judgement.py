@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.lab.split_brain import overlaps, writable_stretches
+from lab.split_brain import overlaps, writable_stretches
 
 
 def test_a_writable_stretch_widens_to_the_samples_that_prove_otherwise():

@@ -1,0 +1,111 @@
+"""`dr lab up|down|status|fault|heal`: the drill lab on this machine."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from lab.faults import FAULTS
+from orchestrator.cli.console import console, error_console
+from orchestrator.cli.options import DbOption, JsonOption, open_journal
+from orchestrator.cli.summary import print_json
+
+if TYPE_CHECKING:
+    from lab.lab import Lab
+
+app = typer.Typer(
+    help="The drill lab: real hosts, lines, switches, power and data on this machine (演练环境).",
+    no_args_is_help=True,
+)
+
+
+def _lab() -> Lab:
+    # Imported here: the lab's parts pull in pymodbus, boto3 and more, which the rest of
+    # `dr` should not pay for at every start.
+    from lab.lab import Lab
+
+    return Lab(progress=lambda message: error_console.print(f"[dim]…[/] {escape(message)}"))
+
+
+@app.command("up")
+def up(
+    branches: Annotated[
+        int, typer.Option("--branches", min=1, max=50, help="How many branches.")
+    ] = 2,
+    loans: Annotated[
+        int, typer.Option("--loans", min=100, help="Synthetic loans to generate.")
+    ] = 10_000,
+) -> None:
+    """Build the lab (idempotent); prints where its inventory is."""
+    started = time.monotonic()
+    lab = _lab()
+    lab.up(branches=branches, loans=loans)
+    console.print(
+        f"lab up in {time.monotonic() - started:.1f}s; inventory: {lab.state.inventory_file}"
+    )
+
+
+@app.command("down")
+def down() -> None:
+    """Remove every namespace, link, process, mount and file the lab made."""
+    removed = _lab().down()
+    console.print(f"lab down: removed {len(removed)} items")
+
+
+@app.command("status")
+def status(json_out: JsonOption = False) -> None:
+    """Each part of the lab and the load-generator and prober counters."""
+    from lab.status import lab_status
+
+    report = lab_status(_lab())
+    if json_out:
+        print_json(console, report)
+        return
+    console.print(
+        f"lab {'up' if report['up'] else 'DOWN'} ({report['state_dir']}), "
+        f"{report['branches']} branches"
+    )
+    for name, running in report["processes"].items():
+        console.print(f"  {name:<24} {'running' if running['running'] else 'STOPPED'}")
+    for name, counters in report["observers"].items():
+        console.print(f"  {name:<24} {escape(str(counters))}")
+    for fault, since in report["faults"].items():
+        console.print(f"  [yellow]fault in force[/]: {escape(fault)} since {since['since']}")
+
+
+@app.command("fault", context_settings={"allow_extra_args": False})
+def fault(
+    name: Annotated[str, typer.Argument(help="Fault name: " + ", ".join(FAULTS))],
+    args: Annotated[list[str] | None, typer.Argument(help="The fault's arguments.")] = None,
+) -> None:
+    """Inject a fault (see docs/lab.md); `dr lab heal` undoes it."""
+    key = _lab().fault(name, list(args or []))
+    console.print(f"fault injected: {escape(key)}")
+
+
+@app.command("heal")
+def heal(
+    name: Annotated[str, typer.Argument(help="Fault name.")],
+    args: Annotated[list[str] | None, typer.Argument(help="The fault's arguments.")] = None,
+) -> None:
+    """Undo a fault."""
+    key = _lab().heal(name, list(args or []))
+    console.print(f"healed: {escape(key)}")
+
+
+@app.command("observe")
+def observe(
+    run_id: Annotated[str, typer.Argument(help="A drill run on the lab.")],
+    branch: Annotated[str, typer.Option("--branch", help="Whose prober saw the outage.")],
+    db: DbOption = None,
+) -> None:
+    """Record the lab's own RTO for a finished drill, beside the runbook's (for reports)."""
+    from lab.observed_record import record_lab_observation
+
+    lab = _lab()
+    records = record_lab_observation(open_journal(db), run_id, lab.state.observe, branch)
+    for record in records:
+        console.print(f"lab observed {record.name}: {record.value_seconds}s (run {run_id})")

@@ -1,0 +1,276 @@
+"""Faults the lab can inject, each with the heal that undoes it exactly.
+
+A fault is recorded in the lab manifest while it is in force, so `dr lab status` shows
+it and `dr lab heal` knows what to undo even from another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from lab import netns, processes, topology
+from lab.errors import LabError
+from lab.topology import LabTopology
+from orchestrator.errors import UserInputError
+
+if TYPE_CHECKING:
+    from lab.genset import GensetLab
+    from lab.postgres import PostgresServer
+    from lab.s3 import S3Lab
+    from lab.sshd import SshServer
+    from lab.ups import UpsLab
+
+
+class Lab(Protocol):
+    """The lab's parts as a fault reaches them. `lab.Lab` is one; a protocol here keeps
+    this module from importing the module that applies its faults."""
+
+    def sshd(self, topo: LabTopology, host: str) -> SshServer: ...
+
+    def postgres(self, topo: LabTopology, host: str) -> PostgresServer: ...
+
+    def ups(self) -> UpsLab: ...
+
+    def genset(self) -> GensetLab: ...
+
+    def s3(self) -> S3Lab: ...
+
+    def forget_processes_in(self, namespace: str) -> None: ...
+
+    def data_dir(self, host: str) -> Path: ...
+
+
+Action = Callable[[Lab, LabTopology, list[str]], None]
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    usage: str
+    summary: str
+    inject: Action
+    heal: Action
+
+    def key(self, args: list[str]) -> str:
+        return " ".join([self.name, *args])
+
+
+def _branch(topo: LabTopology, args: list[str], usage: str) -> tuple[int, str]:
+    if len(args) != 2 or args[1] not in ("primary", "standby"):
+        raise UserInputError(f"usage: dr lab fault {usage}")
+    name = args[0]
+    number = name.removeprefix("branch-")
+    if not number.isdigit() or not 1 <= int(number) <= topo.branches:
+        raise UserInputError(
+            f"{name!r} is not a branch of this lab (branch-1..branch-{topo.branches})"
+        )
+    return int(number), args[1]
+
+
+def _one_of(args: list[str], allowed: list[str], usage: str) -> str:
+    if len(args) != 1 or args[0] not in allowed:
+        raise UserInputError(f"usage: dr lab fault {usage} (one of: {', '.join(allowed)})")
+    return args[0]
+
+
+# ---- network ---------------------------------------------------------------------------
+
+
+def _line(up: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        number, kind = _branch(topo, args, "line-cut BRANCH primary|standby")
+        namespace, port = topology.line_port(topo, number, kind)  # type: ignore[arg-type]
+        netns.set_link(namespace, port, up)
+
+    return act
+
+
+def _switch(up: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        name = _one_of(args, ["sw-funds", "sw-nonfunds", "sw-spare"], "switch-down NAME")
+        namespace = topo.namespace(name)
+        # A dead switch: no management, no forwarding on any port.
+        for link in netns.list_links(namespace):
+            if link != "lo":
+                netns.set_link(namespace, link, up)
+        server = lab.sshd(topo, name)
+        server.start() if up else server.stop()
+
+    return act
+
+
+def _host_down(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+    host = _one_of(args, ["dc-a", "dc-b", "backup"], "host-down HOST")
+    namespace = topo.namespace(host)
+    # Power off: every process of the host dies at once, then its links go dark.
+    pids = netns.namespace_pids(namespace)
+    processes.terminate(pids, grace=0.0)
+    lab.forget_processes_in(namespace)
+    for link in netns.list_links(namespace):
+        if link != "lo":
+            netns.set_link(namespace, link, False)
+    # An address added at run time does not survive a power cycle: a host that boots
+    # again must not answer for the VIP its successor now holds.
+    if host in ("dc-a", "dc-b"):
+        topology.remove_vip(topo, host)
+
+
+def _host_up(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+    host = _one_of(args, ["dc-a", "dc-b", "backup"], "host-down HOST")
+    namespace = topo.namespace(host)
+    for link in netns.list_links(namespace):
+        netns.set_link(namespace, link, True)
+    # The kernel dropped the route through lan0 when the link went down; the host's
+    # boot configuration puts it back (without it, replies to the branches are lost).
+    netns.add_route(namespace, topology.BRANCH_NETS, topo.lan_gateway)
+    # Back from a power cycle: sshd and the database come back as configured on disk,
+    # which for an old primary means *as a primary*: that is the danger fencing is for.
+    lab.sshd(topo, host).start()
+    if host in ("dc-a", "dc-b"):
+        lab.postgres(topo, host).start()
+
+
+def _partition(up: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        host = _one_of(args, ["dc-a", "dc-b", "backup"], "partition HOST")
+        # Only the management path goes: the host keeps serving the branches.
+        netns.set_link(topo.namespace(host), "mgmt0", up)
+
+    return act
+
+
+# ---- power and storage -------------------------------------------------------------------
+
+
+def _ups_mode(mode: str) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        lab.ups().set_mode(mode)
+
+    return act
+
+
+def _genset_fault(fault: str | None) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        lab.genset().set_fault(fault)
+
+    return act
+
+
+def _s3(up: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        s3 = lab.s3()
+        s3.up() if up else s3.down()
+
+    return act
+
+
+def _corrupt(heal: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        from lab import storage_faults
+
+        if len(args) != 1:
+            raise UserInputError(
+                "usage: dr lab fault corrupt-backup REPO (a local restic repository path)"
+            )
+        repo = Path(args[0])
+        if heal:
+            storage_faults.restore_pack(repo)
+        else:
+            storage_faults.corrupt_pack(repo)
+
+    return act
+
+
+def _disk(heal: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> None:
+        from lab import storage_faults
+
+        host = _one_of(args, ["dc-a", "dc-b", "backup"], "disk-full HOST")
+        if heal:
+            storage_faults.free_disk(lab.data_dir(host))
+        else:
+            storage_faults.fill_disk(lab.data_dir(host))
+
+    return act
+
+
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault(
+            "line-cut",
+            "line-cut BRANCH primary|standby",
+            "cut a branch's line",
+            _line(False),
+            _line(True),
+        ),
+        Fault(
+            "switch-down",
+            "switch-down sw-funds|sw-nonfunds|sw-spare",
+            "a switch dies (all ports, management)",
+            _switch(False),
+            _switch(True),
+        ),
+        Fault(
+            "host-down",
+            "host-down dc-a|dc-b|backup",
+            "a host loses power: every process dies, links go dark",
+            _host_down,
+            _host_up,
+        ),
+        Fault(
+            "partition",
+            "partition dc-a|dc-b|backup",
+            "the host keeps serving but the orchestrator cannot reach it",
+            _partition(False),
+            _partition(True),
+        ),
+        Fault(
+            "power-outage",
+            "power-outage",
+            "mains fails: the UPS runs on battery",
+            _ups_mode("outage"),
+            _ups_mode("mains"),
+        ),
+        Fault(
+            "ups-fault",
+            "ups-fault",
+            "the UPS reports an internal fault",
+            _ups_mode("fault"),
+            _ups_mode("mains"),
+        ),
+        Fault(
+            "generator-no-start",
+            "generator-no-start",
+            "the generator will not start",
+            _genset_fault("no-start"),
+            _genset_fault(None),
+        ),
+        Fault("s3-down", "s3-down", "the S3 endpoint stops answering", _s3(False), _s3(True)),
+        Fault(
+            "corrupt-backup",
+            "corrupt-backup REPO",
+            "flip bytes in a stored restic pack",
+            _corrupt(False),
+            _corrupt(True),
+        ),
+        Fault(
+            "disk-full", "disk-full HOST", "the host's data disk is full", _disk(False), _disk(True)
+        ),
+    )
+}
+
+
+def lookup(name: str) -> Fault:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise UserInputError(f"no lab fault {name!r}; faults: {', '.join(FAULTS)}") from None
+
+
+def require_lab(ready: bool) -> None:
+    if not ready:
+        raise LabError("the lab is not up; run `dr lab up` first")

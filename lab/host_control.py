@@ -1,0 +1,89 @@
+"""The lab hosts' database and credit-service control, as runbooks reach it over SSH.
+
+`STATE/bin/dr-lab-host HOST ACTION` (installed by `dr lab up`; the lab inventory's
+`host_pairs[].control` names it) plays the part that `pg_ctlcluster` and `systemctl`
+play on a production host:
+
+    db-status        one JSON line: in_recovery, receive_lsn, replay_lsn, last_replay_at
+    db-start | db-stop | db-promote
+    service-start | service-stop | service-running (exit 0 while it runs)
+
+It runs as root inside the host's namespace (sshd lives there); a host that is powered
+off has no sshd, so nothing here is reachable then, exactly as on real hardware.
+Errors print one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from lab.lab import Lab
+from lab.standby_control import STANDBY_ACTIONS, act_on_standby
+from lab.topology import LabTopology
+from orchestrator.errors import DrError
+
+HOSTS = ("dc-a", "dc-b")
+ACTIONS = (
+    "db-status",
+    "db-start",
+    "db-stop",
+    "db-promote",
+    "service-start",
+    "service-stop",
+    "service-running",
+    *STANDBY_ACTIONS,
+)
+
+
+def db_status(lab: Lab, topo: LabTopology, host: str) -> dict[str, object]:
+    status = lab.postgres(topo, host).standby_status()
+    replayed = status.last_replay_timestamp
+    return {
+        "in_recovery": status.in_recovery,
+        "receive_lsn": status.receive_lsn,
+        "replay_lsn": status.replay_lsn,
+        "last_replay_at": replayed.isoformat() if replayed is not None else None,
+    }
+
+
+def act(lab: Lab, host: str, action: str, extra: list[str] | None = None) -> int:
+    topo = LabTopology(branches=lab.state.load().branches)
+    server = lab.postgres(topo, host)
+    if action in STANDBY_ACTIONS:
+        return act_on_standby(server, action, extra or [])
+    if action == "db-status":
+        print(json.dumps(db_status(lab, topo, host)))
+    elif action == "db-start":
+        server.start()
+    elif action == "db-stop":
+        server.stop("fast")
+    elif action == "db-promote":
+        server.promote()
+    elif action == "service-start":
+        lab.start_credit_service(host)
+    elif action == "service-stop":
+        lab.stop_credit_service(host)
+    elif action == "service-running":
+        return 0 if lab.credit_service_running(host) else 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    arity = 2 + STANDBY_ACTIONS.get(args[1] if len(args) > 1 else "", 0)
+    if len(args) != arity or args[0] not in HOSTS or args[1] not in ACTIONS:
+        print(
+            f"usage: dr-lab-host {'|'.join(HOSTS)} {'|'.join(ACTIONS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return act(Lab(), args[0], args[1], args[2:])
+    except DrError as err:
+        print(f"dr-lab-host {args[0]} {args[1]}: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
