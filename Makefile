@@ -51,6 +51,7 @@ drill-local: system-packages python-packages
 lint: python-packages
 	$(VENV)/bin/ruff check orchestrator runbooks backups lab tests bench
 	$(VENV)/bin/ruff format --check orchestrator runbooks backups lab tests bench
+	$(VENV)/bin/mypy
 
 test: system-packages python-packages lint
 	@bash scripts/run-tests.sh
