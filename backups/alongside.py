@@ -3,7 +3,8 @@
 restic is the critical path of a backup. What dr adds while it runs (hashing every file
 for the manifest, the manifest's own restic deriving its key, loading the journal)
 should use the CPU that restic leaves free rather than slow it down: on a two-core
-machine restic alone keeps ~1.7 cores busy. On Linux the nice value belongs to a
+machine restic alone keeps most of both cores busy (bench/backup_vs_restic.py, and its
+`--restic-cores` for a machine with cores to spare). On Linux the nice value belongs to a
 thread, and a child process starts with the nice value of the thread that started it.
 So the work runs in a thread of its own whose priority is lowered, and what it starts
 inherits that. A new thread, not the caller's: without privileges a lowered priority

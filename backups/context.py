@@ -15,11 +15,11 @@ from backups.locks import LockPolicy
 from backups.repository import repository_of
 from backups.restic.backup import BackupStatus
 from backups.session import RepositorySession
-from orchestrator.inventory.models import BackupSet, Inventory
+from orchestrator.inventory import BackupSet, Inventory
 
 if TYPE_CHECKING:
-    # Importing the journal loads SQLAlchemy (~0.3 s): `dr backup run` does it only
-    # once restic is already running (see `journal_opener`).
+    # Importing the journal loads SQLAlchemy, which is slow: `dr backup run` does it only
+    # once restic is already running (see `journal_opener`; bench/backup_vs_restic.py).
     from orchestrator.journal import Journal
 
 ProgressSink = Callable[[str, BackupStatus], None]

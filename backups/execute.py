@@ -12,8 +12,10 @@ whatever is left of the group after a short grace.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ from typing import IO, Any
 
 log = logging.getLogger("dr.backups")
 
-JsonCallback = Callable[[dict[str, Any]], None]
+JsonCallback = Callable[[dict[str, Any]], object]
 _CHUNK = 1 << 20
 _STDERR_LIMIT = 64 * 1024
 # How long a child interrupted by SIGINT may take to clean up (restic: its lock).
@@ -66,10 +68,6 @@ class Completed:
     timeout: float | None = None
     pid: int | None = None
 
-    @property
-    def display(self) -> str:
-        return shlex.join(self.argv)
-
 
 @dataclass
 class PipelineResult:
@@ -77,7 +75,7 @@ class PipelineResult:
     consumer: Completed
     bytes: int
     sha256: str
-    head: bytes = field(default=b"")
+    head: builtins.bytes = field(default=b"")
     # We killed the producer because the consumer stopped reading (e.g. restic could
     # not lock): its exit code then says nothing about the producer itself.
     producer_killed: bool = False
@@ -135,11 +133,18 @@ class Runner:
         *,
         on_json: JsonCallback | None = None,
         timeout: float | None = None,
+        drain: bool = False,
     ) -> PipelineResult:
         """producer | consumer, with the bytes passing through us so that we count and
         hash them. Both exit codes are returned: a producer that dies half-way leaves a
         consumer that saw a clean end of input and exits 0. `timeout` limits the whole
-        pipeline; at it both process groups are stopped."""
+        pipeline; at it both process groups are stopped.
+
+        A consumer may stop reading early. By default the producer is then stopped (a
+        restic that could not lock must not leave pg_dump writing a whole dump for
+        nobody). With `drain`, we read the producer to its end instead and hash all of
+        it: a consumer that needs only the head (pg_restore --list reads just the table
+        of contents) must not leave a checksum of part of the stream."""
         (p_argv, p_env), (c_argv, c_env) = producer, consumer
         log.debug("running %s | %s", self.mask(shlex.join(p_argv)), self.mask(shlex.join(c_argv)))
         started = time.monotonic()
@@ -152,7 +157,7 @@ class Runner:
         deadline = _Deadline([prod, cons], timeout)
         try:
             p_err, c_err = _Collector(prod.stderr), _Collector(cons.stderr)
-            pump = _Pump(prod.stdout, cons.stdin)
+            pump = _Pump(prod.stdout, cons.stdin, drain=drain)
             pump.start()
             lines: list[str] = []
             assert cons.stdout is not None
@@ -160,7 +165,7 @@ class Runner:
                 _dispatch(raw.decode("utf-8", "replace"), on_json, lines)
             c_code = cons.wait()
             pump.join()
-            killed = pump.consumer_gone and prod.poll() is None
+            killed = pump.consumer_gone and not drain and prod.poll() is None
             if killed:
                 # The consumer quit early; the producer would block on a full pipe forever.
                 stop_group(prod)
@@ -170,11 +175,26 @@ class Runner:
             raise
         finally:
             deadline.cancel()
-        limit = {"timed_out": deadline.fired, "timeout": timeout}
         return PipelineResult(
-            producer=self._completed(p_argv, p_code, "", p_err, started, pid=prod.pid, **limit),
+            producer=self._completed(
+                p_argv,
+                p_code,
+                "",
+                p_err,
+                started,
+                pid=prod.pid,
+                timed_out=deadline.fired,
+                timeout=timeout,
+            ),
             consumer=self._completed(
-                c_argv, c_code, "".join(lines), c_err, started, pid=cons.pid, **limit
+                c_argv,
+                c_code,
+                "".join(lines),
+                c_err,
+                started,
+                pid=cons.pid,
+                timed_out=deadline.fired,
+                timeout=timeout,
             ),
             bytes=pump.count,
             sha256=pump.digest.hexdigest(),
@@ -367,8 +387,9 @@ class _Collector(threading.Thread):
         self.start()
 
     def run(self) -> None:
-        assert self._stream is not None
-        for chunk in iter(lambda: self._stream.read(4096), b""):  # type: ignore[union-attr]
+        stream = self._stream
+        assert stream is not None
+        for chunk in iter(lambda: stream.read(4096), b""):
             self._data += chunk
             if len(self._data) > _STDERR_LIMIT:
                 del self._data[: len(self._data) - _STDERR_LIMIT]
@@ -380,27 +401,38 @@ class _Collector(threading.Thread):
 class _Pump(threading.Thread):
     """Copies producer stdout to consumer stdin, counting and hashing what passes."""
 
-    def __init__(self, source: IO[bytes] | None, sink: IO[bytes] | None) -> None:
+    def __init__(
+        self, source: IO[bytes] | None, sink: IO[bytes] | None, *, drain: bool = False
+    ) -> None:
         super().__init__(daemon=True)
         self._source, self._sink = source, sink
+        self._drain = drain
         self.count = 0
         self.digest = hashlib.sha256()
         self.head = b""
         self.consumer_gone = False
 
-    def run(self) -> None:
-        assert self._source is not None and self._sink is not None
+    def _write(self, sink: IO[bytes], chunk: bytes) -> None:
         try:
-            for chunk in iter(lambda: self._source.read1(_CHUNK), b""):  # type: ignore[union-attr]
+            sink.write(chunk)
+        except BrokenPipeError:
+            self.consumer_gone = True
+
+    def run(self) -> None:
+        source, sink = self._source, self._sink
+        assert isinstance(source, io.BufferedReader) and sink is not None
+        try:
+            for chunk in iter(lambda: source.read1(_CHUNK), b""):
                 if len(self.head) < 16:
                     self.head += chunk[: 16 - len(self.head)]
                 self.count += len(chunk)
                 self.digest.update(chunk)
-                self._sink.write(chunk)
-        except BrokenPipeError:
-            self.consumer_gone = True
+                if not self.consumer_gone:
+                    self._write(sink, chunk)
+                elif not self._drain:
+                    break
         finally:
             try:
-                self._sink.close()
+                sink.close()
             except BrokenPipeError:
                 self.consumer_gone = True

@@ -9,6 +9,10 @@ by `restic dump ID /dr-manifest.json`, and in it the snapshot id of every part.
 Retention forgets whole runs (see actions/prune.py), so a manifest and its parts go
 together. A snapshot without a manifest of its run was never sealed: a run that died
 half-way, or a dump that failed and was removed. Restore tests must not use it.
+
+Format 2 lists the files the snapshot holds as restic named them while storing them,
+and marks those that changed while they were backed up (see `backups.snapshot_files`);
+format 1, written before, listed dr's own walk of the paths. Both are read.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from backups.hash_cache import HashCache, now_ns
+from backups.hash_cache import HashCache, StatKey, now_ns, stat_key
 
-FORMAT = "dr-backup-manifest/1"
+FORMAT = "dr-backup-manifest/2"
+# Manifests already in repositories stay readable: format 1 has no changed files.
+READABLE = ("dr-backup-manifest/1", FORMAT)
 FILENAME = "dr-manifest.json"
 PATH_IN_SNAPSHOT = f"/{FILENAME}"
 
@@ -44,9 +50,32 @@ def database_part_name(name: str) -> str:
 @dataclass
 class FileEntry:
     path: str
+    size: int | None  # None: a file changed while backed up that dr never saw
+    sha256: str | None  # None: we could not read it, or it changed while read
+    mtime: float | None
+    # restic stored a version of it that dr cannot vouch for: it was created, changed
+    # or replaced while the backup ran. Size, hash and mtime are what dr saw of it, if
+    # anything; the snapshot may hold another version. Written only when true.
+    changed_during_backup: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        if self.changed_during_backup:
+            return vars(self)
+        return {"path": self.path, "size": self.size, "sha256": self.sha256, "mtime": self.mtime}
+
+
+@dataclass
+class HashedFile:
+    """A file as dr read it for the manifest, with its status before and after."""
+
+    path: str
     size: int
-    sha256: str | None  # None: we could not read it (then restic could not either)
+    sha256: str | None  # None: it could not be read, or changed while it was read
     mtime: float
+    key: StatKey  # its status (lstat) before it was read
+    # Its status after reading was the same as before: `sha256` is of one version. A
+    # file that could not be read is steady and has no hash.
+    steady: bool = True
 
 
 @dataclass
@@ -66,6 +95,9 @@ class FilesPart:
     unreadable: list[str] = field(default_factory=list)
     error: str | None = None
     kind: str = PART_FILES
+    # Files dr hashed that the snapshot does not hold: removed, renamed or created
+    # while restic passed by. Nothing to restore; kept to show where they went.
+    vanished: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,16 +128,22 @@ class Manifest:
     format: str = FORMAT
 
     def to_json(self) -> bytes:
-        # dataclasses.asdict deep-copies every value: ~0.1 s for 5000 files, spent after
-        # restic finished. The file entries hold only plain values, so `vars` will do.
+        # dataclasses.asdict deep-copies every value, which for thousands of files shows
+        # after restic finished (bench/backup_vs_restic.py). The file entries hold only
+        # plain values, so `vars` will do.
         document = asdict(replace(self, files=None))
         if self.files is not None:
             document["files"] = {
                 **asdict(replace(self.files, files=[])),
-                "files": [vars(entry) for entry in self.files.files],
+                "files": [entry.to_json() for entry in self.files.files],
             }
         text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return text.encode()
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # A file name that is not UTF-8 (os.fsdecode keeps its bytes as surrogates):
+            # escaped, it reads back as the same name.
+            return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
     def snapshot_ids(self) -> list[str]:
         parts: list[FilesPart | DatabasePart] = [*([self.files] if self.files else [])]
@@ -115,7 +153,7 @@ class Manifest:
 
 def manifest_from_json(data: bytes) -> Manifest:
     raw = json.loads(data)
-    if raw.get("format") != FORMAT:
+    if raw.get("format") not in READABLE:
         raise ValueError(f"not a {FORMAT} manifest (format {raw.get('format')!r})")
     files = raw.pop("files")
     databases = raw.pop("databases")
@@ -136,10 +174,10 @@ def _database_part(raw: dict[str, Any]) -> DatabasePart:
     return DatabasePart(**raw, tables=tables)
 
 
-def hash_tree(paths: list[str], cache: HashCache | None = None) -> list[FileEntry]:
+def hash_tree(paths: list[str], cache: HashCache | None = None) -> list[HashedFile]:
     """Every regular file under `paths` (symlinks not followed, as restic does). With
     `cache`, unchanged files keep their previous hash (see `backups.hash_cache`)."""
-    entries: list[FileEntry] = []
+    entries: list[HashedFile] = []
     for root in paths:
         for path in _walk(str(Path(root))):
             entry = _entry(path, cache)
@@ -165,7 +203,7 @@ def _walk(root: str) -> list[str]:
     return found
 
 
-def _entry(path: str, cache: HashCache | None) -> FileEntry | None:
+def _entry(path: str, cache: HashCache | None) -> HashedFile | None:
     """None: not a regular file, or removed since the listing (restic skips it too)."""
     try:
         info = os.lstat(path)
@@ -173,15 +211,22 @@ def _entry(path: str, cache: HashCache | None) -> FileEntry | None:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
+    key = stat_key(info)
     cached = cache.lookup(path, info) if cache is not None else None
     if cached is not None:
-        return FileEntry(path, info.st_size, cached, info.st_mtime)
+        return HashedFile(path, info.st_size, cached, info.st_mtime, key)
     hashed_at = now_ns()
     try:
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            after = os.fstat(handle.fileno())
+    except FileNotFoundError:
+        return None
     except OSError:
-        return FileEntry(path, info.st_size, None, info.st_mtime)
+        return HashedFile(path, info.st_size, None, info.st_mtime, key)
+    # Another inode (replaced since the lstat), or written while read: no one version.
+    if stat_key(after) != key:
+        return HashedFile(path, info.st_size, None, info.st_mtime, key, steady=False)
     if cache is not None:
         cache.remember(path, info, hashed_at, digest)
-    return FileEntry(path, info.st_size, digest, info.st_mtime)
+    return HashedFile(path, info.st_size, digest, info.st_mtime, key)

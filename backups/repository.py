@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from backups.execute import Masker
 from orchestrator.errors import BackupError, UserInputError
-from orchestrator.inventory.models import RepositoryTarget
+from orchestrator.inventory import RepositoryTarget
 from orchestrator.inventory.secrets import SecretRef, resolve_secret
 
 _SFTP = re.compile(r"^sftp:(?P<user>[^@:/\s]+)@(?P<host>[^:/\s]+):(?P<path>/\S*)$")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orchestrator.errors import EXIT_FAILED, EXIT_OK
+
 OK, PARTIAL, FAILED = "ok", "partial", "failed"
 
 
@@ -50,7 +52,7 @@ class BackupResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.succeeded else 1
+        return EXIT_OK if self.succeeded else EXIT_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,7 +21,7 @@ from backups.locks import LockPolicy, describe_holders, remove_stale_locks
 from backups.repository import Repository
 from backups.restic import check, copy, dump, forget, init, locks, prune, snapshots
 from backups.restic.backup import BackupOutput, build_backup, parse_stderr_errors
-from backups.restic.errors import EXIT_OK, classify
+from backups.restic.errors import EXIT_OK, EXIT_PARTIAL, classify
 from backups.restic.features import Version, build_version, parse_version
 from orchestrator.errors import (
     BackupTimedOut,
@@ -53,7 +53,7 @@ def restic_program() -> str:
 
 def detect_version(runner: Runner, program: str) -> Version:
     result = runner.run([program, *build_version()], _child_environment({}, _STEERING))
-    if result.exit_code != 0:
+    if result.exit_code != EXIT_OK:
         raise ResticNotInstalled(f"`{program} version` failed: {result.stderr.strip()[:200]}")
     return parse_version(result.stdout)
 
@@ -241,7 +241,7 @@ class RepositorySession:
             shown = self.runner.run(
                 self.argv(locks.build_cat_lock(lock_id)), self.environment(), timeout=self.timeout
             )
-            if shown.exit_code == 0:
+            if shown.exit_code == EXIT_OK:
                 found.append(locks.parse_lock(lock_id, shown.stdout))
         return found
 
@@ -249,12 +249,6 @@ class RepositorySession:
         self.restic(locks.build_unlock(), what="restic unlock")
 
     # -- backup ---------------------------------------------------------------------------
-
-    def backup_paths(
-        self, paths: list[str], *, tags: list[str], host: str, at: Any, on_json: JsonCallback
-    ) -> tuple[BackupOutput, Completed]:
-        """Back up files; exit code 3 (some files unreadable) is a result, not an error."""
-        return self.start_backup_paths(paths, tags=tags, host=host, at=at, on_json=on_json).finish()
 
     def start_backup_paths(
         self, paths: list[str], *, tags: list[str], host: str, at: Any, on_json: JsonCallback
@@ -282,9 +276,10 @@ class RepositorySession:
     def start_backup_bytes(
         self, filename: str, *, tags: list[str], host: str, at: Any
     ) -> PendingBytesBackup:
-        """Start `restic backup --stdin` now and give it its bytes later: restic spends
-        ~0.6 s deriving the key and loading the index before it reads stdin, which then
-        overlaps with whatever the caller does meanwhile (backing up the files)."""
+        """Start `restic backup --stdin` now and give it its bytes later: restic derives
+        the key and loads the index before it reads stdin, which then overlaps with
+        whatever the caller does meanwhile (backing up the files; bench/backup_vs_restic.py
+        shows the time it saves)."""
         args = build_backup(stdin_filename=filename, tags=tags, host=host, time=at)
         return PendingBytesBackup(self, args, filename, tags=tags, host=host, at=at)
 
@@ -343,9 +338,10 @@ class RepositorySession:
     def stream_file(
         self, snapshot_id: str, path: str, consumer: tuple[list[str], dict[str, str]]
     ) -> PipelineResult:
-        """restic dump SNAPSHOT PATH | consumer (e.g. pg_restore --list)."""
+        """restic dump SNAPSHOT PATH | consumer (e.g. pg_restore --list), the whole file
+        hashed even when the consumer reads only its head."""
         producer = (self.argv(dump.build_dump(snapshot_id, path)), self.environment())
-        piped = self.runner.pipeline(producer, consumer, timeout=self.timeout)
+        piped = self.runner.pipeline(producer, consumer, timeout=self.timeout, drain=True)
         if piped.timed_out:
             raise self.timed_out(f"reading {path} back with restic dump", piped.consumer)
         return piped
@@ -455,7 +451,10 @@ class PendingPathsBackup:
         if running is None:
             raise RuntimeError("this restic backup was already finished or cancelled")
         result = self._session._retrying(
-            self._WHAT, lambda: self._start().finish(), (0, 3), first=running.finish()
+            self._WHAT,
+            lambda: self._start().finish(),
+            (EXIT_OK, EXIT_PARTIAL),
+            first=running.finish(),
         )
         self._output.errors += parse_stderr_errors(result.stderr)
         return self._output, result

@@ -4,9 +4,13 @@
 `host_pairs[].control` names it) plays the part that `pg_ctlcluster` and `systemctl`
 play on a production host:
 
-    db-status        one JSON line: in_recovery, receive_lsn, replay_lsn, last_replay_at
+    db-status        the status fact (orchestrator/postgresql/status.py): one JSON line
     db-start | db-stop | db-promote
     service-start | service-stop | service-running (exit 0 while it runs)
+
+The database facts print what a production host's default command prints (the same
+query), and the operations run the same program arguments: the runbooks read and act
+on a lab host as on a production one.
 
 It runs as root inside the host's namespace (sshd lives there); a host that is powered
 off has no sshd, so nothing here is reachable then, exactly as on real hardware.
@@ -15,7 +19,6 @@ Errors print one line on stderr and exit 1.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from lab.lab import Lab
@@ -36,24 +39,13 @@ ACTIONS = (
 )
 
 
-def db_status(lab: Lab, topo: LabTopology, host: str) -> dict[str, object]:
-    status = lab.postgres(topo, host).standby_status()
-    replayed = status.last_replay_timestamp
-    return {
-        "in_recovery": status.in_recovery,
-        "receive_lsn": status.receive_lsn,
-        "replay_lsn": status.replay_lsn,
-        "last_replay_at": replayed.isoformat() if replayed is not None else None,
-    }
-
-
 def act(lab: Lab, host: str, action: str, extra: list[str] | None = None) -> int:
     topo = LabTopology(branches=lab.state.load().branches)
     server = lab.postgres(topo, host)
     if action in STANDBY_ACTIONS:
         return act_on_standby(server, action, extra or [])
     if action == "db-status":
-        print(json.dumps(db_status(lab, topo, host)))
+        print(server.status_report(), end="")
     elif action == "db-start":
         server.start()
     elif action == "db-stop":

@@ -7,6 +7,7 @@ together in order, records what it started, and undoes it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shlex
@@ -29,7 +30,8 @@ from orchestrator.local_machine import wait_until
 
 if TYPE_CHECKING:
     # Imported where used: `dr-lab-host` (host_control) loads this module for every
-    # command a runbook sends a lab host, and boto3, paramiko and pymodbus cost a second.
+    # command a runbook sends a lab host, and boto3, paramiko and pymodbus are slow to
+    # load (bench/line_failover.py times a runbook that sends lab hosts such commands).
     from lab.genset import GensetLab
     from lab.s3 import S3Lab
     from lab.sshd import SshServer
@@ -55,6 +57,7 @@ REQUIRED_PROGRAMS = {
     "setpriv": "util-linux",
     "pg_basebackup": "postgresql",
 }
+LAB_PYTHON_MODULES = ("moto",)
 # What a lab process's command line contains (with the state directory's path).
 LAB_PROGRAMS = ("-m lab.", "sshd", "postgres", "upsd", "dummy-ups", "moto")
 SECRETS = (
@@ -467,6 +470,12 @@ def _require_programs() -> None:
         if shutil.which(program) is None
         and not Path(f"/usr/sbin/{program}").exists()
         and not Path(f"/usr/lib/postgresql/15/bin/{program}").exists()
+    ]
+    # The lab's own Python dependencies are an extra: a production install leaves them out.
+    missing += [
+        f"the Python module {module} (pip install 'dr-orchestrator[lab]')"
+        for module in LAB_PYTHON_MODULES
+        if importlib.util.find_spec(module) is None
     ]
     if missing:
         raise LabError(

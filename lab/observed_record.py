@@ -85,15 +85,7 @@ def _outage_ended_by(log: Path, started: datetime, finished: datetime) -> Outage
 def _measurement(
     name: str, seconds: float, target: float | None, detail: dict[str, Any]
 ) -> MeasurementRecord:
-    return MeasurementRecord(
-        name=name,
-        value_seconds=round(seconds, 3),
-        target_seconds=target,
-        met=None if target is None else seconds <= target,
-        source="lab",
-        detail=detail,
-        recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
-    )
+    return MeasurementRecord.judged(name, seconds, target, source="lab", detail=detail)
 
 
 def _at(text: str) -> datetime:

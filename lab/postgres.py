@@ -5,49 +5,46 @@ cluster; this adds the replication half the lab's primary/standby pair needs: a
 standby made with pg_basebackup -R, pg_rewind and rebuild of an old primary, promotion,
 and the status a primary and a standby report. A standby reads its replication password
 from a 0600 PGPASSFILE in its state directory.
+
+What PostgreSQL knowledge this needs comes from production (orchestrator/postgresql:
+status, replication, rewind, promote): the lab runs the same queries and the same
+program arguments as a production host's default commands, so the runbooks' parsers
+read the same text from both.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from psycopg2 import sql
 
 from lab.errors import LabError
 from orchestrator.postgresql.local_cluster import SUPERUSER, Endpoint, LocalCluster, execute
+from orchestrator.postgresql.promote import STANDBY_SIGNAL, build_promote
+from orchestrator.postgresql.replication import (
+    REPLICAS_SQL,
+    SET_ASIDE_SUFFIX,
+    Replica,
+    Upstream,
+    build_base_backup,
+    parse_replicas,
+    pgpass_line,
+)
+from orchestrator.postgresql.rewind import CHECKPOINT_SQL, build_rewind
+from orchestrator.postgresql.status import (
+    CONTROL_DATA_ENV,
+    STATUS_SQL,
+    DatabaseStatus,
+    build_control_data,
+    parse_status,
+)
 
 __all__ = ["SUPERUSER", "Endpoint", "PostgresLabError", "PostgresServer"]
 
 
 class PostgresLabError(LabError):
     """A lab server could not be made a standby, rewound, rebuilt or promoted."""
-
-
-@dataclass(frozen=True)
-class ReplicaStatus:
-    """One standby as its primary sees it (a row of pg_stat_replication)."""
-
-    application_name: str
-    client_addr: str | None
-    state: str
-    sent_lsn: str | None
-    replay_lsn: str | None
-    replay_lag: timedelta | None
-    sync_state: str
-
-
-@dataclass(frozen=True)
-class StandbyStatus:
-    """How far a standby has got, as it sees it itself."""
-
-    in_recovery: bool
-    receive_lsn: str | None
-    replay_lsn: str | None
-    last_replay_timestamp: datetime | None
-    replay_lag: timedelta | None
 
 
 class PostgresServer(LocalCluster):
@@ -92,12 +89,10 @@ class PostgresServer(LocalCluster):
         self, source: Endpoint, replication_user: str, *, slot: str | None, timeout: float
     ) -> None:
         """pg_basebackup -R of ``source`` into the (empty or absent) data directory."""
+        upstream = Upstream(source.host, source.port, replication_user)
         result = self._run(
             self._program("pg_basebackup"),
-            *("-D", str(self.data_dir), "-h", source.host, "-p", str(source.port)),
-            *("-U", replication_user, "--no-password", "--write-recovery-conf"),
-            *("--wal-method=stream", "--checkpoint=fast"),
-            *(("--create-slot", f"--slot={slot}") if slot else ()),
+            *build_base_backup(str(self.data_dir), upstream, slot=slot),
             timeout=timeout,
             check=False,
         )
@@ -115,13 +110,16 @@ class PostgresServer(LocalCluster):
     # ----- turning an old primary into a standby (rebuild-standby) -----------------------
 
     def checkpoint(self) -> None:
-        """CHECKPOINT now: a just-promoted primary records its new timeline in its control
-        file only at its next checkpoint, and pg_rewind reads the timeline from there."""
-        self._query("CHECKPOINT")
+        """CHECKPOINT now, so pg_rewind finds a just-promoted primary's timeline."""
+        self._query(CHECKPOINT_SQL)
 
     def control_data(self) -> str:
         """pg_controldata's report (cluster state, latest checkpoint); works while stopped."""
-        return self._run(self._program("pg_controldata"), "-D", str(self.data_dir)).stdout
+        return self._run(
+            self._program("pg_controldata"),
+            *build_control_data(str(self.data_dir)),
+            env=CONTROL_DATA_ENV,
+        ).stdout
 
     def store_upstream_password(self, pgpass_line: str) -> None:
         """Keep the one .pgpass line this server's standby connections (walreceiver,
@@ -135,11 +133,10 @@ class PostgresServer(LocalCluster):
         (no cluster here, no common history, WAL gone): then `rebuild_from` is the way."""
         if self.is_running:
             raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it before pg_rewind")
-        conninfo = f"host={source.host} port={source.port} user={replication_user} dbname=postgres"
+        upstream = Upstream(source.host, source.port, replication_user)
         result = self._run(
             self._program("pg_rewind"),
-            *("-D", str(self.data_dir), f"--source-server={conninfo}"),
-            *("--write-recovery-conf", "--progress"),
+            *build_rewind(str(self.data_dir), upstream),
             timeout=timeout,
             check=False,
         )
@@ -156,13 +153,13 @@ class PostgresServer(LocalCluster):
     def rebuild_from(self, source: Endpoint, replication_user: str, timeout: float = 600) -> None:
         """Replace this stopped cluster by a base backup of ``source`` (a standby of it).
 
-        The old data directory is kept as ``data.before-rebuild`` (one generation) until
-        the next rebuild: an old primary's data is evidence, not rubbish.
+        The old data directory is kept aside (``data.before-rebuild``, one generation),
+        as a production host's default base backup keeps it.
         """
         if self.is_running:
             raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it before a rebuild")
         self._prepare_dirs()
-        kept = self.data_dir.with_name(f"{self.data_dir.name}.before-rebuild")
+        kept = self.data_dir.with_name(self.data_dir.name + SET_ASIDE_SUFFIX)
         shutil.rmtree(kept, ignore_errors=True)
         if self.data_dir.exists():
             self.data_dir.rename(kept)
@@ -170,7 +167,7 @@ class PostgresServer(LocalCluster):
 
     @property
     def is_standby(self) -> bool:
-        return (self.data_dir / "standby.signal").exists()
+        return (self.data_dir / STANDBY_SIGNAL).exists()
 
     def promote(self, timeout: float = 60) -> None:
         """Turn this standby into a writable primary; no-op if it already is one."""
@@ -180,44 +177,45 @@ class PostgresServer(LocalCluster):
             raise PostgresLabError(f"standby {self.name} is not running; start it to promote it")
         self._run(
             self._program("pg_ctl"),
-            *("promote", "-D", str(self.data_dir), "-w", "-t", str(max(1, math.ceil(timeout)))),
+            *build_promote(str(self.data_dir), timeout),
             timeout=timeout + 10,
         )
 
-    def replication_status(self) -> list[ReplicaStatus]:
-        """The standbys streaming from this primary right now."""
-        rows = self._query(
-            "SELECT application_name, host(client_addr), state, sent_lsn::text,"
-            " replay_lsn::text, replay_lag, sync_state"
-            " FROM pg_stat_replication ORDER BY application_name, pid"
-        )
-        return [ReplicaStatus(*row) for row in rows]
+    def replication_status(self) -> list[Replica]:
+        """The standbys connected to this primary right now (the replicas fact)."""
+        return parse_replicas(self.replicas_report())
 
-    def standby_status(self) -> StandbyStatus:
-        """What this standby has received and replayed.
+    def replicas_report(self) -> str:
+        """The replicas fact as a production host's default command prints it."""
+        return self.psql(REPLICAS_SQL)
 
-        The lag is zero once everything received is replayed: an idle primary must not
-        look like a lagging standby. Otherwise it is the age of the last replayed commit.
-        """
-        rows = self._query(
-            "SELECT pg_is_in_recovery(), pg_last_wal_receive_lsn()::text,"
-            " pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp(),"
-            " CASE WHEN NOT pg_is_in_recovery() THEN NULL"
-            "  WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN interval '0'"
-            "  ELSE greatest(interval '0', now() - pg_last_xact_replay_timestamp()) END"
-        )
-        return StandbyStatus(*rows[0])
+    def standby_status(self) -> DatabaseStatus:
+        """Role and replication position, as this server reports them (the status fact)."""
+        return parse_status(self.status_report())
+
+    def status_report(self) -> str:
+        """The status fact as a production host's default command prints it."""
+        return self.psql(STATUS_SQL)
 
     def replay_lag(self) -> timedelta | None:
-        """How far replay trails what was received (None: nothing replayed yet)."""
-        status = self.standby_status()
-        if not status.in_recovery:
+        """How far replay trails what was received (None: nothing replayed yet): the lab
+        observer's measure, not a device fact.
+
+        Zero once everything received is replayed: an idle primary must not look like a
+        lagging standby. Otherwise it is the age of the last replayed commit.
+        """
+        [(in_recovery, lag)] = self._query(
+            "SELECT pg_is_in_recovery(),"
+            " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN interval '0'"
+            "  ELSE greatest(interval '0', now() - pg_last_xact_replay_timestamp()) END"
+        )
+        if not in_recovery:
             raise PostgresLabError(f"{self.name} is not a standby (it is not in recovery)")
-        return status.replay_lag
+        return lag
 
     def last_replay_timestamp(self) -> datetime | None:
         """Commit time of the last transaction replayed; kept after promotion (for RPO)."""
-        return self.standby_status().last_replay_timestamp
+        return self.standby_status().last_replay_at
 
     def allow_rewind(self, role: str) -> None:
         """Let ``role`` be pg_rewind's source connection without being a superuser.
@@ -242,6 +240,4 @@ class PostgresServer(LocalCluster):
     def _write_passfile(self, source: Endpoint, user: str, password: str) -> None:
         # pg_basebackup -R records passfile=... (not the password) in primary_conninfo,
         # and the standby's walreceiver reads the password from here ever after.
-        fields = [source.host, str(source.port), "replication", user, password]
-        escaped = [field.replace("\\", "\\\\").replace(":", "\\:") for field in fields]
-        self._write_private(self.passfile, ":".join(escaped) + "\n")
+        self._write_private(self.passfile, pgpass_line(source.host, source.port, user, password))

@@ -116,7 +116,7 @@ def _sample_host(host: str, dsn: str, alive: Any, stop: threading.Event, out: li
                 conn.autocommit = True
             with conn.cursor() as cursor:
                 cursor.execute("SELECT pg_is_in_recovery()")
-                in_recovery = cursor.fetchone()[0]
+                (in_recovery,) = cursor.fetchone() or (None,)
             state = "standby" if in_recovery else "writable"
         except psycopg2.Error:
             if conn is not None:

@@ -6,7 +6,7 @@ are the actions that turn an old primary into a standby (what `pg_rewind`,
 
     db-checkpoint                         CHECKPOINT (a new primary's timeline on disk)
     db-controldata                        pg_controldata's report (works while stopped)
-    db-replicas                           pg_stat_replication as a JSON list
+    db-replicas                           the replicas fact: a JSON list
     db-store-password                     one .pgpass line, read from stdin
     db-rewind UPSTREAM PORT USER          pg_rewind -R from the primary to follow
     db-base-backup UPSTREAM PORT USER     fresh pg_basebackup -R (old data kept aside)
@@ -14,7 +14,6 @@ are the actions that turn an old primary into a standby (what `pg_rewind`,
 
 from __future__ import annotations
 
-import json
 import sys
 
 from lab.postgres import Endpoint, PostgresServer
@@ -37,21 +36,12 @@ def act_on_standby(server: PostgresServer, action: str, args: list[str]) -> int:
     elif action == "db-controldata":
         print(server.control_data(), end="")
     elif action == "db-replicas":
-        rows = [
-            {
-                "application_name": row.application_name,
-                "client_addr": row.client_addr,
-                "state": row.state,
-                "replay_lsn": row.replay_lsn,
-            }
-            for row in server.replication_status()
-        ]
-        print(json.dumps(rows))
+        print(server.replicas_report(), end="")
     elif action == "db-store-password":
         server.store_upstream_password(sys.stdin.readline())
     elif action == "db-rewind":
         upstream, port, user = args
-        print(server.rewind_from(Endpoint(upstream, int(port)), user))
+        print(server.rewind_from(Endpoint(upstream, int(port)), user), file=sys.stderr)
     elif action == "db-base-backup":
         upstream, port, user = args
         server.rebuild_from(Endpoint(upstream, int(port)), user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from lab import netns, processes
@@ -25,12 +26,12 @@ def lab_status(lab: Lab) -> dict[str, Any]:
         "inventory": str(lab.state.inventory_file),
         "faults": manifest.faults,
         "namespaces": {ns: ns in present for ns in _expected_namespaces(topo)},
-        "sshd": {h: _safe(lambda h=h: lab.sshd(topo, h).pid is not None) for h in topo.hosts},
+        "sshd": {h: _safe(partial(_sshd_answers, lab, topo, h)) for h in topo.hosts},
         "processes": {
             name: {"pid": p.pid, "running": processes.is_ours(p)}
             for name, p in manifest.processes.items()
         },
-        "database": {h: _safe(lambda h=h: _database(lab, topo, h)) for h in ("dc-a", "dc-b")},
+        "database": {h: _safe(partial(_database, lab, topo, h)) for h in ("dc-a", "dc-b")},
         "observers": _observers(lab),
         "ups": _safe(lambda: lab.ups().status()),
         "generator": _safe(lambda: lab.genset().status()),
@@ -79,3 +80,7 @@ def _safe(probe: Callable[[], Any]) -> Any:
         return {"error": err.message}
     except Exception as err:  # status must report a broken part, not die of it
         return {"error": f"{err.__class__.__name__}: {err}"}
+
+
+def _sshd_answers(lab: Lab, topo: LabTopology, host: str) -> bool:
+    return lab.sshd(topo, host).pid is not None

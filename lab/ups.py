@@ -170,7 +170,8 @@ class UpsLab:
         return ups_model.read_mode(self.control_file, "mains")
 
     def set_mode(self, mode: str) -> None:
-        """Switch the model (takes effect within ~1-3 s: model, driver poll, upsd)."""
+        """Switch the model; a NUT client sees it only once the model, the driver's next
+        poll and upsd have passed it on, so callers poll for the reading they expect."""
         if mode not in ups_model.MODES:
             raise LabError(f"unknown UPS mode {mode!r}; choose one of {', '.join(ups_model.MODES)}")
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -289,8 +290,8 @@ class UpsLab:
         )
 
     def _start_driver(self, timeout: float) -> processes.LabProcess:
-        """Launch dummy-ups and wait for its socket. It normally opens it in ~3 s, but
-        has been seen (rarely, on a loaded machine) to stay alive without ever opening
+        """Launch dummy-ups and wait for its socket. It normally opens it well within the
+        wait, but has been seen (rarely, on a loaded machine) to stay alive without ever opening
         it, while a second launch comes up: so one retry, with half the wait each. A
         driver that fails twice is stopped by `start`'s clean-up (its paths mark it)."""
         driver = self._launch("ups-driver", self._nut("dummy-ups"))

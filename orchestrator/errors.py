@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The exit codes of `dr`; README.md ("Exit codes") documents them for operators and scripts.
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_ABORTED = 3
-EXIT_PAUSED = 4
+EXIT_STOPPED = 3  # the operator aborted the run or paused it (Ctrl-C); `dr resume` goes on
+EXIT_WAITING = 4  # a manual step or approval waits for a person and no terminal can ask
 
 
 class DrError(Exception):
@@ -108,18 +109,6 @@ class StepFailed(DrError):
     """A runbook step failed after its retries; the run stops there."""
 
 
-class OperatorAborted(DrError):
-    """The operator declined a confirmation or aborted the run."""
-
-    exit_code = EXIT_ABORTED
-
-
-class RunPaused(DrError):
-    """The run waits for a person (manual step or approval) and nobody can answer here."""
-
-    exit_code = EXIT_PAUSED
-
-
 class BackupError(DrError):
     """A backup operation (restic, a database dump, a hook) failed; the message says which."""
 
@@ -156,10 +145,6 @@ class DumpFailed(BackupError):
     """A database dump failed or could not be verified; its snapshot was removed."""
 
 
-class HookFailed(BackupError):
-    """A backup set's before/after hook command exited non-zero."""
-
-
 class BackupTimedOut(BackupError):
     """A restic command, database dump or hook ran past its configured time limit and
     its whole process group was stopped."""
@@ -167,6 +152,26 @@ class BackupTimedOut(BackupError):
 
 class RestoreTestFailed(BackupError):
     """A restore test could not prove a backup restorable; the message says why."""
+
+
+class PgBackRestNotInstalled(BackupError):
+    """No usable pgbackrest program (missing, or older than the oldest version we support)."""
+
+
+class PgBackRestFailed(BackupError):
+    """pgbackrest exited with an error we have no more specific class for."""
+
+
+class ArchivingBroken(BackupError):
+    """PostgreSQL's WAL does not reach the pgBackRest archive (archive_mode, archive_command)."""
+
+
+class DatabaseUnreachable(BackupError):
+    """pgBackRest could not connect to the PostgreSQL cluster it backs up."""
+
+
+class RestoreRefused(BackupError):
+    """A restore would overwrite a running cluster or a directory that is not empty."""
 
 
 class IncidentNotFound(UserInputError):

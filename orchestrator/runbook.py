@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from orchestrator.durations import EXAMPLES, parse_seconds
 from orchestrator.errors import RunbookDefinitionError
 from orchestrator.text import Text, as_text
 
@@ -34,8 +35,6 @@ StepFunction = Callable[..., Any]
 Condition = Callable[[Any], bool]
 
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class StepKind(StrEnum):
@@ -62,22 +61,22 @@ class Verdict:
 
 
 def seconds(value: float | int | str | None) -> float | None:
-    """Durations in runbooks: a number of seconds or text like "90s", "5m", "1h30m"."""
-    if value is None or isinstance(value, int | float):
-        return None if value is None else float(value)
-    text = value.strip().lower()
-    parts = _DURATION.findall(text)
-    if not parts or _DURATION.sub("", text).strip():
+    """Durations in runbooks: seconds as a number, or text in the one grammar
+    (`orchestrator.durations`): "90s", "5m", "1h30m", "0.5s"."""
+    if value is None:
+        return None
+    try:
+        return parse_seconds(value)
+    except ValueError as err:
         raise RunbookDefinitionError(
-            f"{value!r} is not a duration; write seconds as a number or text like "
-            "'90s', '5m', '1h30m'"
-        )
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in parts)
+            f"{err}; write seconds as a number or text like {EXAMPLES}"
+        ) from None
 
 
 @dataclass
 class Step:
-    """One step of a runbook. Created by the `Runbook` methods, not directly."""
+    """One step of a runbook. Made by the `Runbook` builders, or by a step kind's own
+    builder (`orchestrator.fleet.playbook_step`) and then given to `Runbook.add`."""
 
     id: str
     kind: StepKind
@@ -177,7 +176,7 @@ class Runbook:
         """Decorator: a step that changes something. `fn(ctx)` or `fn(ctx, host)` with targets."""
 
         def add(fn: StepFunction) -> Step:
-            return self._add(
+            return self.add(
                 Step(
                     id=id,
                     kind=StepKind.ACTION,
@@ -211,7 +210,7 @@ class Runbook:
         """Decorator: a condition evaluated once (with retries); False fails the step."""
 
         def add(fn: StepFunction) -> Step:
-            return self._add(
+            return self.add(
                 Step(
                     id=id,
                     kind=StepKind.CHECK,
@@ -227,45 +226,6 @@ class Runbook:
             )
 
         return add
-
-    def playbook(
-        self,
-        id: str,
-        playbook: str,
-        *,
-        targets: str,
-        title: Text | str | None = None,
-        extra_vars: dict[str, Any] | None = None,
-        host_root: str | None = None,
-        timeout: float | str | None = "30m",
-        retries: int = 0,
-        backoff: float | str = 1.0,
-        destructive: bool = False,
-        when: Condition | None = None,
-        parallel: int | None = 4,
-    ) -> Step:
-        """A step that runs an Ansible playbook (ansible-runner) on each target host.
-
-        `playbook` is absolute or relative to dr's ansible/ directory (e.g. "site.yml");
-        each host's recap (ok/changed/failed/unreachable) is its result in the journal.
-        `parallel` is low by default: each host is one ansible-playbook process.
-        `host_root` (drill lab only) deploys each host's files under HOST_ROOT/HOST.
-        """
-        from orchestrator.fleet.playbook_step import PlaybookAction
-
-        limit = seconds(timeout)
-        action = PlaybookAction(playbook, extra_vars, host_root, timeout=limit)
-        return self.action(
-            id,
-            title=title or Text(zh=f"执行 Ansible 剧本 {playbook}", en=f"Run playbook {playbook}"),
-            targets=targets,
-            timeout=limit,
-            retries=retries,
-            backoff=backoff,
-            destructive=destructive,
-            when=when,
-            parallel=parallel,
-        )(action)
 
     def wait_until(
         self,
@@ -286,7 +246,7 @@ class Runbook:
         """
 
         def add(fn: StepFunction) -> Step:
-            return self._add(
+            return self.add(
                 Step(
                     id=id,
                     kind=StepKind.WAIT,
@@ -315,7 +275,7 @@ class Runbook:
         destructive: bool = False,
     ) -> Step:
         """A task for a person: instructions in both languages, then their confirmation."""
-        return self._add(
+        return self.add(
             Step(
                 id=id,
                 kind=StepKind.MANUAL,
@@ -337,7 +297,7 @@ class Runbook:
         when: Condition | None = None,
     ) -> Step:
         """Waits for a person holding `role` (not the one who started the run) to approve."""
-        return self._add(
+        return self.add(
             Step(
                 id=id,
                 kind=StepKind.APPROVAL,
@@ -358,7 +318,7 @@ class Runbook:
         title: Text | str | None = None,
     ) -> Step:
         """Runs another runbook's steps here, their ids prefixed with `id/`."""
-        return self._add(
+        return self.add(
             Step(
                 id=id,
                 kind=StepKind.SUB_RUNBOOK,
@@ -377,7 +337,7 @@ class Runbook:
         when: Condition | None = None,
     ) -> Step:
         """Marks now as the moment service was lost (when no step marked it earlier)."""
-        return self._add(
+        return self.add(
             Step(
                 id=id,
                 kind=StepKind.MARKER,
@@ -396,7 +356,7 @@ class Runbook:
         when: Condition | None = None,
     ) -> Step:
         """Marks now as the moment service was verified restored: RTO is measured here."""
-        return self._add(
+        return self.add(
             Step(
                 id=id,
                 kind=StepKind.MARKER,
@@ -407,9 +367,9 @@ class Runbook:
             )
         )
 
-    # ---- internals -------------------------------------------------------------------
-
-    def _add(self, step: Step) -> Step:
+    def add(self, step: Step) -> Step:
+        """Appends a step that a step kind of another package built (the fleet's
+        `playbook_step`); the builders above end here too."""
         if not _STEP_ID.match(step.id):
             raise RunbookDefinitionError(
                 f"runbook {self.name}: step id {step.id!r}: use lower-case letters, digits and "

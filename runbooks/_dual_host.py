@@ -5,7 +5,8 @@ The runbooks: dual_host_cutover.py (unplanned), and the planned switchover, stan
 rebuild and switchback. Everything here reaches hosts through `ctx.ssh`; the commands
 that drive the database and the service come from the inventory's
 `host_pairs[].control` (defaults: Debian PostgreSQL 15 and a systemd unit), so the
-same functions run on the lab and on production hosts.
+same functions run on the lab and on production hosts. What those commands print is
+read by orchestrator/postgresql, which knows PostgreSQL; this module knows the pair.
 
 Reads return values (never raise for "no"), changes raise `StepFailed` when the host
 says no. A host that cannot be reached at all is `None` / False for a read: the
@@ -18,11 +19,13 @@ import json
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from ipaddress import ip_interface
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed, TransportError
+from orchestrator.postgresql import debian_commands
+from orchestrator.postgresql.errors import UnreadableOutput
+from orchestrator.postgresql.status import DatabaseStatus, parse_status
 from orchestrator.runbook import Param
 
 if TYPE_CHECKING:
@@ -93,8 +96,12 @@ def standby_of(ctx: StepContext, pair: HostPair) -> Host:
 
 
 def control(pair: HostPair, action: str, host: Host) -> str:
-    """The inventory's command for `action` (a `PairControl` field) on `host`."""
-    return str(getattr(pair.control, action)).replace("{host}", host.name)
+    """The inventory's command for `action` (a `PairControl` field) on `host`, or the
+    Debian default where the inventory leaves it out."""
+    command = getattr(pair.control, action)
+    if command is None:
+        command = debian_commands.DEFAULTS[action]
+    return str(command).replace("{host}", host.name)
 
 
 def vip_address(pair: HostPair) -> str:
@@ -103,20 +110,6 @@ def vip_address(pair: HostPair) -> str:
 
 
 # ---- reads ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatabaseStatus:
-    """A pair host's database as it reports itself."""
-
-    in_recovery: bool
-    receive_lsn: str | None
-    replay_lsn: str | None
-    last_replay_at: datetime | None
-
-    @property
-    def is_primary(self) -> bool:
-        return not self.in_recovery
 
 
 def reachable(ctx: StepContext, host: Host) -> bool:
@@ -137,19 +130,17 @@ def database_status(ctx: StepContext, pair: HostPair, host: Host) -> DatabaseSta
     if not result.ok:
         return None
     try:
-        data = json.loads(result.stdout.strip().splitlines()[-1])
-        replayed = data.get("last_replay_at")
-        return DatabaseStatus(
-            in_recovery=bool(data["in_recovery"]),
-            receive_lsn=data.get("receive_lsn"),
-            replay_lsn=data.get("replay_lsn"),
-            last_replay_at=datetime.fromisoformat(replayed) if replayed else None,
-        )
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise StepFailed(
-            f"{host.name}: the database status command printed no status JSON "
-            f"(check host_pairs[{pair.name}].control.db_status): {result.stdout[-200:]!r}"
-        ) from None
+        return parse_status(result.stdout)
+    except UnreadableOutput as err:
+        raise unreadable(pair, host, "db_status", err) from None
+
+
+def unreadable(pair: HostPair, host: Host, action: str, err: UnreadableOutput) -> StepFailed:
+    """A control command printed what its parser cannot read: the inventory's command
+    for `action` is the first suspect."""
+    return StepFailed(
+        f"{host.name}: {err.message} (check host_pairs[{pair.name}].control.{action})"
+    )
 
 
 def service_running(ctx: StepContext, pair: HostPair, host: Host) -> bool | None:
@@ -268,7 +259,8 @@ def _control(ctx: StepContext, pair: HostPair, action: str, host: Host, timeout:
 
 
 def promote(ctx: StepContext, pair: HostPair, host: Host) -> None:
-    """Promote the standby on `host` to a writable primary (a no-op on a primary)."""
+    """Promote the standby on `host` to a writable primary. PostgreSQL refuses a server
+    that is not a standby: callers read the status first (the step's verify)."""
     _control(ctx, pair, "db_promote", host, timeout=90)
 
 

@@ -12,8 +12,6 @@ runbook then checks the evidence (no branch still sees the old primary serving).
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,11 +21,12 @@ from runbooks import _dual_host as pair_ops
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
-    from orchestrator.inventory import Host, HostPair
-    from orchestrator.inventory.models import CommandFence, UpsOutletFence
+    from orchestrator.inventory import CommandFence, Host, HostPair, UpsOutletFence
 
 # How long an outlet may take to report "off" after the command (NUT polls its driver).
 OUTLET_OFF_TIMEOUT_S = 15.0
+# A vendor's fencing tool talks to a management controller that may answer slowly.
+COMMAND_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -93,26 +92,14 @@ def fence_by_ups_outlet(ctx: StepContext, method: UpsOutletFence, host: Host) ->
 
 
 def fence_by_command(ctx: StepContext, method: CommandFence, host: Host) -> FenceAttempt:
-    """Run the inventory's local fencing command (a vendor's IPMI or PDU tool); exit 0
-    means the host is fenced. `{host}` and `{address}` in it are replaced."""
+    """Run the inventory's local fencing command (a vendor's IPMI or PDU tool) on this
+    machine; exit 0 means the host is fenced. `{host}` and `{address}` in it are
+    replaced."""
     command = method.command.replace("{host}", host.name).replace("{address}", str(host.address))
     try:
-        done = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return FenceAttempt("command", False, f"`{command}` could not run: {err}")
-    ctx.record(
-        "command",
-        {
-            "transport": "local",
-            "command": command,
-            "exited": done.returncode,
-            "stdout": done.stdout[-2000:],
-            "stderr": done.stderr[-2000:],
-        },
-        host=host.name,
-    )
-    if done.returncode != 0:
-        return FenceAttempt("command", False, f"`{command}` exited {done.returncode}")
+        done = ctx.local(command, about=host, timeout=COMMAND_TIMEOUT_S, warn=True)
+    except TransportError as err:
+        return FenceAttempt("command", False, err.message)
+    if not done.ok:
+        return FenceAttempt("command", False, f"`{command}` exited {done.exited}")
     return FenceAttempt("command", True, f"`{command}` exited 0")

@@ -13,7 +13,7 @@ from orchestrator.runbook import Param, Verdict
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
-    from orchestrator.inventory.models import Generator, Ups
+    from orchestrator.inventory import Generator, Ups
     from orchestrator.transports.genset import GensetStatus
     from orchestrator.transports.ups import UpsReading
 

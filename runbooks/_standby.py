@@ -1,27 +1,37 @@
 """What the planned switchover, the standby rebuild and the switchback share beyond
-runbooks/_dual_host.py: who is primary right now, WAL positions, and turning an old
-primary into a standby (pg_rewind, or a fresh base backup when rewind cannot work).
+runbooks/_dual_host.py: who is primary right now, which standby streams, and turning an
+old primary into a standby (pg_rewind, or a fresh base backup when rewind cannot work).
 
 The inventory names a pair's *declared* roles; after a switchover or a cutover the
 live roles differ, so these runbooks always ask the hosts. The primary is the database
 that is not in recovery; should both claim it, the one holding the VIP is the one
 the branches write to, and the other must be stopped before anything else happens.
+
+The commands come from the inventory's `host_pairs[].control`; what they print is read
+by the facts of orchestrator/postgresql (status, replication).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed, TransportError
 from orchestrator.inventory import resolve_secret
+from orchestrator.postgresql.errors import UnreadableOutput
+from orchestrator.postgresql.replication import (
+    Replica,
+    parse_replicas,
+    pgpass_line,
+    streaming_from,
+)
+from orchestrator.postgresql.status import ControlData, DatabaseStatus, parse_control_data
 from runbooks._dual_host import (
-    DatabaseStatus,
     control,
+    database_address,
     database_status,
     holds_vip,
+    unreadable,
 )
 
 if TYPE_CHECKING:
@@ -29,19 +39,9 @@ if TYPE_CHECKING:
     from orchestrator.inventory import Host, HostPair
     from orchestrator.transports.ssh import CommandResult
 
-_LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
-# Copying a whole cluster over the DC LAN: minutes for a large one.
+# A base backup copies the whole cluster over the DC LAN: its time grows with the
+# cluster's size, so the bound is generous.
 COPY_TIMEOUT_S = 1800.0
-
-
-def lsn(text: str | None) -> int | None:
-    """A PostgreSQL LSN ("16/B374D848") as a byte position, for comparing; None stays."""
-    if text is None:
-        return None
-    match = _LSN.match(text.strip())
-    if match is None:
-        raise StepFailed(f"{text!r} is not a PostgreSQL WAL position (LSN)")
-    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
 
 
 # ---- live roles ----------------------------------------------------------------------
@@ -93,25 +93,7 @@ def host_of(ctx: StepContext, pair: HostPair, wanted: str) -> Host:
     return ctx.inventory.host(name)
 
 
-# ---- replication -----------------------------------------------------------------------
-
-
-def replication_address(pair: HostPair, host: Host) -> str:
-    """Where a standby reaches `host`'s database for streaming replication."""
-    database = pair.database
-    if database is not None and host.name in database.replication_addresses:
-        return str(database.replication_addresses[host.name])
-    return str(host.address)
-
-
-@dataclass(frozen=True)
-class Replica:
-    """A standby streaming from a primary (one pg_stat_replication row)."""
-
-    application_name: str | None
-    client_addr: str | None
-    state: str | None
-    replay_lsn: str | None
+# ---- reads: replicas and control data ----------------------------------------------------
 
 
 def replicas(ctx: StepContext, pair: HostPair, primary: Host) -> list[Replica] | None:
@@ -123,45 +105,16 @@ def replicas(ctx: StepContext, pair: HostPair, primary: Host) -> list[Replica] |
     if not result.ok:
         return None
     try:
-        rows = json.loads(result.stdout.strip().splitlines()[-1])
-        return [
-            Replica(
-                row.get("application_name"),
-                row.get("client_addr"),
-                row.get("state"),
-                row.get("replay_lsn"),
-            )
-            for row in rows
-        ]
-    except (ValueError, IndexError, AttributeError, TypeError):
-        raise StepFailed(
-            f"{primary.name}: the replicas command printed no JSON list "
-            f"(check host_pairs[{pair.name}].control.db_replicas): {result.stdout[-200:]!r}"
-        ) from None
+        return parse_replicas(result.stdout)
+    except UnreadableOutput as err:
+        raise unreadable(pair, primary, "db_replicas", err) from None
 
 
 def streaming_replica(
     ctx: StepContext, pair: HostPair, primary: Host, standby: Host
 ) -> Replica | None:
     """`standby`'s row on `primary` when it is streaming from it right now."""
-    address = replication_address(pair, standby)
-    for replica in replicas(ctx, pair, primary) or []:
-        if replica.client_addr == address and replica.state == "streaming":
-            return replica
-    return None
-
-
-@dataclass(frozen=True)
-class ControlData:
-    """A stopped server's last word about itself (pg_controldata)."""
-
-    state: str
-    checkpoint_lsn: str
-
-    @property
-    def shut_down_cleanly(self) -> bool:
-        # "shut down in recovery" is a standby's clean stop: not an old primary's.
-        return self.state == "shut down"
+    return streaming_from(replicas(ctx, pair, primary) or [], database_address(pair, standby))
 
 
 def control_data(ctx: StepContext, pair: HostPair, host: Host) -> ControlData | None:
@@ -172,21 +125,10 @@ def control_data(ctx: StepContext, pair: HostPair, host: Host) -> ControlData | 
         return None
     if not result.ok:
         return None
-    parsed = parse_control_data(result.stdout)
-    if parsed is None:
-        raise StepFailed(
-            f"{host.name}: no cluster state / latest checkpoint in the controldata report "
-            f"(check host_pairs[{pair.name}].control.db_controldata)"
-        )
-    return parsed
-
-
-def parse_control_data(report: str) -> ControlData | None:
-    """The cluster state and latest checkpoint of a pg_controldata report (None: absent)."""
-    fields = dict(line.split(":", 1) for line in report.splitlines() if ":" in line)
-    state = fields.get("Database cluster state", "").strip()
-    checkpoint = fields.get("Latest checkpoint location", "").strip()
-    return ControlData(state, checkpoint) if state and checkpoint else None
+    try:
+        return parse_control_data(result.stdout)
+    except UnreadableOutput as err:
+        raise unreadable(pair, host, "db_controldata", err) from None
 
 
 # ---- turning an old primary into a standby ---------------------------------------------
@@ -199,7 +141,7 @@ def _follow(pair: HostPair, action: str, host: Host, upstream: Host) -> str:
     user = database.replication_user if database is not None else "replicator"
     return (
         control(pair, action, host)
-        .replace("{upstream}", replication_address(pair, upstream))
+        .replace("{upstream}", database_address(pair, upstream))
         .replace("{port}", str(port))
         .replace("{replication_user}", user)
     )
@@ -217,19 +159,12 @@ def store_replication_password(
             "the new standby needs it to connect to the primary"
         )
     line = pgpass_line(
-        replication_address(pair, upstream),
+        database_address(pair, upstream),
         database.port,
         database.replication_user,
         resolve_secret(database.replication_password),
     )
     ctx.ssh(host, control(pair, "db_store_password", host), stdin=line, timeout=30)
-
-
-def pgpass_line(host: str, port: int, user: str, password: str) -> str:
-    """A .pgpass line for every database on host:port (replication included), with the
-    escaping libpq expects for ':' and '\\' inside a field."""
-    fields = [host, str(port), "*", user, password]
-    return ":".join(f.replace("\\", "\\\\").replace(":", "\\:") for f in fields) + "\n"
 
 
 def checkpoint(ctx: StepContext, pair: HostPair, primary: Host) -> None:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed
+from orchestrator.inventory import UpsOutletFence
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
@@ -282,8 +283,8 @@ def fencing_holds(ctx: StepContext) -> Verdict:
     primary = pair_ops.primary_of(ctx, pair)
     method = ctx.fact(_FENCED)
     if method == "ups-outlet":
-        outlet = next(m for m in pair.fencing if m.method == "ups-outlet")
-        state = fencing.outlet_state(ctx, outlet)  # type: ignore[arg-type]
+        outlet = next(m for m in pair.fencing if isinstance(m, UpsOutletFence))
+        state = fencing.outlet_state(ctx, outlet)
         if state == "on":
             return Verdict(False, f"{primary.name} 的 UPS 插座又被打开 / its outlet is on again")
     if method == "ssh" and pair_ops.database_status(ctx, pair, primary) is not None:

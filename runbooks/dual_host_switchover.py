@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StepFailed
+from orchestrator.postgresql.errors import UnreadableOutput
+from orchestrator.postgresql.status import wal_position
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
-from runbooks._standby import control_data, host_of, live_roles, lsn, streaming_replica
+from runbooks._standby import control_data, host_of, live_roles, streaming_replica
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -184,7 +186,10 @@ def _caught_up(ctx: StepContext) -> Verdict:
     if status is None or status.replay_lsn is None:
         return Verdict(False, f"{_new(ctx).name} reports no replay position")
     # Replayed *past* the start of the shutdown checkpoint: the record itself is in.
-    done = (lsn(status.replay_lsn) or 0) > (lsn(final.checkpoint_lsn) or 0)
+    try:
+        done = wal_position(status.replay_lsn) > wal_position(final.checkpoint_lsn)
+    except UnreadableOutput as err:
+        raise StepFailed(f"cannot compare WAL positions: {err.message}") from None
     return Verdict(
         done,
         f"{_new(ctx).name} replayed to {status.replay_lsn}; the old primary's shutdown "

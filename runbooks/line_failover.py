@@ -11,6 +11,7 @@ has been healthy for a while (not one ping), then swaps back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed, TransportError
@@ -148,22 +149,21 @@ def standby_line_healthy(ctx: StepContext) -> Verdict:
     ),
 )
 def swap_to_standby(ctx: StepContext) -> dict[str, str]:
-    line = _line(ctx, "primary")
-    device = ctx.switch(line.switch)
-    _require_swap_ports(line)
+    swap = _swap_ports(_line(ctx, "primary"))
+    device = ctx.switch(swap.switch)
     # Detach first: both ports in one domain at once would loop the two switches.
-    device.detach(line.port)
-    device.attach(line.cross_connect_port, line.domain)
-    return {"switch": line.switch, "detached": line.port, "attached": line.cross_connect_port}
+    device.detach(swap.port)
+    device.attach(swap.cross_connect_port, swap.domain)
+    return {"switch": swap.switch, "detached": swap.port, "attached": swap.cross_connect_port}
 
 
 @swap_to_standby.verify
 def on_standby(ctx: StepContext) -> bool:
-    line = _line(ctx, "primary")
-    device = ctx.switch(line.switch)
+    swap = _swap_ports(_line(ctx, "primary"))
+    device = ctx.switch(swap.switch)
     return (
-        device.port_status(line.cross_connect_port).domain == line.domain
-        and device.port_status(line.port).domain != line.domain
+        device.port_status(swap.cross_connect_port).domain == swap.domain
+        and device.port_status(swap.port).domain != swap.domain
     )
 
 
@@ -226,11 +226,11 @@ def swap_to_primary(ctx: StepContext) -> dict[str, str]:
 
 @swap_to_primary.verify
 def on_primary(ctx: StepContext) -> bool:
-    line = _line(ctx, "primary")
-    device = ctx.switch(line.switch)
+    swap = _swap_ports(_line(ctx, "primary"))
+    device = ctx.switch(swap.switch)
     return (
-        device.port_status(line.port).domain == line.domain
-        and device.port_status(line.cross_connect_port).domain != line.domain
+        device.port_status(swap.port).domain == swap.domain
+        and device.port_status(swap.cross_connect_port).domain != swap.domain
     )
 
 
@@ -246,12 +246,11 @@ def branch_reaches_service_again(ctx: StepContext) -> Verdict:
 
 
 def _swap_back(ctx: StepContext) -> dict[str, str]:
-    line = _line(ctx, "primary")
-    _require_swap_ports(line)
-    device = ctx.switch(line.switch)
-    device.detach(line.cross_connect_port)
-    device.attach(line.port, line.domain)
-    return {"switch": line.switch, "detached": line.cross_connect_port, "attached": line.port}
+    swap = _swap_ports(_line(ctx, "primary"))
+    device = ctx.switch(swap.switch)
+    device.detach(swap.cross_connect_port)
+    device.attach(swap.port, swap.domain)
+    return {"switch": swap.switch, "detached": swap.cross_connect_port, "attached": swap.port}
 
 
 def _declare_line_fault(ctx: StepContext) -> None:
@@ -269,9 +268,20 @@ def _declare_line_fault(ctx: StepContext) -> None:
         declare(ctx, "branch-line-down", branch=ctx.params["branch"])
 
 
-def _require_swap_ports(line: Line) -> None:
+@dataclass(frozen=True)
+class _SwapPorts:
+    """The two ports of a line's cable swap and the domain the branch's traffic is in."""
+
+    switch: str
+    port: str
+    cross_connect_port: str
+    domain: str
+
+
+def _swap_ports(line: Line) -> _SwapPorts:
     if not line.cross_connect_port or not line.domain:
         raise StepFailed(
             f"line {line.name} has no cross_connect_port / domain in the inventory: "
             "the cable swap needs both"
         )
+    return _SwapPorts(line.switch, line.port, line.cross_connect_port, line.domain)

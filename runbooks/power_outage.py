@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed, TransportError
-from orchestrator.runbook import Runbook, Verdict
+from orchestrator.runbook import Condition, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks._alert_levels import declare
 from runbooks._power import (
@@ -38,6 +38,7 @@ from runbooks._power import (
     ups_reading,
     utc_now,
 )
+from runbooks._power_notice import outage_facts, outage_message, tell_the_operator
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -61,7 +62,7 @@ outage = Runbook(
 )
 
 
-def _path(*paths: str) -> object:
+def _path(*paths: str) -> Condition:
     return lambda ctx: ctx.fact("path") in paths
 
 
@@ -78,21 +79,29 @@ def confirm_on_battery(ctx: StepContext) -> Verdict:
     if not reading.on_battery:
         return Verdict(False, f"UPS {the_ups(ctx).name} is not on battery ({status}): no outage")
     # NUT keeps no time of the OL→OB transition: the moment we see it is the best we have.
+    if ctx.fact("on_battery_since") is None:
+        ctx.remember("on_battery_since", utc_now())
     ctx.mark_service_lost(reason=f"UPS {the_ups(ctx).name} on battery ({status})")
     declare(ctx, "mains-lost", ups=the_ups(ctx).name)
     return Verdict(True, f"on battery: {status}, input {reading.input_voltage} V")
 
 
 @outage.action("notify", title=Text(zh="通知停电", en="Notify the outage"))
-def notify(ctx: StepContext) -> None:
-    # Notifications (WeCom, SMS, the escalation roster) come with issue 7; until then the
-    # notice is on the operator's screen and in the record.
-    ctx.note(
-        Text(
-            zh=f"停电：UPS {the_ups(ctx).name} 电池供电；请联系供电公司查明原因。",
-            en=f"Power outage: UPS {the_ups(ctx).name} on battery; contact the power company.",
-        )
-    )
+def notify(ctx: StepContext) -> dict[str, list[str]]:
+    """The blue roster, by email and webhooks (runbooks/_power_notice.py). A delivery that
+    fails is told to the operator and recorded; it never stops the run: the battery will
+    not wait for a mail server."""
+    since = datetime.fromisoformat(ctx.fact("on_battery_since") or utc_now())
+    message = outage_message(outage_facts(ctx, since), ctx.inventory)
+    outcome = tell_the_operator(ctx, message, ctx.notify(message))
+    ctx.remember("outage_notified", outcome["sent"])
+    return outcome
+
+
+@notify.verify
+def notified(ctx: StepContext) -> bool:
+    # Sent once per run: `dr resume` of a run interrupted after it went out does not resend.
+    return ctx.fact("outage_notified") is not None
 
 
 outage.manual(
@@ -463,6 +472,3 @@ def service_back_after_shutdown(ctx: StepContext) -> Verdict:
 
 
 outage.mark_service_restored(title=Text(zh="供电已恢复", en="Power supply restored"))
-
-
-# ---- power-restore ---------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 After a switchover or a cutover the old primary is stopped (or, back from a power cut,
 running as a stray primary nobody writes to). This stops it, then `pg_rewind`s it onto
-the current primary's timeline: only the blocks that differ are copied, which takes
-seconds. When rewind cannot work (the old cluster is missing or damaged, the WAL it
-needs is gone, the histories do not share a checkpoint) it falls back to a fresh base
-backup, keeping the old data directory aside. The standby then starts and must be seen
+the current primary's timeline: only the blocks that differ are copied, far less than
+the whole cluster. When rewind cannot work (the old cluster is missing or damaged, the
+WAL it needs is gone, the histories do not share a checkpoint) it falls back to a fresh
+base backup, keeping the old data directory aside. The standby then starts and must be seen
 streaming by the primary: only then is the pair protected again.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StepFailed
+from orchestrator.postgresql.rewind import failure_reason
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
@@ -21,7 +22,6 @@ from runbooks._standby import (
     base_backup,
     checkpoint,
     live_roles,
-    replication_address,
     rewind,
     store_replication_password,
     streaming_replica,
@@ -142,8 +142,7 @@ def target_stopped(ctx: StepContext) -> bool:
     title=Text(zh="主库执行检查点", en="Checkpoint the primary"),
 )
 def checkpoint_primary(ctx: StepContext) -> None:
-    # A just-promoted primary writes its new timeline to its control file only at the
-    # next checkpoint; pg_rewind reads it there and would otherwise see "same timeline".
+    # pg_rewind reads the new primary's timeline from its control file (rewind.py).
     checkpoint(ctx, pair_ops.the_pair(ctx), _primary(ctx))
 
 
@@ -156,7 +155,7 @@ def checkpoint_primary(ctx: StepContext) -> None:
 def store_password(ctx: StepContext) -> dict[str, str]:
     pair = pair_ops.the_pair(ctx)
     store_replication_password(ctx, pair, _target(ctx), _primary(ctx))
-    return {"upstream": replication_address(pair, _primary(ctx))}
+    return {"upstream": pair_ops.database_address(pair, _primary(ctx))}
 
 
 @rb.action(
@@ -171,15 +170,15 @@ def rewind_target(ctx: StepContext) -> dict[str, Any]:
     if result.ok:
         ctx.remember("rebuild_copy", "rewind")
         return {"rewound": True}
-    reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+    reason = failure_reason(result.stdout, result.stderr)
     ctx.remember("rebuild_copy", "base-backup")
     ctx.note(
         Text(
-            zh=f"pg_rewind 失败，改用全量基础备份：{reason[0]}",
-            en=f"pg_rewind failed, falling back to a full base backup: {reason[0]}",
+            zh=f"pg_rewind 失败，改用全量基础备份：{reason}",
+            en=f"pg_rewind failed, falling back to a full base backup: {reason}",
         )
     )
-    return {"rewound": False, "reason": reason[0]}
+    return {"rewound": False, "reason": reason}
 
 
 @rb.action(

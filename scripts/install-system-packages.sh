@@ -8,6 +8,7 @@ packages=(
   openssh-server openssh-client           # sshd for the lab and the tests; ssh-keygen
   postgresql postgresql-contrib           # the credit system's database, journal tests
   restic                                  # backups
+  pgbackrest                              # the credit database's WAL archive and PITR
   nut-server nut-client                   # UPS: upsd, dummy-ups, upsc
   iproute2 iputils-ping iputils-arping     # lab namespaces, veths, bridges; gratuitous ARP
   procps util-linux                       # process tools; setpriv

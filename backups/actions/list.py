@@ -8,15 +8,14 @@ from typing import Any
 
 from backups import catalog
 from backups.context import BackupContext
+from backups.recovery_point import recovery_point
 
 
 def list_backups(ctx: BackupContext, *, now: datetime | None = None) -> dict[str, Any]:
     session = ctx.session()
     found = catalog.runs(catalog.set_snapshots(session, ctx.backup_set.name))
-    good = catalog.last_good_run(found)
-    moment = now or datetime.now(UTC)
-    age = (moment - good.time).total_seconds() if good else None
-    target = ctx.backup_set.rpo
+    point = recovery_point(found, ctx.backup_set, now or datetime.now(UTC))
+    good = point.newest_good
     return {
         "backup_set": ctx.backup_set.name,
         "repository": session.repository.location,
@@ -24,8 +23,8 @@ def list_backups(ctx: BackupContext, *, now: datetime | None = None) -> dict[str
         "runs": [run.to_dict() for run in found],
         "last_good": good.to_dict() if good else None,
         "rpo": {
-            "age_seconds": None if age is None else int(age),
-            "target_seconds": target,
-            "met": None if target is None else (age is not None and age <= target),
+            "age_seconds": None if point.age_seconds is None else int(point.age_seconds),
+            "target_seconds": point.target_seconds,
+            "met": point.met,
         },
     }

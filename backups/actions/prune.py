@@ -45,7 +45,8 @@ def prune_set(ctx: BackupContext) -> dict[str, Any]:
         groups = session.forget_policy_preview(policy, good_tags) if _any_good(found) else []
         kept_manifests = {snap.id for group in groups for snap in group.keep}
         newest_good = catalog.last_good_run(found)
-        keep, drop = [], []
+        keep: list[catalog.BackupRun] = []
+        drop: list[catalog.BackupRun] = []
         for run in found:
             if run.status == "ok":
                 kept = run.manifest is not None and run.manifest.id in kept_manifests

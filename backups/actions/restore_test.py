@@ -6,7 +6,8 @@ remove the scratch data, and record the outcome in the journal: the whole record
 
 Any fault (repository unreachable, wrong password, a damaged pack, a file or table that
 disagrees with the manifest, a failed query, a missed target) fails the whole test with
-its exact cause; the record is written in every case.
+its exact cause; the record is written in every case. Files that changed while they were
+backed up are no fault: the record counts them (`files.changed_while_backed_up`).
 """
 
 from __future__ import annotations

@@ -13,11 +13,13 @@ from backups import manifest as mf
 from backups.alongside import at_lower_priority
 from backups.context import BackupContext
 from backups.execute import Runner, child_environment
-from backups.hash_cache import HashCache
+from backups.hash_cache import HashCache, now_ns
 from backups.locks import backup_set_lock
-from backups.restic.backup import parse_status
+from backups.restic.backup import BackupOutput, is_progress, parse_status
+from backups.restic.errors import EXIT_PARTIAL
 from backups.results import FAILED, OK, PARTIAL, BackupResult
 from backups.session import PendingBytesBackup, PendingPathsBackup, RepositorySession
+from backups.snapshot_files import SnapshotFiles, StoredFiles, snapshot_contents
 from orchestrator.errors import DrError, RepositoryNotFound
 
 
@@ -62,6 +64,8 @@ def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> N
     result.restic_version = str(session.version)
     paths = list(ctx.backup_set.paths)
     cache = HashCache.for_set(ctx.backup_set.name, session.repository.location)
+    # What restic names as it stores the files: the manifest's list of them.
+    stored_files, started_ns = StoredFiles(), now_ns()
     # restic starts first, at our own priority: it is the critical path. Everything dr
     # adds runs meanwhile at a lower one (see backups.alongside). No separate "does the
     # repository exist" call: the first restic command says so.
@@ -71,17 +75,28 @@ def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> N
             tags=_tags(ctx, result, mf.PART_FILES),
             host=ctx.backup_set.host,
             at=at,
-            on_json=_progress(ctx, "files"),
+            on_json=_files_output(ctx, stored_files),
         )
         if paths
         else None
     )
     early: list[PendingBytesBackup] = []
     try:
-        entries = at_lower_priority(
+        hashed = at_lower_priority(
             lambda: _alongside_restic(ctx, session, result, at, paths, cache, early)
         )
-        files = _files(ctx, result, paths, files_backup, entries) if files_backup else None
+        files = (
+            _files(
+                result,
+                paths,
+                files_backup,
+                lambda output: snapshot_contents(
+                    session, output, stored_files, hashed, started_ns=started_ns
+                ),
+            )
+            if files_backup
+            else None
+        )
         if files is not None and files.snapshot_id is not None:
             cache.commit()
             result.hashes_reused = cache.reused
@@ -141,7 +156,7 @@ def _alongside_restic(
     paths: list[str],
     cache: HashCache,
     early: list[PendingBytesBackup],
-) -> list[mf.FileEntry]:
+) -> list[mf.HashedFile]:
     """What dr does while restic backs up the files, at a lower priority: start the
     manifest's restic (betting on status ok, as its tag is fixed at start; it gets the
     manifest once everything else is stored), write the held journal events, hash
@@ -152,9 +167,9 @@ def _alongside_restic(
         )
     )
     ctx.release_journal()
-    entries = mf.hash_tree(paths, cache)
+    hashed = mf.hash_tree(paths, cache)
     cache.stage()
-    return entries
+    return hashed
 
 
 def _manifest_tags(ctx: BackupContext, result: BackupResult, status: str) -> list[str]:
@@ -162,14 +177,13 @@ def _manifest_tags(ctx: BackupContext, result: BackupResult, status: str) -> lis
 
 
 def _files(
-    ctx: BackupContext,
     result: BackupResult,
     paths: list[str],
     files_backup: PendingPathsBackup,
-    entries: list[mf.FileEntry],
+    contents: Callable[[BackupOutput], SnapshotFiles],
 ) -> mf.FilesPart:
     output, completed = files_backup.finish()
-    part = mf.FilesPart(None, paths, OK, files=entries)
+    part = mf.FilesPart(None, paths, OK)
     if output.summary is None:
         part.status = FAILED
         part.error = "restic made no snapshot of the files"
@@ -180,16 +194,23 @@ def _files(
     result.files += output.summary.files
     result.bytes += output.summary.total_bytes_processed
     result.data_added += output.summary.data_added
+    found = contents(output)
+    part.files, part.vanished = found.entries, found.vanished
     part.unreadable = sorted(
-        {e.item for e in output.errors} | {e.path for e in entries if e.sha256 is None}
+        {e.item for e in output.errors if not e.vanished} | set(found.unreadable)
     )
-    if completed.exit_code == 3 or part.unreadable:
+    # Exit code 3 with every error a file gone before restic came to it: nothing that
+    # exists was left out. Errors restic counted but we did not keep: we cannot tell.
+    unexplained = completed.exit_code == EXIT_PARTIAL and not (
+        output.errors and output.errors_all_named()
+    )
+    if part.unreadable or unexplained:
         part.status = PARTIAL
         result.mark_partial()
         result.unreadable = part.unreadable
         result.errors.append(
             "some files could not be read and are missing from the snapshot: "
-            + ", ".join(part.unreadable)
+            + (", ".join(part.unreadable) or "restic did not name them all (exit code 3)")
         )
     return part
 
@@ -202,7 +223,8 @@ def _database(
     at: datetime | None,
     before_forget: Callable[[], None],
 ) -> mf.DatabasePart:
-    # Here, not at the top: psycopg2 costs a files-only backup ~30 ms before restic.
+    # Here, not at the top: a files-only backup would pay for loading psycopg2 before
+    # restic starts (bench/backup_vs_restic.py runs a files-only set).
     from backups.sources.postgres import dump_target
     from backups.sources.postgres_dump import dump_database
 
@@ -314,10 +336,20 @@ def _tags(ctx: BackupContext, result: BackupResult, part: str) -> list[str]:
 
 def _progress(ctx: BackupContext, label: str) -> Any:
     def forward(message: dict[str, Any]) -> None:
-        if ctx.progress is not None and message.get("message_type") == "status":
+        if ctx.progress is not None and is_progress(message):
             ctx.progress(label, parse_status(message))
 
     return forward
+
+
+def _files_output(ctx: BackupContext, stored: StoredFiles) -> Any:
+    progress = _progress(ctx, "files")
+
+    def take(message: dict[str, Any]) -> None:
+        stored.take(message)
+        progress(message)
+
+    return take
 
 
 def _now() -> str:

@@ -4,6 +4,11 @@ restic 0.14's lines differ from 0.17's in ways that matter here: the summary's
 `snapshot_id` is the short id, `backup_start`/`backup_end` are missing, and an error's
 `error` is Go's raw PathError (`{"Op": "open", "Path": ..., "Err": 13}`) where 0.17 has
 `{"message": ...}`. Both shapes are read.
+
+A backup of paths runs with `-v`: restic then names every file and directory as it
+stores it (`verbose_status`), which is how the manifest knows exactly what the snapshot
+holds (see `backups.snapshot_files`). It costs one line per file and no second pass. It
+also adds one `status` line with `action: scan_finished`, which is not progress.
 """
 
 from __future__ import annotations
@@ -38,6 +43,24 @@ class BackupFileError:
     item: str
     during: str
     message: str
+    # It no longer existed when restic came to it (ENOENT): removed or renamed while
+    # the backup ran, so it is not in the snapshot, and no file failed to be read.
+    vanished: bool = False
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A file or directory restic stored in the snapshot (`verbose_status`, with -v).
+
+    `path` is the item's path in the snapshot (for the absolute paths backup sets have,
+    its path on disk). restic 0.14 names regular files and directories only; a
+    directory's path ends in "/". The line's `data_size` counts only bytes new to the
+    repository (0 for a file whose chunks were already stored), so it says nothing
+    about the file's size."""
+
+    path: str
+    action: str  # new | modified | unchanged
+    is_dir: bool
 
 
 @dataclass(frozen=True)
@@ -69,7 +92,7 @@ class BackupOutput:
     def take(self, message: dict[str, Any]) -> BackupStatus | None:
         """Record one JSON line; return it as a BackupStatus if it is a progress line."""
         kind = message.get("message_type")
-        if kind == "status":
+        if is_progress(message):
             self.last_status = parse_status(message)
             return self.last_status
         if kind == "summary":
@@ -77,6 +100,12 @@ class BackupOutput:
         elif kind == "error":
             self.errors.append(parse_error(message))
         return None
+
+    def errors_all_named(self) -> bool:
+        """Whether every file error restic counted is among the error lines we have:
+        restic prints them on stderr, of which only the tail is kept."""
+        counted = self.last_status.error_count if self.last_status is not None else 0
+        return sum(1 for e in self.errors if e.during != "scan") >= counted
 
 
 def build_backup(
@@ -91,6 +120,8 @@ def build_backup(
     if (paths is None) == (stdin_filename is None):
         raise ValueError("give either paths or stdin_filename")
     args = ["backup", "--json", "--host", host]
+    if paths is not None:
+        args.append("-v")  # name each stored file (see the module's docstring)
     for tag in tags:
         args += ["--tag", tag]
     if time is not None:
@@ -99,6 +130,19 @@ def build_backup(
         return [*args, "--stdin", "--stdin-filename", stdin_filename]
     # "--" so that a path starting with "-" is never read as an option.
     return [*args, "--", *(paths or [])]
+
+
+def is_progress(message: dict[str, Any]) -> bool:
+    """A progress line; not the `scan_finished` line that -v adds with the same type."""
+    return message.get("message_type") == "status" and "action" not in message
+
+
+def parse_stored_item(message: dict[str, Any]) -> StoredItem | None:
+    """The item of a `verbose_status` line; None for any other line."""
+    if message.get("message_type") != "verbose_status":
+        return None
+    item = str(message.get("item", ""))
+    return StoredItem(path=item, action=str(message.get("action", "")), is_dir=item.endswith("/"))
 
 
 def parse_status(message: dict[str, Any]) -> BackupStatus:
@@ -137,7 +181,15 @@ def parse_error(message: dict[str, Any]) -> BackupFileError:
         item=str(message.get("item", "")),
         during=str(message.get("during", "")),
         message=_error_text(error),
+        vanished=_is_missing(error),
     )
+
+
+def _is_missing(error: Any) -> bool:
+    if isinstance(error, dict) and "Err" in error:
+        return error["Err"] == errno.ENOENT
+    # Later versions: Go's own text of the same error.
+    return _error_text(error).endswith("no such file or directory")
 
 
 def _error_text(error: Any) -> str:

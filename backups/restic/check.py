@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from backups.restic.errors import EXIT_FAILED, EXIT_OK
 from backups.restic.features import Feature, Version, has
 
 _SUBSET = re.compile(r"^(\d+/\d+|\d+(\.\d+)?%|\d+[kKmMgGtT]?)$")
@@ -58,12 +59,12 @@ def parse_check(
 
 def found_damage(exit_code: int, stderr: str) -> bool:
     """Whether a failed check failed because the repository is damaged (all versions)."""
-    return exit_code == 1 and "repository contains errors" in stderr
+    return exit_code == EXIT_FAILED and "repository contains errors" in stderr
 
 
 def _parse_text(exit_code: int, stdout: str, stderr: str, subset: str | None) -> CheckResult:
     # 0.14 prints "no errors were found" on stdout and every finding on stderr.
-    ok = exit_code == 0 and any(
+    ok = exit_code == EXIT_OK and any(
         line.strip() == "no errors were found" for line in stdout.splitlines()
     )
     errors = tuple(line.strip() for line in stderr.splitlines() if _names_damage(line))
@@ -93,5 +94,5 @@ def _parse_json(exit_code: int, stdout: str, subset: str | None) -> CheckResult:
         elif message.get("message_type") == "error":
             errors.append(str((message.get("error") or {}).get("message", message)))
     return CheckResult(
-        ok=exit_code == 0 and summary_ok, read_data_subset=subset, errors=tuple(errors)
+        ok=exit_code == EXIT_OK and summary_ok, read_data_subset=subset, errors=tuple(errors)
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from backups.restic.features import Feature, Version, has
 from orchestrator.errors import (
-    BackupError,
+    DrError,
     RepositoryLocked,
     RepositoryNotFound,
     RepositoryUnreachable,
@@ -50,9 +50,7 @@ _NO_REPOSITORY = (
 )
 
 
-def classify(
-    exit_code: int, stderr: str, version: Version, *, what: str, location: str
-) -> BackupError:
+def classify(exit_code: int, stderr: str, version: Version, *, what: str, location: str) -> DrError:
     """The exception for a failed restic command. `stderr` must already be masked."""
     kind = _by_exit_code(exit_code, version) or _by_stderr(stderr)
     detail = _last_lines(stderr)
@@ -77,7 +75,7 @@ def classify(
     return ResticFailed(f"{what} failed (restic exit code {exit_code}): {detail}")
 
 
-def _by_exit_code(exit_code: int, version: Version) -> type[BackupError] | None:
+def _by_exit_code(exit_code: int, version: Version) -> type[DrError] | None:
     if has(version, Feature.EXIT_CODES_REPOSITORY):
         if exit_code == EXIT_NO_REPOSITORY:
             return RepositoryNotFound
@@ -88,9 +86,9 @@ def _by_exit_code(exit_code: int, version: Version) -> type[BackupError] | None:
     return None
 
 
-def _by_stderr(stderr: str) -> type[BackupError] | None:
+def _by_stderr(stderr: str) -> type[DrError] | None:
     text = stderr.lower()
-    table: list[tuple[tuple[str, ...], type[BackupError]]] = [
+    table: list[tuple[tuple[str, ...], type[DrError]]] = [
         (_NETWORK, RepositoryUnreachable),
         (_WRONG_PASSWORD, WrongRepositoryPassword),
         (_LOCKED, RepositoryLocked),

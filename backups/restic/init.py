@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import json
-
 
 def build_init(*, copy_chunker_params: bool = False) -> list[str]:
     # For a copy target: the same chunker parameters as the source keep copies
@@ -16,8 +14,3 @@ def build_init(*, copy_chunker_params: bool = False) -> list[str]:
 
 def build_cat_config() -> list[str]:
     return ["cat", "config", "--no-lock"]
-
-
-def parse_config_id(output: str) -> str:
-    """The repository id from `cat config`."""
-    return str(json.loads(output)["id"])

@@ -9,6 +9,8 @@ There were N errors"). Those lines are the exact cause a restore test must repor
 
 from __future__ import annotations
 
+from backups.restic.errors import EXIT_FAILED
+
 
 def build_restore(snapshot_id: str, target: str) -> list[str]:
     # --no-cache: restic keeps tree packs in a local cache, and a restore test must read
@@ -29,6 +31,6 @@ def parse_restore_errors(stderr: str) -> list[str]:
 def found_damage(exit_code: int, stderr: str) -> bool:
     """Whether a failed restore failed on the data (per-file errors) rather than on
     reaching the repository, which the usual classification explains better."""
-    return exit_code == 1 and any(
+    return exit_code == EXIT_FAILED and any(
         line.startswith("ignoring error for ") for line in parse_restore_errors(stderr)
     )

@@ -1,8 +1,12 @@
 """Restore a run's files part into a scratch directory and check it against the manifest.
 
-Every file the manifest lists must come back with the same size and SHA-256, and every
+Every file the manifest lists must come back, with the same size and SHA-256, and every
 file that came back must be in the manifest: a file the snapshot holds but the manifest
 does not is as much a disagreement as a missing one, so it is reported, never ignored.
+The one exception is a file the manifest marks as changed while it was backed up (see
+`backups.snapshot_files`): it must come back, but the snapshot may hold another version
+than the one dr hashed, so a difference is counted as "changed while backed up", not
+damage. restic itself checks every blob it restores against its hash.
 """
 
 from __future__ import annotations
@@ -14,30 +18,39 @@ from pathlib import Path
 from backups import manifest as mf
 from backups.restic.restore import build_restore, found_damage, parse_restore_errors
 from backups.session import RepositorySession
+from backups.snapshot_files import as_restic_name
 
 _SHOWN = 10  # per kind of problem; the counts say how many more there were
 
 
 @dataclass
 class FilesOutcome:
-    expected: int = 0
-    verified: int = 0
+    expected: int = 0  # files the snapshot holds, by its manifest
+    verified: int = 0  # restored with the size and SHA-256 the manifest records
     bytes: int = 0
     restore_seconds: float = 0.0
     verify_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    # Restored, changed while backed up, and not the version dr hashed (or not hashed).
+    changed_while_backed_up: list[str] = field(default_factory=list)
+    vanished_while_backed_up: int = 0  # hashed by dr, gone before restic stored them
 
     def summary(self) -> dict[str, object]:
         return {
             "expected": self.expected,
             "verified": self.verified,
+            "changed_while_backed_up": {
+                "count": len(self.changed_while_backed_up),
+                "shown": self.changed_while_backed_up[:_SHOWN],
+            },
+            "vanished_while_backed_up": self.vanished_while_backed_up,
             "bytes": self.bytes,
             "problems": self.problems,
         }
 
 
 def restore_files(session: RepositorySession, part: mf.FilesPart, target: Path) -> FilesOutcome:
-    outcome = FilesOutcome(expected=len(part.files))
+    outcome = FilesOutcome(expected=len(part.files), vanished_while_backed_up=len(part.vanished))
     if part.snapshot_id is None:
         outcome.problems.append("the manifest names no snapshot for the files")
         return outcome
@@ -66,19 +79,22 @@ def _verify(part: mf.FilesPart, target: Path, outcome: FilesOutcome) -> None:
     restored = {e.path[len(prefix) :]: e for e in mf.hash_tree([prefix])}
     missing, changed = [], []
     for entry in part.files:
-        got = restored.pop(entry.path, None)
+        got = restored.pop(entry.path, None) or _by_restic_name(entry.path, restored)
         if got is None:
             missing.append(entry.path)
+            continue
+        outcome.bytes += got.size
+        if entry.sha256 is not None and (got.size, got.sha256) == (entry.size, entry.sha256):
+            outcome.verified += 1
+        elif entry.changed_during_backup:
+            outcome.changed_while_backed_up.append(entry.path)
         elif entry.sha256 is None:
             changed.append(f"{entry.path} (unreadable when backed up)")
-        elif got.size != entry.size or got.sha256 != entry.sha256:
+        else:
             changed.append(
                 f"{entry.path} (manifest: {entry.size} bytes sha256 {entry.sha256[:12]}, "
                 f"restored: {got.size} bytes sha256 {(got.sha256 or '?')[:12]})"
             )
-        else:
-            outcome.verified += 1
-            outcome.bytes += got.size
     extra = sorted(restored)
     for label, items in (
         ("missing from the restore", missing),
@@ -89,3 +105,14 @@ def _verify(part: mf.FilesPart, target: Path, outcome: FilesOutcome) -> None:
             shown = ", ".join(items[:_SHOWN])
             more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
             outcome.problems.append(f"{len(items)} file(s) {label}: {shown}{more}")
+
+
+def _by_restic_name(path: str, restored: dict[str, mf.HashedFile]) -> mf.HashedFile | None:
+    """A file the manifest names as restic showed it, with U+FFFD for bytes that are not
+    UTF-8 (a file that appeared while backed up), restored under its own bytes."""
+    if "\ufffd" not in path:
+        return None
+    for name in [n for n in restored if not n.isascii()]:
+        if as_restic_name(name) == path:
+            return restored.pop(name)
+    return None

@@ -8,16 +8,16 @@ table with the same names:
   rpo_max_gap_seconds  the largest gap between good backups in the period, against the RPO
 A test that failed before it could measure (repository unreachable, no good run) still
 writes its rows, with no value: an unproven backup has met no objective, so `met` is
-False where there is a target (None where there is none). `detail` names the set, the
-snapshot and the test's outcome and cause, so a row says why it is what it is.
+False where there is a target (None where there is none), by the one rule in
+`orchestrator.verdicts`. `detail` names the set, the snapshot and the test's
+outcome and cause, so a row says why it is what it is.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from backups.restore.record import NO_TARGET, NOT_MEASURED, Measurement, RestoreTestRecord
+from backups.restore.record import Measurement, RestoreTestRecord
 from orchestrator.journal.records import MeasurementRecord
+from orchestrator.verdicts import NOT_MEASURED
 
 SOURCE = "restore_test"
 NAMES = {"rto": "rto_seconds", "rpo": "rpo_seconds", "max_gap": "rpo_max_gap_seconds"}
@@ -26,18 +26,16 @@ NAMES = {"rto": "rto_seconds", "rpo": "rpo_seconds", "max_gap": "rpo_max_gap_sec
 def measurement_rows(
     record: RestoreTestRecord, *, rto_target: int | None, rpo_target: int | None
 ) -> list[MeasurementRecord]:
-    now = datetime.now(UTC).isoformat(timespec="microseconds")
     targets = {"rto": rto_target, "rpo": rpo_target, "max_gap": rpo_target}
     rows = []
     for key, name in NAMES.items():
         found = record.measurements.get(key) or Measurement()
         target = found.target_seconds if found.verdict != NOT_MEASURED else targets[key]
         rows.append(
-            MeasurementRecord(
-                name=name,
-                value_seconds=found.seconds,
-                target_seconds=None if target is None else float(target),
-                met=_met(found, target),
+            MeasurementRecord.judged(
+                name,
+                found.seconds,
+                None if target is None else float(target),
                 source=SOURCE,
                 detail={
                     "backup_set": record.backup_set,
@@ -51,15 +49,6 @@ def measurement_rows(
                     "cause": record.cause,
                     "verdict": found.verdict,
                 },
-                recorded_at=now,
             )
         )
     return rows
-
-
-def _met(found: Measurement, target: int | None) -> bool | None:
-    if target is None or found.verdict == NO_TARGET:
-        return None
-    if found.verdict == NOT_MEASURED or found.seconds is None:
-        return False
-    return found.seconds <= target

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from backups.catalog import BackupRun
-from backups.restore.record import MISSED, Measurement, RestoreTestRecord
-from orchestrator.inventory import format_duration
-from orchestrator.inventory.models import BackupSet
+from backups.restore.record import Measurement, RestoreTestRecord
+from orchestrator.inventory import BackupSet, format_duration
+from orchestrator.verdicts import NOT_MET
 
 
 def largest_gap(runs: list[BackupRun], now: datetime, period_seconds: int) -> float | None:
@@ -52,13 +52,13 @@ def measure(
     if gap is not None:
         record.measurements["max_gap"] = Measurement.of(gap, rpo_target)
     labels = {
-        "rto": "RTO target missed: restore and verification took",
-        "rpo": "RPO target missed: the snapshot is",
-        "max_gap": "RPO target missed: the largest gap between good backups in the period is",
+        "rto": "RTO target not met: restore and verification took",
+        "rpo": "RPO target not met: the snapshot is",
+        "max_gap": "RPO target not met: the largest gap between good backups in the period is",
     }
     for key, text in labels.items():
         found = record.measurements[key]
-        if found.verdict == MISSED and found.seconds is not None:
+        if found.verdict == NOT_MET and found.seconds is not None:
             record.fail(
                 f"{text} {format_duration(found.seconds)}, target "
                 f"{format_duration(found.target_seconds or 0)}"

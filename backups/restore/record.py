@@ -1,7 +1,7 @@
 """What one restore test found: the journal's `restore_test.finished` event and `--json`.
 
 `outcome` is "passed" only when `problems` is empty: a test that restored the files but
-not the database, or verified the data but missed a target, has failed. There is no
+not the database, or verified the data but did not meet a target, has failed. There is no
 partial success, because a half-proven backup is an unproven one.
 """
 
@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from orchestrator.errors import EXIT_FAILED, EXIT_OK
+from orchestrator.verdicts import NOT_MEASURED, verdict
+
 PASSED, FAILED = "passed", "failed"
-MET, MISSED, NO_TARGET, NOT_MEASURED = "met", "missed", "no target", "not measured"
 
 
 @dataclass
@@ -23,9 +25,7 @@ class Measurement:
 
     @classmethod
     def of(cls, seconds: float, target: int | None) -> Measurement:
-        if target is None:
-            return cls(round(seconds, 3), None, NO_TARGET)
-        return cls(round(seconds, 3), target, MET if seconds <= target else MISSED)
+        return cls(round(seconds, 3), target, verdict(seconds, target))
 
 
 @dataclass
@@ -62,7 +62,7 @@ class RestoreTestRecord:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.outcome == PASSED else 1
+        return EXIT_OK if self.outcome == PASSED else EXIT_FAILED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg2
 
-from orchestrator.inventory import format_duration
-from orchestrator.inventory.models import RestoreExpect, RestoreValidation
+from orchestrator.inventory import RestoreExpect, RestoreValidation, format_duration
 
 _TIMEOUT_MS = 10 * 60 * 1000
 

@@ -30,7 +30,7 @@ from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
 from backups.execute import Masker, child_environment
 from backups.manifest import TableEntry
 from orchestrator.errors import DumpFailed, UserInputError
-from orchestrator.inventory.models import BackupDatabase, Inventory
+from orchestrator.inventory import BackupDatabase, Inventory
 from orchestrator.inventory.secrets import resolve_secret
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")

@@ -125,7 +125,7 @@ class Prober:
         self.log.write({"event": "down", "at": iso(at), "error": error, "last_ok_at": last_ok})
 
     def _went_up(self, at: datetime) -> None:
-        record = {"event": "up", "at": iso(at)}
+        record: dict[str, object] = {"event": "up", "at": iso(at)}
         if self.state == "down":
             outage_s = (at - self.since).total_seconds()
             self.longest_outage_s = max(self.longest_outage_s, outage_s)

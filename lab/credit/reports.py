@@ -33,7 +33,14 @@ def loan_opened(
 ) -> tuple[str, str]:
     """(file name, line) for a new loan; ``borrower`` is (id, name, id_number)."""
     borrower_id, name, id_number = borrower
-    fields = ("LOAN_OPEN", ORG_CODE, loan_id, borrower_id, name, _ID_TYPE_RESIDENT_CARD)
+    fields: tuple[object, ...] = (
+        "LOAN_OPEN",
+        ORG_CODE,
+        loan_id,
+        borrower_id,
+        name,
+        _ID_TYPE_RESIDENT_CARD,
+    )
     fields += (id_number, amount, rate, term_months, status, branch, iso(issued_at))
     return message_file_name("loan_open", loan_id, issued_at), _line(fields)
 

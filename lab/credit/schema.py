@@ -111,10 +111,10 @@ def loan_count(dsn: str) -> int:
     """How many loans the database holds; 0 when the schema is not there yet."""
     with connect(dsn) as conn, conn, conn.cursor() as cursor:
         cursor.execute("SELECT to_regclass('loans') IS NOT NULL")
-        if not cursor.fetchone()[0]:
+        if not _scalar(cursor):
             return 0
         cursor.execute("SELECT count(*) FROM loans")
-        return int(cursor.fetchone()[0])
+        return int(_scalar(cursor))
 
 
 def generate_data(dsn: str, loans: int = 10_000, seed: int = 1) -> dict[str, int]:
@@ -128,7 +128,7 @@ def generate_data(dsn: str, loans: int = 10_000, seed: int = 1) -> dict[str, int
     with connect(dsn) as conn:
         with conn, conn.cursor() as cursor:
             cursor.execute("SELECT EXISTS (SELECT 1 FROM borrowers)")
-            if not cursor.fetchone()[0]:
+            if not _scalar(cursor):
                 rng = random.Random(seed)
                 borrowers = list(_borrowers(rng, max(1, loans * 6 // 10)))
                 loan_rows = list(_loans(rng, loans, borrowers))
@@ -182,7 +182,7 @@ def _counts(conn: PgConnection) -> dict[str, int]:
         counts = {}
         for table in TABLES:
             cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-            counts[table] = int(cursor.fetchone()[0])
+            counts[table] = int(_scalar(cursor))
         return counts
 
 
@@ -255,3 +255,11 @@ def _repayments(rng: random.Random, loans: list[tuple[Any, ...]]) -> Iterator[tu
             paid = issued + timedelta(days=30 * month, seconds=rng.randrange(86400))
             amount = f"{instalment // 100}.{instalment % 100:02d}"
             yield (repayment_id, loan[0], amount, paid.isoformat())
+
+
+def _scalar(cursor: Any) -> Any:
+    """The one value of a one-row query (every caller asks for exactly one)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LabError("the credit database answered a one-row query with no row")
+    return row[0]

@@ -132,7 +132,15 @@ class CreditService:
         )
         if not rows:
             return 404, {"error": f"no loan {loan_id}"}
-        keys = ("id", "borrower_id", "amount", "rate", "term_months", "status", "branch")
+        keys: tuple[str, ...] = (
+            "id",
+            "borrower_id",
+            "amount",
+            "rate",
+            "term_months",
+            "status",
+            "branch",
+        )
         keys += ("issued_at", "updated_at", "repaid")
         return 200, dict(zip(keys, rows[0], strict=True))
 

@@ -19,6 +19,7 @@ from backups.actions.run import run_backup
 from backups.context import BackupContext, ProgressSink
 from backups.restic.backup import BackupStatus
 from backups.results import BackupResult
+from orchestrator.cli import backup_pitr
 from orchestrator.cli.console import console, error_console
 from orchestrator.cli.options import (
     DbOption,
@@ -28,9 +29,14 @@ from orchestrator.cli.options import (
     open_journal,
 )
 from orchestrator.cli.summary import print_json
+from orchestrator.errors import EXIT_FAILED, UserInputError
 from orchestrator.inventory import format_duration, load_inventory
 
-app = typer.Typer(help="Backups with restic: init, run, list, check, prune.", no_args_is_help=True)
+app = typer.Typer(
+    help="Backups with restic, and the database's PITR archive with pgBackRest (kind "
+    "postgres-pitr): init, run, list, check, prune.",
+    no_args_is_help=True,
+)
 
 SetArgument = Annotated[str, typer.Argument(help="Backup set name (backup_sets[].name).")]
 
@@ -43,8 +49,13 @@ def _context(name: str, inventory: Any, db: str | None) -> BackupContext:
 def init(
     name: SetArgument, inventory: InventoryOption, db: DbOption = None, json_out: JsonOption = False
 ) -> None:
-    """Create the set's repository (and its copy_to), provisioning S3 buckets with versioning."""
-    document = init_set(_context(name, inventory, db))
+    """Create the set's repository (and its copy_to), provisioning S3 buckets with versioning.
+    A postgres-pitr set: its pgBackRest configuration and stanza, and archiving's settings."""
+    loaded = load_inventory(inventory)
+    if backup_pitr.is_pitr_set(loaded, name):
+        backup_pitr.init(loaded, name, db, json_out)
+        return
+    document = init_set(BackupContext.for_set(loaded, name, journal=open_journal(db)))
     if json_out:
         print_json(console, document)
         return
@@ -62,13 +73,28 @@ def run(
     wait: Annotated[
         float, typer.Option("--wait", help="Wait up to SECONDS if the set is busy.")
     ] = 0,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="postgres-pitr sets: full or diff base backup (default: by the set's schedules).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Back the set up now: hooks, files, database dumps, manifest, offsite copy."""
+    """Back the set up now: hooks, files, database dumps, manifest, offsite copy (a
+    postgres-pitr set: a base backup into each of its repositories)."""
+    loaded = load_inventory(inventory)
+    if backup_pitr.is_pitr_set(loaded, name):
+        backup_pitr.run(loaded, name, db, json_out, kind, wait)
+        return
+    if kind is not None:
+        raise UserInputError("--type is for postgres-pitr sets; a restic run backs up all")
     with _progress_bars(enabled=error_console.is_terminal and not json_out) as progress:
         # The journal opens once restic runs: a bad --db still stops the run, with
         # restic interrupted and no sealed backup.
         ctx = BackupContext.for_set(
-            load_inventory(inventory), name, journal_opener=journal_opener(db), progress=progress
+            loaded, name, journal_opener=journal_opener(db), progress=progress
         )
         result = run_backup(ctx, wait_seconds=wait)
     if json_out:
@@ -85,8 +111,13 @@ def run(
 def list_(
     name: SetArgument, inventory: InventoryOption, db: DbOption = None, json_out: JsonOption = False
 ) -> None:
-    """The set's backup runs in its repository, newest last, and the RPO clock."""
-    document = list_backups(_context(name, inventory, db))
+    """The set's backup runs in its repository, newest last, and the RPO clock (a
+    postgres-pitr set: base backups, archived WAL and the recovery window)."""
+    loaded = load_inventory(inventory)
+    if backup_pitr.is_pitr_set(loaded, name):
+        backup_pitr.list_(loaded, name, db, json_out)
+        return
+    document = list_backups(BackupContext.for_set(loaded, name, journal=open_journal(db)))
     if json_out:
         print_json(console, document)
         return
@@ -123,8 +154,17 @@ def check(
         ),
     ] = None,
 ) -> None:
-    """Check the repository's structure and read part of its data."""
-    document = check_set(_context(name, inventory, db), subset=subset)
+    """Check the repository's structure and read part of its data (a postgres-pitr set:
+    `pgbackrest check`, then `verify` of every repository)."""
+    loaded = load_inventory(inventory)
+    if backup_pitr.is_pitr_set(loaded, name):
+        if subset is not None:
+            raise UserInputError("--read-data-subset is for restic sets; verify reads it all")
+        backup_pitr.check(loaded, name, db, json_out)
+        return
+    document = check_set(
+        BackupContext.for_set(loaded, name, journal=open_journal(db)), subset=subset
+    )
     if json_out:
         print_json(console, document)
     else:
@@ -134,7 +174,7 @@ def check(
         for line in document["errors"]:
             console.print(f"  {escape(line)}")
     if not document["ok"]:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("prune")

@@ -1,16 +1,16 @@
-"""`dr incident open|update|close|list|show|tick`: thin wiring to orchestrator.incidents."""
+"""`dr incident open|update|close|list|show|tick`: parses the options, calls the use cases
+of orchestrator.incidents (handling.py, tick.py) and renders what they return."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from orchestrator.cli import incident_input as check
 from orchestrator.cli.console import console, error_console
+from orchestrator.cli.incident_input import moment
 from orchestrator.cli.incident_view import incident_document, print_incident, print_list
 from orchestrator.cli.options import (
     DbOption,
@@ -21,9 +21,11 @@ from orchestrator.cli.options import (
     operator_name,
 )
 from orchestrator.cli.summary import print_json
-from orchestrator.incidents import IncidentStore
+from orchestrator.incidents import IncidentStore, handling
+from orchestrator.incidents.checks import ScopeChange, one_of
+from orchestrator.incidents.handling import Handled, IncidentUpdate
 from orchestrator.incidents.records import Incident
-from orchestrator.incidents.tick import TickReport, notify_closed, tick
+from orchestrator.incidents.tick import tick
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal
@@ -69,25 +71,20 @@ def open_incident(
     json_out: JsonOption = False,
 ) -> None:
     """Declare an incident; the level's roster is notified at once."""
-    check.choice("--category", category, check.CATEGORIES)
-    check.choice("--level", level, check.LEVELS)
     inv = load_inventory(inventory)
-    began = check.moment("--started-at", started_at, inv.timezone)
-    scope = check.scope(check.Scope(), provinces, branches_down, branches_total, impact)
     journal = open_journal(db)
-    store = IncidentStore(journal)
-    incident = store.open(
-        inventory_name=inv.name,
-        inventory_path=str(inventory.absolute()),
-        category=category,  # type: ignore[arg-type]
-        level=level,  # type: ignore[arg-type]
+    handled = handling.open_incident(
+        journal,
+        inv,
+        category=category,
+        level=level,
         summary=summary,
         actor=operator_name(operator),
-        scope=scope,
-        started_at=began,
+        scope=ScopeChange(provinces, branches_down, branches_total, impact),
+        started_at=moment("--started-at", started_at, inv.timezone),
         business_stopped=not no_outage,
     )
-    _dispatch(journal, incident, json_out)
+    _print_handled(journal, handled, json_out)
 
 
 @app.command("update")
@@ -121,41 +118,21 @@ def update_incident(
     json_out: JsonOption = False,
 ) -> None:
     """Change an open incident: level, scope, who is on site, deadlines met, progress."""
-    if level is not None:
-        check.choice("--level", level, check.LEVELS)
-    check.deadline_keys(done or [])
-    journal = open_journal(db)
-    store = IncidentStore(journal)
-    incident = store.require_open(incident_id)
-    inv = _inventory_of(incident)
-    if inv is not None:
-        check.contact_names(inv, on_site or [])
-    actor = operator_name(operator)
-    scope = check.scope(incident.scope, provinces, branches_down, branches_total, impact)
-    store.update(
-        incident_id,
-        actor=actor,
+    change = IncidentUpdate(
         summary=summary,
-        scope=scope,
+        level=level,
+        reason=reason,
+        scope=ScopeChange(provinces, branches_down, branches_total, impact),
+        on_site=tuple(on_site or ()),
+        deadlines_met=tuple(done or ()),
+        progress=progress,
         business_restored=restored,
         note=note,
     )
-    if level is not None:
-        store.set_level(
-            incident_id,
-            level,
-            cause="manual",
-            actor=actor,  # type: ignore[arg-type]
-            reason=reason or "set by an operator",
-            raise_only=False,
-        )
-    for name in on_site or []:
-        store.mark_on_site(incident_id, name, actor=actor)
-    for key in done or []:
-        store.mark_deadline_met(incident_id, key, actor=actor)
-    if progress:
-        store.record_progress(incident_id, progress, actor=actor)
-    _dispatch(journal, store.get(incident_id), json_out)
+    journal = open_journal(db)
+    actor = operator_name(operator)
+    handled = handling.update_incident(journal, incident_id, change, actor=actor)
+    _print_handled(journal, handled, json_out)
 
 
 @app.command("close")
@@ -168,12 +145,10 @@ def close_incident(
 ) -> None:
     """Declare the incident over; the roster is told."""
     journal = open_journal(db)
-    store = IncidentStore(journal)
-    incident = store.close(incident_id, actor=operator_name(operator), resolution=resolution)
-    inv = _inventory_of(incident)
-    if inv is not None:
-        notify_closed(store, incident, inv)
-    _dispatch(journal, incident, json_out)
+    handled = handling.close_incident(
+        journal, incident_id, actor=operator_name(operator), resolution=resolution
+    )
+    _print_handled(journal, handled, json_out)
 
 
 @app.command("list")
@@ -186,8 +161,8 @@ def list_incidents(
 ) -> None:
     """Incidents in the journal, newest first."""
     if status is not None:
-        check.choice("--status", status, ("open", "closed"))
-    incidents = IncidentStore(open_journal(db)).list(status=status)
+        one_of("--status", status, ("open", "closed"))
+    incidents = IncidentStore(open_journal(db)).incidents(status=status)
     if json_out:
         print_json(console, {"incidents": [i.to_dict() for i in incidents]})
     else:
@@ -215,7 +190,7 @@ def tick_incidents(
     inv = load_inventory(inventory)
     report = tick(open_journal(db), inv, datetime.now(UTC))
     if json_out:
-        print_json(console, _report_doc(report))
+        print_json(console, report.to_dict())
         return
     for step in report.escalations:
         console.print(f"{step['incident']}: raised to {step['to']} ({step['cause']})")
@@ -227,17 +202,15 @@ def tick_incidents(
         console.print("nothing due")
 
 
-def _dispatch(journal: Journal, incident: Incident, json_out: bool) -> None:
-    """Send what the change made owed now, then print the incident."""
-    inv = _inventory_of(incident)
-    report = TickReport()
-    if inv is not None:
-        report = tick(journal, inv, datetime.now(UTC), incident_id=incident.id)
-    store = IncidentStore(journal)
-    current = store.get(incident.id)
+def _print_handled(journal: Journal, handled: Handled, json_out: bool) -> None:
+    """The incident after the change, and the notices the change sent."""
+    current, report = handled.incident, handled.notices
+    if handled.inventory is None:
+        _say_inventory_missing(current)
     if json_out:
-        doc = incident_document(store, current, inv, datetime.now(UTC))
-        print_json(console, {**doc, "tick": _report_doc(report)})
+        now = datetime.now(UTC)
+        doc = incident_document(IncidentStore(journal), current, handled.inventory, now)
+        print_json(console, {**doc, "tick": report.to_dict()})
         return
     console.print(
         f"incident [cyan]{current.id}[/]  {current.category}  level=[bold]{current.level}[/]  "
@@ -250,18 +223,14 @@ def _dispatch(journal: Journal, incident: Incident, json_out: bool) -> None:
 
 
 def _inventory_of(incident: Incident) -> Inventory | None:
-    if incident.inventory_path is None or not Path(incident.inventory_path).exists():
-        error_console.print(
-            f"[yellow]the inventory of {incident.id} ({incident.inventory_path}) is not here: "
-            "no notifications sent from this machine[/]"
-        )
-        return None
-    return load_inventory(Path(incident.inventory_path))
+    inventory = handling.incident_inventory(incident)
+    if inventory is None:
+        _say_inventory_missing(incident)
+    return inventory
 
 
-def _report_doc(report: TickReport) -> dict[str, object]:
-    return {
-        "escalations": report.escalations,
-        "notices": report.notices,
-        "deliveries": report.deliveries,
-    }
+def _say_inventory_missing(incident: Incident) -> None:
+    error_console.print(
+        f"[yellow]the inventory of {incident.id} ({incident.inventory_path}) is not here: "
+        "no notifications sent from this machine[/]"
+    )

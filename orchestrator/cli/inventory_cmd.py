@@ -200,8 +200,16 @@ def _power(inv: Inventory) -> None:
 def _backups(inv: Inventory) -> None:
     rows = [
         [b.name, b.host, b.repository, b.schedule, _maybe_duration(b.rpo), _maybe_duration(b.rto)]
-        for b in inv.backup_sets
+        for b in inv.restic_sets
     ]
+    rows += [
+        [
+            p.name, f"pair {p.host_pair}", f"pgBackRest stanza {p.stanza}",
+            ", ".join(f"{kind} {cron}" for kind, cron in p.schedule.model_dump().items() if cron),
+            _maybe_duration(p.rpo), _maybe_duration(p.rto),
+        ]
+        for p in inv.pitr_sets
+    ]  # fmt: skip
     _table("Backup sets", ["name", "host", "repository", "schedule", "RPO", "RTO"], rows)
 
 

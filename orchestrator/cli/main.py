@@ -31,10 +31,11 @@ def _register_command_groups(argv: list[str] | None = None) -> None:
     """Register the command groups; with `argv`, only the one its first word names.
 
     Each group imports what it needs (the engine brings paramiko and netmiko, the journal
-    SQLAlchemy): `dr backup run` loading every group cost ~0.6 s per start, which the
-    benchmark against raw restic counts. Anything else (`dr --help`, a typo) gets all
-    groups, so help and click's "no such command" stay complete. Imported here too so
-    that a slow or broken group never stops `dr --help` from loading.
+    SQLAlchemy): `dr backup run` loading every group would pay for all of them at each
+    start, which the benchmark against raw restic counts (bench/backup_vs_restic.py).
+    Anything else (`dr --help`, a typo) gets all groups, so help and click's "no such
+    command" stay complete. Imported here too so that a slow or broken group never
+    stops `dr --help` from loading.
     """
     word = next((a for a in (argv or [])[1:2] if not a.startswith("-")), None)
     registrars = _registrars()
@@ -140,7 +141,7 @@ def run() -> None:
     # The imports of a command group make hundreds of thousands of objects that live
     # as long as the process. Without collections while they load, and with them frozen
     # out of every later collection (and out of the one at exit), `dr backup run`
-    # starts restic ~0.1 s sooner and exits ~0.2 s sooner (bench/backup_vs_restic.py).
+    # starts restic sooner and exits sooner (bench/backup_vs_restic.py measures by how much).
     gc.disable()
     _register_command_groups(sys.argv)
     gc.freeze()
@@ -152,7 +153,7 @@ def run() -> None:
         sys.exit(err.exit_code)
     finally:
         # What the command loaded and built since is freed with the process anyway;
-        # spares the collection at exit walking it (~0.1 s after a backup).
+        # spares the collection at exit walking it (bench/backup_vs_restic.py).
         gc.freeze()
 
 

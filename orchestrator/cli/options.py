@@ -14,8 +14,8 @@ from orchestrator.errors import UserInputError
 from orchestrator.text import Lang, default_lang
 
 if TYPE_CHECKING:
-    # SQLAlchemy, under the journal, takes ~0.3 s to load: `dr backup run` opens the
-    # journal only once restic runs (`journal_opener`).
+    # SQLAlchemy, under the journal, is slow to load: `dr backup run` opens the journal
+    # only once restic runs (`journal_opener`; bench/backup_vs_restic.py measures it).
     # The engine pulls in paramiko and netmiko; commands that run no runbook (backup,
     # restore-test) should not pay for loading them at every start.
     from orchestrator.engine.discovery import RunbookRegistry

@@ -59,7 +59,16 @@ def _print_record(record: RestoreTestRecord) -> None:
             f"{(record.snapshot_time or '')[:19]} UTC), {record.bytes} bytes restored"
         )
     if record.files:
-        console.print(f"  files: {record.files['verified']}/{record.files['expected']} verified")
+        files = record.files
+        changed = (files.get("changed_while_backed_up") or {}).get("count", 0)
+        console.print(
+            f"  files: {files['verified']}/{files['expected']} verified by hash"
+            + (
+                f", {changed} changed while backed up (restored, not hash-checked)"
+                if changed
+                else ""
+            )
+        )
     for database in record.databases:
         console.print(
             f"  database {escape(database['name'])}: {database['tables_verified']} tables, "

@@ -26,13 +26,12 @@ from orchestrator.cli.options import (
 )
 from orchestrator.cli.summary import print_json, print_run
 from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
-from orchestrator.engine.engine import preflight_targets
-from orchestrator.engine.modes import check_mode
-from orchestrator.engine.plan import flatten, resolve_params
-from orchestrator.engine.record import run_document
-from orchestrator.incidents import IncidentStore
+from orchestrator.engine.admission import admit_run
+from orchestrator.engine.plan import flatten, plan_rows, resolve_params
+from orchestrator.errors import EXIT_OK, EXIT_STOPPED, EXIT_WAITING
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
+from orchestrator.journal.run_document import run_document
 
 RunbookArg = Annotated[str, typer.Argument(help="Runbook name (see `dr runbook list`).")]
 
@@ -50,57 +49,25 @@ def plan(
     registry = open_registry(runbooks)
     runbook = registry.get(name)
     steps = flatten(runbook, registry, resolve_params(runbook, parse_params(param)))
-    preflight_targets(steps, inv)
     lang_code = language(lang)
-    rows = []
-    for planned in steps:
-        step = planned.step
-        hosts = (
-            [h.name for h in inv.select_hosts(step.targets.format(**planned.params))]
-            if step.targets
-            else []
-        )
-        rows.append(
-            {
-                "id": planned.path,
-                "kind": str(step.kind),
-                "title": step.title(lang_code),
-                "hosts": hosts,
-                "timeout_s": step.timeout,
-                "retries": step.retries,
-                "destructive": step.destructive,
-                "conditional": bool(planned.conditions),
-                "verify": step.verify_fn is not None,
-                "rollback": step.rollback_fn is not None,
-                "instructions": step.instructions(lang_code) if step.instructions else None,
-            }
-        )
+    rows = plan_rows(steps, inv, lang_code)
     if json_out:
-        print_json(console, {"runbook": runbook.name, "inventory": inv.name, "steps": rows})
+        doc = {"runbook": runbook.name, "inventory": inv.name, "steps": [r.to_dict() for r in rows]}
+        print_json(console, doc)
         return
     console.print(
         f"[bold]{escape(runbook.title(lang_code))}[/] ({runbook.name}) on "
         f"{escape(inv.name)} [{inv.environment}]"
     )
     for number, row in enumerate(rows, 1):
-        flags = [
-            f
-            for f, on in (
-                ("destructive", row["destructive"]),
-                ("if", row["conditional"]),
-                ("verify", row["verify"]),
-                ("rollback", row["rollback"]),
-            )
-            if on
-        ]
-        on = f" → {', '.join(row['hosts'])}" if row["hosts"] else ""
+        on = f" → {', '.join(row.hosts)}" if row.hosts else ""
+        flags = f" [dim]({', '.join(row.flags)})[/]" if row.flags else ""
         console.print(
-            f"{number:>3}. [bold]{escape(row['id'])}[/] \\[{row['kind']}] "
-            f"{escape(row['title'])}{escape(on)}"
-            + (f" [dim]({', '.join(flags)})[/]" if flags else "")
+            f"{number:>3}. [bold]{escape(row.id)}[/] \\[{row.kind}] "
+            f"{escape(row.title)}{escape(on)}{flags}"
         )
-        if row["instructions"]:
-            console.print(f"       [dim]{escape(row['instructions'])}[/]")
+        if row.instructions:
+            console.print(f"       [dim]{escape(row.instructions)}[/]")
 
 
 def drill(
@@ -242,15 +209,6 @@ def _start(
     json_out: bool,
 ) -> None:
     inv = load_inventory(inventory)
-    # Refuse a wrong mode before opening anything else, so the refusal is the only message.
-    check_mode(
-        mode,
-        environment=inv.environment,
-        inventory_name=inv.name,  # type: ignore[arg-type]
-        auto_confirm=auto_confirm,
-        reason=reason,
-        incident_id=incident,
-    )
     lang_code = language(lang)
     options = RunOptions(
         mode=mode,
@@ -262,10 +220,9 @@ def _start(
         params=parse_params(param),
     )
     journal = open_journal(db)
-    if incident is not None:
-        # A run joins an incident only while it is open: its alert levels raise that
-        # incident's level, and its approvals follow the incident's roster.
-        IncidentStore(journal).require_open(incident)
+    # Refused before the engine is built, so a refusal is the only message; the engine
+    # asks the same rules again before it records the run.
+    admit_run(options, inv, journal)
     outcome = _engine(journal, runbooks, lang_code).start(name, inv, options)
     _report(journal, outcome, json_out)
 
@@ -285,8 +242,8 @@ def _report(journal: Journal, outcome: RunOutcome, json_out: bool) -> None:
         print_json(console, doc)
     else:
         print_run(console, doc)
-    colour = (
-        "green" if outcome.exit_code == 0 else "yellow" if outcome.exit_code in (3, 4) else "red"
+    colour = {EXIT_OK: "green", EXIT_STOPPED: "yellow", EXIT_WAITING: "yellow"}.get(
+        outcome.exit_code, "red"
     )
     error_console.print(f"[{colour}]{escape(outcome.message)}[/]  run id: {outcome.run_id}")
     raise typer.Exit(outcome.exit_code)

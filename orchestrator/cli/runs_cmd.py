@@ -19,8 +19,8 @@ from orchestrator.cli.options import (
     open_registry,
 )
 from orchestrator.cli.summary import print_json, print_run
-from orchestrator.engine.record import run_document
 from orchestrator.errors import EXIT_FAILED
+from orchestrator.journal.run_document import run_document
 
 runs_app = typer.Typer(help="Runs recorded in the journal.", no_args_is_help=True)
 runbook_app = typer.Typer(help="The runbooks available.", no_args_is_help=True)

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.engine.endpoints import ssh_endpoint
+from orchestrator.engine.endpoints import ssh_endpoint, switch_endpoint
 from orchestrator.engine.incident_link import raise_incident_level
 from orchestrator.engine.state import RunState
-from orchestrator.errors import StepFailed
+from orchestrator.errors import StepFailed, TransportError
+from orchestrator.notify import DeliveryResult, Message, deliver
 from orchestrator.runbook import Marker
 from orchestrator.text import Text, as_text
 from orchestrator.transports.genset import GensetClient
+from orchestrator.transports.local import command_line, run_local
 from orchestrator.transports.netdev import (
     NetDevice,
     PortStatus,
     SwitchChange,
     SwitchOperationFailed,
 )
-from orchestrator.transports.netdev import from_inventory as switch_endpoint
 from orchestrator.transports.ups import NutClient
 
 if TYPE_CHECKING:
@@ -84,28 +85,56 @@ class StepContext:
         target = self.inventory.host(host) if isinstance(host, str) else host
         endpoint = ssh_endpoint(target, self.inventory, mode=self.mode)
         result = self._state.ssh.run(endpoint, command, timeout=timeout, stdin=stdin)
+        self._record_command("ssh", target.name, command, _result_record(result))
+        if not warn and not result.ok:
+            raise StepFailed(f"`{command}` on {target.name} {_exit_detail(result)}")
+        return result
+
+    def local(
+        self,
+        command: str | Sequence[str],
+        *,
+        about: Host | str | None = None,
+        timeout: float | None = 60,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        warn: bool = False,
+    ) -> CommandResult:
+        """Run a command on this machine (fabric's `Connection.local`); journaled like
+        `ssh`, with `about` as the host it acts on (the host an IPMI tool powers off).
+
+        A string is split as a shell would, but no shell runs it. A non-zero exit fails
+        the step unless `warn=True`; a command that cannot start or outlives `timeout`
+        raises `TransportError` (journaled too). `stdin` and `env` carry secrets: only
+        the variables' names are journaled.
+        """
+        host = about.name if about is not None and not isinstance(about, str) else about
+        shown = command_line(command)
+        facts: dict[str, Any] = {"env": sorted(env)} if env else {}
+        try:
+            result = run_local(command, timeout=timeout, stdin=stdin, env=env)
+        except TransportError as err:
+            self._record_command("local", host, shown, {**facts, "error": err.message})
+            raise
+        self._record_command("local", host, shown, {**facts, **_result_record(result)})
+        if not warn and not result.ok:
+            raise StepFailed(f"`{shown}` on this machine {_exit_detail(result)}")
+        return result
+
+    def _record_command(
+        self, transport: str, host: str | None, command: str, outcome: dict[str, Any]
+    ) -> None:
         self._state.journal.append(
             "command",
             run_id=self.run_id,
             step_id=self.path,
-            host=target.name,
-            data={
-                "transport": "ssh",
-                "command": command,
-                "exited": result.exited,
-                "stdout": result.stdout[-_OUTPUT_LIMIT:],
-                "stderr": result.stderr[-_OUTPUT_LIMIT:],
-                "duration_s": round(result.duration_s, 3),
-            },
+            host=host,
+            data={"transport": transport, "command": command, **outcome},
         )
-        if not warn and not result.ok:
-            detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
-            raise StepFailed(f"`{command}` on {target.name} exited {result.exited}: {detail[0]}")
-        return result
 
     def switch(self, name: str) -> JournaledSwitch:
         """The switch `name` of the inventory, through netmiko; every change is journaled."""
-        endpoint = switch_endpoint(self.inventory.switch(name), self.inventory)
+        endpoint = switch_endpoint(self.inventory.switch(name), self.inventory, mode=self.mode)
         return JournaledSwitch(self._state.switches.device(endpoint), self)
 
     def ups(self, name: str) -> NutClient:
@@ -180,6 +209,22 @@ class StepContext:
         self._state.observer.message(f"[{level}/{category}] {text(self._state.options.lang)}")
         if self._state.record.incident_id:
             raise_incident_level(self._state, level, text.en)
+
+    # ---- notifications ----------------------------------------------------------------
+
+    def notify(self, message: Message) -> list[DeliveryResult]:
+        """Send `message` now to its recipients through the inventory's channels (email to
+        each contact with an address, each webhook that takes its level). Every attempt is
+        journaled (`notification.sent` / `notification.failed`) under this run and step.
+        Never raises: a failed delivery is a record, and the run goes on."""
+        return deliver(
+            message,
+            self.inventory,
+            self._state.journal,
+            sleep=self.sleep,
+            run_id=self.run_id,
+            step_id=self.path,
+        )
 
     # ---- RTO/RPO markers ------------------------------------------------------------
 
@@ -328,6 +373,21 @@ def _journaled_power(
         )
         raise
     ctx.record("power.action", {"device": device, "at": where, "action": action, "ok": True})
+
+
+def _result_record(result: CommandResult) -> dict[str, Any]:
+    return {
+        "exited": result.exited,
+        "stdout": result.stdout[-_OUTPUT_LIMIT:],
+        "stderr": result.stderr[-_OUTPUT_LIMIT:],
+        "duration_s": round(result.duration_s, 3),
+    }
+
+
+def _exit_detail(result: CommandResult) -> str:
+    """`exited N: <the last line it printed>`, for a failed step's message."""
+    detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+    return f"exited {result.exited}: {detail[0]}"
 
 
 def record_marker(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine import approvals
+from orchestrator.engine.admission import admit_run
 from orchestrator.engine.attempts import DONE, HostOutcome, describe, run_on_host, run_rollback
 from orchestrator.engine.context import StepContext, record_marker
 from orchestrator.engine.discovery import RunbookRegistry
@@ -28,6 +29,7 @@ from orchestrator.engine.signals import pause_on_interrupt
 from orchestrator.engine.state import RunOptions, RunState
 from orchestrator.journal import Journal
 from orchestrator.journal.records import RunRecord, StepRecord
+from orchestrator.journal.statuses import worst
 from orchestrator.runbook import Marker, Runbook, StepKind
 from orchestrator.transports.netdev import SwitchSessions
 from orchestrator.transports.ssh import SshTransport
@@ -61,14 +63,7 @@ class Engine:
 
     def start(self, runbook_name: str, inventory: Inventory, options: RunOptions) -> RunOutcome:
         runbook = self.registry.get(runbook_name)
-        check_mode(
-            options.mode,
-            environment=inventory.environment,  # type: ignore[arg-type]
-            inventory_name=inventory.name,
-            auto_confirm=options.auto_confirm,
-            reason=options.reason,
-            incident_id=options.incident_id,
-        )
+        admit_run(options, inventory, self.journal)
         params = resolve_params(runbook, options.params)
         plan = flatten(runbook, self.registry, params)
         preflight_targets(plan, inventory)
@@ -108,7 +103,7 @@ class Engine:
         check_resumable(record, runbook, inventory, allow_changed=allow_changed)
         check_mode(
             record.mode,
-            environment=inventory.environment,  # type: ignore[arg-type]
+            environment=inventory.environment,
             inventory_name=inventory.name,
             auto_confirm=options.auto_confirm,
             reason=record.reason,
@@ -218,10 +213,10 @@ class Engine:
         self.observer.step_started(planned.path, title, [h.name for h in todo])
         by_name = {h.name: h for h in todo}
         outcomes = self._fan_out(state, planned, todo, mine)
-        worst = _worst([o.status for o in outcomes])
+        overall = worst(o.status for o in outcomes)
         failed = [o.host for o in outcomes if o.status == "failed"]
         detail = f"{len(todo) - len(failed)}/{len(todo)} hosts" if todo else "no host to do"
-        self.observer.step_finished(planned.path, worst, detail)
+        self.observer.step_finished(planned.path, overall, detail)
         return self._after_failure(state, planned, outcomes, by_name)
 
     def _fan_out(
@@ -253,7 +248,7 @@ class Engine:
         hosts: dict[str, Host],
     ) -> str:
         """A failed step's own rollback runs on the hosts where it failed."""
-        status = _worst([o.status for o in outcomes]) if outcomes else "succeeded"
+        status = worst(o.status for o in outcomes)
         if status == "failed" and planned.step.rollback_fn is not None:
             for outcome in outcomes:
                 if outcome.status == "failed":
@@ -410,13 +405,6 @@ def preflight_targets(plan: list[PlannedStep], inventory: Inventory) -> None:
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-def _worst(statuses: list[str]) -> str:
-    for status in ("failed", "interrupted"):
-        if status in statuses:
-            return status
-    return "succeeded"
 
 
 def _waiting_message(state: RunState, planned: PlannedStep) -> str:

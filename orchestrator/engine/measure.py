@@ -85,12 +85,4 @@ def _targets(state: RunState, runbook: Runbook) -> tuple[float | None, float | N
 def _measurement(
     name: str, value: float, target: float | None, detail: dict[str, Any]
 ) -> MeasurementRecord:
-    return MeasurementRecord(
-        name=name,
-        value_seconds=round(value, 3),
-        target_seconds=target,
-        met=None if target is None else value <= target,
-        source="runbook",
-        detail=detail,
-        recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
-    )
+    return MeasurementRecord.judged(name, value, target, source="runbook", detail=detail)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, EXIT_PAUSED
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EXIT_WAITING
 
 EXIT_BY_STATUS = {
     "succeeded": EXIT_OK,
     "failed": EXIT_FAILED,
     "rolled_back": EXIT_FAILED,
-    "aborted": EXIT_ABORTED,
-    "paused": EXIT_ABORTED,
-    "waiting": EXIT_PAUSED,
+    "aborted": EXIT_STOPPED,
+    "paused": EXIT_STOPPED,
+    "waiting": EXIT_WAITING,
 }
 
 

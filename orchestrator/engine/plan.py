@@ -1,13 +1,18 @@
-"""Flattening a runbook (and the runbooks it includes) into the ordered steps that run."""
+"""Flattening a runbook (and the runbooks it includes) into the ordered steps that run,
+and describing those steps as the rows of `dr plan` (values; the CLI only renders them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.discovery import RunbookRegistry
 from orchestrator.errors import RunbookDefinitionError
 from orchestrator.runbook import Condition, Runbook, Step, StepKind
+from orchestrator.text import Lang
+
+if TYPE_CHECKING:
+    from orchestrator.inventory import Inventory
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,65 @@ def flatten(
     runbook: Runbook, registry: RunbookRegistry, params: dict[str, Any]
 ) -> list[PlannedStep]:
     return _flatten(runbook, registry, params, prefix="", conditions=(), seen=(runbook.name,))
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One step as `dr plan` shows it: where it acts and what guards it."""
+
+    id: str
+    kind: str
+    title: str
+    hosts: tuple[str, ...]
+    timeout_s: float | None
+    retries: int
+    destructive: bool
+    conditional: bool
+    verify: bool
+    rollback: bool
+    instructions: str | None
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The guards that are on, in the words of the plan table."""
+        named = (
+            ("destructive", self.destructive),
+            ("if", self.conditional),
+            ("verify", self.verify),
+            ("rollback", self.rollback),
+        )
+        return tuple(word for word, on in named if on)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "hosts": list(self.hosts)}
+
+
+def plan_rows(steps: list[PlannedStep], inventory: Inventory, lang: Lang) -> list[PlanRow]:
+    """The plan table. Selecting each step's hosts also proves its targets name real hosts
+    (UserInputError otherwise), the check a run makes before touching anything."""
+    rows = []
+    for planned in steps:
+        step = planned.step
+        hosts: tuple[str, ...] = ()
+        if step.targets:
+            selected = inventory.select_hosts(step.targets.format(**planned.params))
+            hosts = tuple(h.name for h in selected)
+        rows.append(
+            PlanRow(
+                id=planned.path,
+                kind=str(step.kind),
+                title=step.title(lang),
+                hosts=hosts,
+                timeout_s=step.timeout,
+                retries=step.retries,
+                destructive=step.destructive,
+                conditional=bool(planned.conditions),
+                verify=step.verify_fn is not None,
+                rollback=step.rollback_fn is not None,
+                instructions=step.instructions(lang) if step.instructions else None,
+            )
+        )
+    return rows
 
 
 def resolve_params(runbook: Runbook, given: dict[str, Any]) -> dict[str, Any]:

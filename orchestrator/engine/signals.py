@@ -30,7 +30,7 @@ def pause_on_interrupt(pause: threading.Event, announce: Callable[[str], None]) 
             "stop at once) / 已请求暂停：当前动作完成后暂停（再按一次 Ctrl-C 立即停止）"
         )
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handler)
     try:

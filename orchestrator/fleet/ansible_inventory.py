@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from orchestrator.engine.endpoints import host_key_policy
 from orchestrator.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -79,11 +80,11 @@ def ansible_inventory(inventory: Inventory, host_root: Path | None = None) -> di
                 "vip_interface": pair.vip_interface,
             }
         }
-    for backup_set in inventory.backup_sets:
+    for backup_set in inventory.restic_sets:
         add("dr_backup_agents", backup_set.host)
     for ups in inventory.power.ups:
-        for host in ups.protects:
-            add("dr_nut_clients", host)
+        for protected in ups.protects:
+            add("dr_nut_clients", protected)
     for host in inventory.hosts:
         if "dr-scheduler" in host.roles:
             add("dr_scheduler", host.name)
@@ -125,12 +126,10 @@ def _common_vars(inventory: Inventory, host_root: Path | None) -> dict[str, Any]
 def _host_vars(inventory: Inventory, host: Host, host_root: Path | None) -> dict[str, Any]:
     ssh = host.ssh
     known_hosts = ssh.known_hosts or inventory.known_hosts
-    # accept-new only ever in a drill, as for dr's own SSH transport.
-    checking = (
-        "accept-new"
-        if ssh.host_key_policy == "accept-new" and inventory.environment == "drill"
-        else "yes"
-    )
+    # The one host-key rule of every connection; an export serves no single run, so the
+    # inventory's environment says whether it is for a drill.
+    policy = host_key_policy(ssh.host_key_policy, drill=inventory.environment == "drill")
+    checking = "accept-new" if policy == "accept-new" else "yes"
     options = [f"-o StrictHostKeyChecking={checking}", f"-o ConnectTimeout={ssh.connect_timeout:g}"]
     if known_hosts is not None:
         options.insert(0, f"-o UserKnownHostsFile={known_hosts}")
@@ -156,7 +155,7 @@ def _host_vars(inventory: Inventory, host: Host, host_root: Path | None) -> dict
         values["dr_root"] = str(root)
         # Ansible's remote scratch directory would otherwise be the real ~/.ansible.
         values["ansible_remote_tmp"] = str(root / ".ansible" / "tmp")
-    sets = [b for b in inventory.backup_sets if b.host == host.name]
+    sets = [b for b in inventory.restic_sets if b.host == host.name]
     if sets:
         values["dr_backup_sets"] = [_agent_set(b) for b in sets if _agent_can_reach(b)]
         kept = [b.name for b in sets if not _agent_can_reach(b)]

@@ -1,8 +1,16 @@
-"""The runbook step that runs a playbook on each of its target hosts (`rb.playbook`).
+"""The runbook step that runs a playbook on each of its target hosts.
 
-Each host gets its own ansible-runner run limited to it, so the engine's fan-out,
-timeouts, retries and `dr resume` treat it like any other per-host step, and the journal
-keeps each host's recap (ok / changed / failed / unreachable) and failed tasks.
+A runbook builds it here and adds it like any other step:
+
+    from orchestrator.fleet.playbook_step import playbook_step
+
+    rb.add(playbook_step("deploy-agent", "site.yml", targets="role:backup"))
+
+It is an ordinary action step whose function is a `PlaybookAction`, so the engine's
+fan-out, timeouts, retries and `dr resume` treat it like any other per-host step. Each
+host gets its own ansible-runner run limited to it, and the journal keeps each host's
+recap (ok / changed / failed / unreachable) and failed tasks. The builder lives with the
+fleet, not on `Runbook`, so the authoring API never imports Ansible's side of the house.
 """
 
 from __future__ import annotations
@@ -12,10 +20,51 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StepFailed
 from orchestrator.fleet.playbook import resolve_playbook, run_playbook
+from orchestrator.runbook import Condition, Step, StepKind, seconds
+from orchestrator.text import Text, as_text
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
     from orchestrator.inventory import Host
+
+
+def playbook_step(
+    id: str,
+    playbook: str,
+    *,
+    targets: str,
+    title: Text | str | None = None,
+    extra_vars: dict[str, Any] | None = None,
+    host_root: str | None = None,
+    timeout: float | str | None = "30m",
+    retries: int = 0,
+    backoff: float | str = 1.0,
+    destructive: bool = False,
+    when: Condition | None = None,
+    parallel: int | None = 4,
+) -> Step:
+    """A step that runs an Ansible playbook (ansible-runner) on each target host.
+
+    `playbook` is absolute or relative to dr's ansible/ directory (e.g. "site.yml");
+    `{param}`s in it, in `extra_vars` and in `host_root` are filled from the run's
+    parameters. `parallel` is low by default: each host is one ansible-playbook process.
+    `host_root` (drill lab only) deploys each host's files under HOST_ROOT/HOST.
+    """
+    limit = seconds(timeout)
+    return Step(
+        id=id,
+        kind=StepKind.ACTION,
+        title=as_text(title)
+        or Text(zh=f"执行 Ansible 剧本 {playbook}", en=f"Run playbook {playbook}"),
+        fn=PlaybookAction(playbook, extra_vars, host_root, timeout=limit),
+        targets=targets,
+        timeout=limit,
+        retries=retries,
+        backoff=seconds(backoff) or 0.0,
+        destructive=destructive,
+        when=when,
+        parallel=parallel,
+    )
 
 
 class PlaybookAction:

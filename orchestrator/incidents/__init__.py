@@ -4,7 +4,7 @@ For readers (reports, auditors), the API is:
 
     from orchestrator.incidents import IncidentStore, Incident
     store = IncidentStore(journal)          # journal: orchestrator.journal.Journal
-    store.list(status="open"|"closed"|None) # -> list[Incident], newest first
+    store.incidents(status="open"|"closed"|None)  # -> list[Incident], newest first
     inc = store.get("INC-20261127-0210-ab12")
     inc.category, inc.level, inc.grade      # network|equipment|system, blue..red, I|II|III|None
     inc.started_at, inc.closed_at           # aware datetimes (UTC)
@@ -22,6 +22,14 @@ For readers (reports, auditors), the API is:
 
 Every event's data carries "incident_id"; "at" inside the data is when the change took
 effect (the incident's clock), the event's own `at` is when it was written.
+
+For changing them (the CLI, the scheduler, a web console), the use cases in
+orchestrator.incidents.handling check, journal and notify in one call:
+
+    open_incident(journal, inventory, category=..., level=..., summary=..., actor=...)
+    update_incident(journal, inc.id, IncidentUpdate(level="orange", reason=...), actor=...)
+    close_incident(journal, inc.id, actor=..., resolution=...)
+        # -> Handled(incident, inventory, notices: what was escalated and sent at once)
 
 Deadline keys: regulator-initial (60 min), written-report (12 h), progress-N (grade I,
 every 2 h), on-site-LEVEL (the level's roster). Rules: orchestrator.incidents.rules.

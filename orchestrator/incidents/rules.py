@@ -19,6 +19,7 @@ Impact = Literal["major-loss", "serious-damage", "considerable-damage"]
 LEVELS: tuple[AlertLevel, ...] = ("blue", "yellow", "orange", "red")
 CATEGORIES: tuple[AlertCategory, ...] = ("network", "equipment", "system")
 GRADES: tuple[Grade, ...] = ("III", "II", "I")  # ascending severity
+IMPACTS: tuple[Impact, ...] = ("major-loss", "serious-damage", "considerable-damage")
 LEVEL_NAMES = {
     "blue": ("蓝色预警(四级)", "blue (level 4)"),
     "yellow": ("黄色预警(三级)", "yellow (level 3)"),
@@ -64,11 +65,12 @@ REMIND_BEFORE = 15 * MINUTE
 
 
 def level_rank(level: str) -> int:
-    return LEVELS.index(level)  # type: ignore[arg-type]
+    return LEVELS.index(level)
 
 
-def higher_level(a: AlertLevel, b: AlertLevel) -> AlertLevel:
-    return a if level_rank(a) >= level_rank(b) else b
+def alert_level(value: object) -> AlertLevel | None:
+    """The alert level `value` names (text from an operator or the journal), or None."""
+    return next((level for level in LEVELS if level == value), None)
 
 
 def next_level(level: AlertLevel) -> AlertLevel | None:
@@ -77,11 +79,7 @@ def next_level(level: AlertLevel) -> AlertLevel | None:
 
 
 def grade_rank(grade: str | None) -> int:
-    return -1 if grade is None else GRADES.index(grade)  # type: ignore[arg-type]
-
-
-def higher_grade(a: Grade | None, b: Grade | None) -> Grade | None:
-    return a if grade_rank(a) >= grade_rank(b) else b
+    return -1 if grade is None else GRADES.index(grade)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ table never disagree.
 Reading (for reports and the CLI):
     store = IncidentStore(journal)
     store.get(incident_id) -> Incident            # current state (records.Incident)
-    store.list(status="open" | "closed" | None)   # newest first
+    store.incidents(status="open" | "closed" | None)  # newest first
     store.timeline(incident_id) -> [EventRecord]  # every incident.* / notification.* event
     store.runs(incident_id) -> [RunRecord]        # runs started with --incident ID
     store.notices(incident_id) -> [NoticeRecord]  # escalation notices and reminders owed
@@ -78,7 +78,8 @@ class IncidentStore:
             )
         return incident
 
-    def list(self, status: str | None = None, limit: int = 100) -> list[Incident]:
+    def incidents(self, status: str | None = None, limit: int = 100) -> list[Incident]:
+        """Incidents, newest first; all of them, or only the open or the closed ones."""
         cols = tables.incidents.c
         query = select(tables.incidents).order_by(cols.started_at.desc()).limit(limit)
         if status is not None:

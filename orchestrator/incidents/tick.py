@@ -24,6 +24,7 @@ from orchestrator.incidents import messages, rules
 from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.records import Incident, parse_time
 from orchestrator.incidents.store import IncidentStore
+from orchestrator.inventory.field_types import AlertLevel
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal
 from orchestrator.notify import Message, deliver
@@ -35,6 +36,13 @@ class TickReport:
     escalations: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # keys recorded as owed this tick
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "escalations": self.escalations,
+            "notices": self.notices,
+            "deliveries": self.deliveries,
+        }
 
 
 def tick(
@@ -72,7 +80,7 @@ def _incidents(
         return [store.get(incident_id)]
     # Closed ones too while their last notices wait for delivery.
     undelivered = set(store.with_undelivered_notices())
-    found = {i.id: i for i in store.list(status="open", limit=10_000)}
+    found = {i.id: i for i in store.incidents(status="open", limit=10_000)}
     found.update((i, store.get(i)) for i in undelivered - found.keys())
     return [i for i in found.values() if i.inventory_name == inventory.name]
 
@@ -85,16 +93,15 @@ def _follow_runs(
     if not run_ids:
         return
     last_manual = 0
-    declared: list[tuple[int, str, str, datetime, str | None]] = []
+    declared: list[tuple[int, AlertLevel, str, datetime, str | None]] = []
     for event in store.timeline(incident.id):
+        named = rules.alert_level(event.data.get("level"))
         if event.kind == "incident.level_changed" and event.data.get("cause") == "manual":
             last_manual = event.seq
-        elif event.kind == "alert_level" and event.data.get("level") in rules.LEVELS:
+        elif event.kind == "alert_level" and named is not None:
             reason = event.data.get("reason") or {}
             text = reason.get("en", "") if isinstance(reason, dict) else str(reason)
-            declared.append(
-                (event.seq, event.data["level"], text, parse_time(event.at), event.run_id)
-            )
+            declared.append((event.seq, named, text, parse_time(event.at), event.run_id))
     for seq, level, text, at, run_id in declared:
         if seq <= last_manual:
             continue

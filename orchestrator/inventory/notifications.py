@@ -30,28 +30,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.field_types import AlertLevel, Email, Port
 from orchestrator.inventory.names import Name
 from orchestrator.inventory.secrets import SecretRef
+from orchestrator.inventory.strict import StrictModel
 
 WebhookKind = Literal["generic", "wecom", "dingtalk", "feishu"]
 
 
-class _Strict(BaseModel):
+class SmtpSettings(StrictModel):
+    # `from` is a Python keyword: the field is `sender`, written `from:` in the file.
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-
-class SmtpSettings(_Strict):
     host: str
     port: Port = 25
     sender: Email = Field(alias="from")
     starttls: bool = False
     username: str | None = None
     password: SecretRef | None = None
-    timeout: float = Field(10, gt=0)
+    timeout: float = Field(default=10, gt=0)
 
     @model_validator(mode="after")
     def _login_needs_both(self) -> SmtpSettings:
@@ -60,14 +60,14 @@ class SmtpSettings(_Strict):
         return self
 
 
-class Webhook(_Strict):
+class Webhook(StrictModel):
     name: Name
     kind: WebhookKind = "generic"
     url: SecretRef
     secret: SecretRef | None = None
     levels: list[AlertLevel] = ["blue", "yellow", "orange", "red"]
     language: Literal["zh", "en", "both"] = "both"
-    timeout: float = Field(10, gt=0)
+    timeout: float = Field(default=10, gt=0)
 
     @model_validator(mode="after")
     def _secret_only_where_signed(self) -> Webhook:
@@ -79,9 +79,9 @@ class Webhook(_Strict):
         return self
 
 
-class Notifications(_Strict):
+class Notifications(StrictModel):
     smtp: SmtpSettings | None = None
     webhooks: list[Webhook] = []
     # Each delivery is tried 1 + retries times, waiting backoff, 2x backoff, 4x ...
-    retries: int = Field(3, ge=0, le=10)
+    retries: int = Field(default=3, ge=0, le=10)
     backoff: Duration = 2

@@ -186,6 +186,8 @@ class _Checker:
     def _standby_has_every_port(self, path: DataPath, switch: dict[str, Any]) -> None:
         """A standby takes each cable in the port of the same name, so it needs them all."""
         standby, ports = switch.get("standby"), switch.get("ports")
+        if not isinstance(standby, str):
+            return
         standby_ports = self._attribute("switches", "ports").get(standby)
         if not isinstance(ports, dict) or not isinstance(standby_ports, dict):
             return
@@ -212,6 +214,7 @@ class _Checker:
     def _backup_sets(self) -> None:
         for path, backup_set in _items(self._data, ("backup_sets",)):
             self._ref((*path, "host"), backup_set.get("host"), "hosts")
+            self._ref((*path, "host_pair"), backup_set.get("host_pair"), "host pairs")
             for db_path, database in _items(self._data, (*path, "databases")):
                 self._ref((*db_path, "host_pair"), database.get("host_pair"), "host pairs")
 

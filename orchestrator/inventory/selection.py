@@ -20,7 +20,8 @@ from orchestrator.errors import UserInputError
 from orchestrator.inventory.names import did_you_mean
 
 if TYPE_CHECKING:
-    from orchestrator.inventory.models import Host, Inventory
+    from orchestrator.inventory.hosts import Host
+    from orchestrator.inventory.models import Inventory
 
 _FORMS = "all, NAME, role:NAME, site:NAME, tag:NAME, pair:NAME.primary or pair:NAME.standby"
 

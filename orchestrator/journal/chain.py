@@ -43,7 +43,9 @@ class ChainVerdict:
 
 
 def verify_events(
-    rows: Iterable[Mapping[str, Any]], head: Mapping[str, Any] | None
+    # Any keys: SQLAlchemy's row mappings are keyed by name or column.
+    rows: Iterable[Mapping[Any, Any]],
+    head: Mapping[Any, Any] | None,
 ) -> ChainVerdict:
     """Walk the events in seq order; name the first one that breaks the chain.
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from orchestrator import verdicts
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,27 @@ class MeasurementRecord:
     source: str
     detail: dict[str, Any]
     recorded_at: str
+
+    @classmethod
+    def judged(
+        cls,
+        name: str,
+        value: float | None,
+        target: float | None,
+        *,
+        source: str,
+        detail: dict[str, Any],
+    ) -> MeasurementRecord:
+        """A figure taken now, judged against its target by the one verdict rule."""
+        return cls(
+            name=name,
+            value_seconds=None if value is None else round(value, 3),
+            target_seconds=None if target is None else float(target),
+            met=verdicts.met(value, target),
+            source=source,
+            detail=detail,
+            recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from orchestrator.errors import DrError
-from orchestrator.inventory.models import Contact, Inventory
+from orchestrator.inventory import Contact, Inventory
 from orchestrator.journal import Journal
 from orchestrator.notify.email import send_email
 from orchestrator.notify.failures import DeliveryFailed
@@ -39,8 +39,16 @@ class DeliveryResult:
 
 
 def deliver(
-    message: Message, inventory: Inventory, journal: Journal, sleep: Sleep = time.sleep
+    message: Message,
+    inventory: Inventory,
+    journal: Journal,
+    sleep: Sleep = time.sleep,
+    *,
+    run_id: str | None = None,
+    step_id: str | None = None,
 ) -> list[DeliveryResult]:
+    """Deliver to every channel; `run_id`/`step_id` file each attempt under a runbook's
+    step (a runbook's own notice), as `context` files it under an incident."""
     settings = inventory.notifications
     contacts = _contacts(inventory, message.recipients)
     jobs: list[tuple[str, str, Callable[[], None]]] = []
@@ -56,14 +64,14 @@ def deliver(
     for channel, recipient, send in jobs:
         result = _with_retries(channel, recipient, send, settings.retries, settings.backoff, sleep)
         kind = "notification.sent" if result.ok else "notification.failed"
-        journal.append(kind, data={**message.context, "key": message.key, **result.to_dict()})
+        data = {**message.context, "key": message.key, **result.to_dict()}
+        journal.append(kind, run_id=run_id, step_id=step_id, data=data)
         results.append(result)
     if not jobs:
         error = "no channel reaches the recipients: add notifications.smtp or webhooks"
         result = DeliveryResult("none", ",".join(message.recipients), False, 0, error)
-        journal.append(
-            "notification.failed", data={**message.context, "key": message.key, **result.to_dict()}
-        )
+        data = {**message.context, "key": message.key, **result.to_dict()}
+        journal.append("notification.failed", run_id=run_id, step_id=step_id, data=data)
         results.append(result)
     return results
 

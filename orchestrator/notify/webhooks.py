@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from orchestrator.inventory.models import Contact
+from orchestrator.inventory import Contact
 from orchestrator.inventory.notifications import Webhook
 from orchestrator.inventory.secrets import resolve_secret
 from orchestrator.notify.failures import DeliveryFailed

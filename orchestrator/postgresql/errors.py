@@ -1,4 +1,5 @@
-"""Errors of a PostgreSQL cluster that `dr` runs on this machine."""
+"""What goes wrong with PostgreSQL: a cluster `dr` runs on this machine, or what a
+server (any, local or remote) printed about itself."""
 
 from __future__ import annotations
 
@@ -17,3 +18,8 @@ class PostgresNotInstalled(PostgresError):
 
 class PortInUse(PostgresError):
     """Another program already listens on the address and port this server needs."""
+
+
+class UnreadableOutput(DrError):
+    """A server's status query or report printed something other than the fact asked for
+    (a hand-written inventory command that prints another shape, an error message)."""

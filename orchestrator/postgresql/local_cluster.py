@@ -23,7 +23,7 @@ import math
 import os
 import socket
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +73,7 @@ class LocalCluster:
         name: str | None = None,
         allowed_networks: Sequence[str] | None = None,
         bin_dir: Path = DEFAULT_BIN_DIR,
+        extra_settings: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.state_dir = self.data_dir.parent
@@ -90,6 +91,8 @@ class LocalCluster:
             else cluster_files.default_networks(listen_address)
         )
         self.bin_dir = bin_dir
+        # Added to dr.conf as written there (archive_mode, archive_command, ...).
+        self.extra_settings = dict(extra_settings or {})
         self._superuser_password = superuser_password
         self._passwords: dict[str, str] = {}
         if superuser_password is not None:
@@ -347,10 +350,8 @@ class LocalCluster:
             self._run(self._program("initdb"), *args)
 
     def _write_config(self, *, fast: bool) -> None:
-        self._write_private(
-            self.data_dir / "dr.conf",
-            cluster_files.conf_file(cluster_files.cluster_settings(fast=fast)),
-        )
+        settings = cluster_files.cluster_settings(fast=fast) | self.extra_settings
+        self._write_private(self.data_dir / "dr.conf", cluster_files.conf_file(settings))
         main_conf = self.data_dir / "postgresql.conf"
         extended = cluster_files.with_includes(main_conf.read_text(encoding="utf-8"))
         if extended is not None:
@@ -393,8 +394,11 @@ class LocalCluster:
         input_text: str | None = None,
         timeout: float = COMMAND_TIMEOUT_S,
         check: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return self._runner.run(program, *args, input_text=input_text, timeout=timeout, check=check)
+        return self._runner.run(
+            program, *args, input_text=input_text, timeout=timeout, check=check, env=env
+        )
 
     def _wait_ready(self, timeout: float) -> None:
         isready = self._program("pg_isready")

@@ -14,7 +14,7 @@ import os
 import pwd
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +71,11 @@ class ProgramRunner:
             argv = [system_tool("ip", "iproute2"), "netns", "exec", self.netns, *argv]
         return argv
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         # PG* variables from the operator's shell (PGHOST, PGDATA, PGPASSWORD, ...) would
         # silently point our programs elsewhere.
         env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+        env |= extra or {}
         env |= {
             "PGPASSFILE": str(self.passfile),
             "HOME": self.account.pw_dir,
@@ -90,7 +91,9 @@ class ProgramRunner:
         input_text: str | None = None,
         timeout: float = COMMAND_TIMEOUT_S,
         check: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """Run `program` with `args`; `env` adds to (or overrides) its environment."""
         what = Path(program).name
         try:
             result = subprocess.run(
@@ -98,7 +101,7 @@ class ProgramRunner:
                 input=input_text,
                 capture_output=True,
                 text=True,
-                env=self.environment(),
+                env=self.environment(env),
                 # The service account may not be allowed into our working directory.
                 cwd="/",
                 timeout=timeout,

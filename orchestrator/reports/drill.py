@@ -9,16 +9,16 @@ from typing import Any
 
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
+from orchestrator.journal.run_document import run_document
 from orchestrator.reports.blocks import Chart, Document, Facts, Heading, Paragraph, Series, Table
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
 from orchestrator.reports.occasions import figure
-from orchestrator.reports.run_facts import run_facts
 from orchestrator.reports.timeline import event_line, key_events
 from orchestrator.reports.verification import verification_paragraph, verify_journal
 
 
 def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> dict[str, Any]:
-    run = run_facts(journal, run_id)
+    run = run_document(journal, run_id)
     events = journal.events(run_id)
     records = journal.measurements(run_id)
     results = {
@@ -48,12 +48,7 @@ def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> 
         "plan": _planned(inventory, run["runbook"], run["started_at"]),
         "participants": sorted({e.actor for e in events if e.actor}),
         "preparation": {
-            "inventory": {
-                "name": run["inventory_name"],
-                "path": run["inventory_path"],
-                "environment": run["environment"],
-                "digest": run["inventory_digest"],
-            },
+            "inventory": run["inventory"],
             "runbook_digest": run["runbook_digest"],
             "params": run["params"],
         },
@@ -98,7 +93,7 @@ def _problems(run: dict[str, Any], results: dict[str, Any]) -> list[dict[str, st
     for name in ("rto", "rpo"):
         own = results[f"runbook_{name}"]
         if own and own["met"] is False:
-            problems.append({"what": f"{name.upper()} target missed", "kind": "target"})
+            problems.append({"what": f"{name.upper()} target not met", "kind": "target"})
         seen = results[f"lab_{name}"]
         if own and seen and seen["seconds"] is not None and seen["seconds"] > own["seconds"]:
             problems.append(
@@ -119,7 +114,7 @@ _ACTIONS = {
     "retry": ("查明需要重试的原因（超时、依赖未就绪）", "find why it needed retries"),
     "target": (
         "未达 RTO/RPO 目标：制定整改计划（NIST SP 800-34）并复演",
-        "target missed: open an action plan (NIST SP 800-34) and drill again",
+        "target not met: open an action plan (NIST SP 800-34) and drill again",
     ),
     "measurement": (
         "用户感受到的中断长于预案测得：核对预案开始计时的时间点（发现故障）与恢复确认条件",

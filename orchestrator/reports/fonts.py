@@ -12,7 +12,6 @@ from pathlib import Path
 from orchestrator.errors import ReportError
 
 CJK_FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-CJK_FONT_NAME = "WenQuanYi Micro Hei"
 
 
 def cjk_font_file() -> Path:

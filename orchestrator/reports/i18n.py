@@ -6,8 +6,17 @@ from typing import Literal
 
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import format_duration
+from orchestrator.verdicts import MET, NO_TARGET, NOT_MEASURED, NOT_MET, verdict_of
 
 ReportLang = Literal["zh", "en"]
+
+# The verdicts in both languages; in English "NOT met" stands out in a table of "met".
+VERDICT_WORDS = {
+    MET: ("达标", "met"),
+    NOT_MET: ("未达标", "NOT met"),
+    NO_TARGET: ("无目标", "no target"),
+    NOT_MEASURED: ("未测得", "not measured"),
+}
 
 
 def report_lang(value: str | None) -> ReportLang:
@@ -33,6 +42,4 @@ def seconds_text(value: float | None) -> str:
 
 
 def verdict_text(lang: ReportLang, met: bool | None) -> str:
-    if met is None:
-        return pick(lang, "无目标", "no target")
-    return pick(lang, "达标", "met") if met else pick(lang, "未达标", "NOT met")
+    return pick(lang, *VERDICT_WORDS[verdict_of(met)])

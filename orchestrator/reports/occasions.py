@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from orchestrator.errors import UserInputError
 from orchestrator.journal import Journal
 from orchestrator.journal.records import MeasurementRecord, RunRecord
+from orchestrator.verdicts import met_of
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
@@ -87,12 +88,11 @@ def restore_occasion(data: dict[str, Any]) -> dict[str, Any]:
         found = data.get("measurements", {}).get(key) or {}
         if found.get("seconds") is None:
             return None
-        verdict = found.get("verdict")
-        met = None if verdict == "no target" else verdict == "met"
         return {
             "seconds": found["seconds"],
             "target_seconds": found.get("target_seconds"),
-            "met": met,
+            # The test's own verdict; older journals say "missed", which met_of reads.
+            "met": met_of(found.get("verdict")),
             "detail": {},
         }
 

@@ -12,7 +12,12 @@ from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
 from orchestrator.reports import rto_rpo
 from orchestrator.reports.blocks import Chart, Document, Paragraph, Series, Table
-from orchestrator.reports.i18n import ReportLang, pick, seconds_text
+from orchestrator.reports.i18n import VERDICT_WORDS, ReportLang, pick, seconds_text
+from orchestrator.verdicts import MET, NOT_MET
+
+# A system's status for the quarter is a verdict (met, not met), or this when no drill,
+# run or restore test exercised it.
+NOT_TESTED = "not tested"
 
 
 def quarter_bounds(quarter: str | None, zone: tzinfo = UTC) -> tuple[date, date]:
@@ -39,7 +44,7 @@ def build(journal: Journal, inventory: Inventory, first: date, last: date) -> di
         measured = [o["rto"] for o in mine if o["rto"]]
         # The worst occasion, with the target the journal recorded beside it.
         worst = max(measured, key=lambda f: f["seconds"], default=None)
-        status = "not tested" if not mine else ("not met" if False in verdicts else "met")
+        status = NOT_TESTED if not mine else (NOT_MET if False in verdicts else MET)
         systems.append(
             {
                 "system": target.system,
@@ -73,26 +78,26 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     add = doc.blocks.append
     by_status = {
         s: [x["system"] for x in data["systems"] if x["status"] == s]
-        for s in ("met", "not met", "not tested")
+        for s in (MET, NOT_MET, NOT_TESTED)
     }
     sep = "、" if lang == "zh" else ", "
     add(
         Paragraph(
-            pick(lang, "达到目标：", "Met their targets: ") + (sep.join(by_status["met"]) or "—")
+            pick(lang, "达到目标：", "Met their targets: ") + (sep.join(by_status[MET]) or "—")
         )
     )
     add(
         Paragraph(
             pick(lang, "未达到目标：", "Did NOT meet their targets: ")
-            + (sep.join(by_status["not met"]) or "—"),
-            alert=bool(by_status["not met"]),
+            + (sep.join(by_status[NOT_MET]) or "—"),
+            alert=bool(by_status[NOT_MET]),
         )
     )
     add(
         Paragraph(
             pick(lang, "本季度未经演练或测试：", "Not tested this quarter: ")
-            + (sep.join(by_status["not tested"]) or "—"),
-            alert=bool(by_status["not tested"]),
+            + (sep.join(by_status[NOT_TESTED]) or "—"),
+            alert=bool(by_status[NOT_TESTED]),
         )
     )
     missing = data["restore_test_months_missing"]
@@ -108,11 +113,7 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
             alert=bool(missing) or data["restore_tests_failed"] > 0,
         )
     )
-    words = {
-        "met": ("达标", "met"),
-        "not met": ("未达标", "NOT met"),
-        "not tested": ("未测试", "not tested"),
-    }
+    words = {**VERDICT_WORDS, NOT_TESTED: ("未测试", "not tested")}
     add(
         Table(
             [

@@ -65,7 +65,7 @@ def job_specs(
     """Every job the inventory asks for; a bad schedule raises UserInputError."""
     tz, settings = inventory.timezone, inventory.scheduler
     specs = []
-    for bset in inventory.backup_sets:
+    for bset in inventory.restic_sets:
         if bset.schedule is not None:
             trigger = to_trigger(bset.schedule, tz)
             specs.append(JobSpec(f"backup:{bset.name}", functions["backup"], trigger, (bset.name,)))

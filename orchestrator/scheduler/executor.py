@@ -27,7 +27,7 @@ class LeasedExecutor(ThreadPoolExecutor):
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         leased = _LeasedRun(job, run_times[-1], self._env, self._leases)
-        super()._do_submit_job(leased, run_times)  # type: ignore[arg-type]
+        super()._do_submit_job(leased, run_times)
 
 
 class _LeasedRun:

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backups import catalog
 from backups.actions.run import run_backup
 from backups.context import BackupContext
+from backups.recovery_point import read_recovery_point
 from orchestrator.errors import DrError
 from orchestrator.incidents.tick import tick
-from orchestrator.inventory import load_inventory
-from orchestrator.inventory.models import BackupSet, Inventory
+from orchestrator.inventory import BackupSet, Inventory, load_inventory
 from orchestrator.journal import Journal
 from orchestrator.scheduler import monitoring
 
@@ -99,7 +98,7 @@ def rpo_watchdog(
     try:
         open_breaches = _open_breaches(journal)
         alerts = []
-        for bset in inventory.backup_sets:
+        for bset in inventory.restic_sets:
             alert = _check_rpo(inventory, bset, moment)
             alerted = open_breaches.get(bset.name, set())
             if alert is None:
@@ -155,19 +154,19 @@ def _check_rpo(inventory: Inventory, bset: BackupSet, now: datetime) -> dict[str
     base: dict[str, Any] = {"backup_set": bset.name, "target_seconds": bset.rpo}
     try:
         session = BackupContext.for_set(inventory, bset.name).session()
-        good = catalog.last_good_run(catalog.runs(catalog.set_snapshots(session, bset.name)))
+        point = read_recovery_point(session, bset, now)
     except DrError as err:
         # An unreadable repository proves no RPO at all: that is an alert too.
         message = f"{bset.name}: the repository cannot be read ({err.message})"
         return {**base, "newest_run": None, "age_seconds": None, "message": message}
-    if good is None:
+    if point.met:
+        return None
+    if point.newest_good is None or point.age_seconds is None:
         message = f"{bset.name}: no good backup in the repository"
         return {**base, "newest_run": None, "age_seconds": None, "message": message}
-    age = int((now - good.time).total_seconds())
-    if age <= bset.rpo:
-        return None
+    age = int(point.age_seconds)
     message = f"{bset.name}: newest good backup is {age}s old, RPO target {bset.rpo}s"
-    return {**base, "newest_run": good.run_id, "age_seconds": age, "message": message}
+    return {**base, "newest_run": point.newest_good.run_id, "age_seconds": age, "message": message}
 
 
 def _open_breaches(journal: Journal) -> dict[str, set[str | None]]:

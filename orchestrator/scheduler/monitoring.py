@@ -1,7 +1,7 @@
 """The Prometheus textfile (node_exporter's textfile collector): per backup set, how old
 its newest good snapshot is, how its last backup and its last restore test went.
 
-Snapshot age comes from the repository itself (backups.catalog), because that is what
+Snapshot age comes from the repository itself (backups.recovery_point), because that is what
 a restore would use; durations, bytes and restore-test results come from the journal's
 `backup.finished` and `restore_test.finished` events. A repository that cannot be read
 gets `dr_backup_repository_up 0` and no age, rather than a stale or invented one.
@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backups import catalog
 from backups.context import BackupContext
+from backups.recovery_point import read_recovery_point
 from orchestrator.errors import DrError
-from orchestrator.inventory.models import Inventory
+from orchestrator.inventory import BackupSet, Inventory
 from orchestrator.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,9 @@ def collect(
     backups = _latest_by_set(journal, "backup.finished")
     tests = _latest_by_set(journal, "restore_test.finished")
     found = []
-    for bset in inventory.backup_sets:
+    for bset in inventory.restic_sets:
         metrics = SetMetrics(bset.name)
-        _snapshot_age(inventory, bset.name, moment, metrics.values)
+        _snapshot_age(inventory, bset, moment, metrics.values)
         if bset.rpo is not None:
             metrics.values["dr_backup_rpo_target_seconds"] = bset.rpo
         if (event := backups.get(bset.name)) is not None:
@@ -112,17 +112,21 @@ def export(inventory: Inventory, journal: Journal, directory: Path) -> Path:
     return write_textfile(directory, render(collect(inventory, journal)))
 
 
-def _snapshot_age(inventory: Inventory, name: str, now: datetime, out: dict[str, float]) -> None:
+def _snapshot_age(
+    inventory: Inventory, bset: BackupSet, now: datetime, out: dict[str, float]
+) -> None:
     try:
-        session = BackupContext.for_set(inventory, name).session()
-        good = catalog.last_good_run(catalog.runs(catalog.set_snapshots(session, name)))
+        session = BackupContext.for_set(inventory, bset.name).session()
+        point = read_recovery_point(session, bset, now)
     except DrError as err:
-        log.warning("backup set %s: repository not readable for metrics: %s", name, err.message)
+        log.warning(
+            "backup set %s: repository not readable for metrics: %s", bset.name, err.message
+        )
         out["dr_backup_repository_up"] = 0
         return
     out["dr_backup_repository_up"] = 1
-    if good is not None:
-        out["dr_backup_newest_snapshot_age_seconds"] = max(0.0, (now - good.time).total_seconds())
+    if point.age_seconds is not None:
+        out["dr_backup_newest_snapshot_age_seconds"] = point.age_seconds
 
 
 def _latest_by_set(journal: Journal, kind: str) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Switch-port operations over netmiko: what the line and switch runbooks call.
 
     with SwitchSessions() as switches:
-        funds = switches.device(from_inventory(switch, inventory))
+        funds = switches.device(switch_endpoint(switch, inventory, mode=mode))
         funds.detach("ln-1")           # the failed line stops forwarding, stays up
         funds.attach("xc-1", "br1")    # the cross-connect joins the branch's domain
         funds.save()
@@ -37,11 +37,7 @@ from orchestrator.transports.netdev_commands import (
     port_key,
     render,
 )
-from orchestrator.transports.netdev_connect import (
-    SwitchEndpoint,
-    from_inventory,
-    open_connection,
-)
+from orchestrator.transports.netdev_connect import SwitchEndpoint, open_connection
 from orchestrator.transports.netdev_conversation import Conversation
 from orchestrator.transports.netdev_parsers import ParseError, PortStatus
 from orchestrator.transports.netdev_records import (
@@ -60,7 +56,6 @@ __all__ = [
     "SwitchEndpoint",
     "SwitchOperationFailed",
     "SwitchSessions",
-    "from_inventory",
 ]
 
 

@@ -20,27 +20,31 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, ReadException
 
 from orchestrator.errors import HostKeyRejected, TransportError
-from orchestrator.inventory import resolve_secret
-from orchestrator.transports.ssh import _append_known_host
+from orchestrator.transports.known_hosts import (
+    HostKeyPolicy,
+    append_known_host,
+    bracketed,
+    default_known_hosts,
+    known_hosts_name,
+)
 
 if TYPE_CHECKING:
     from netmiko.base_connection import BaseConnection
-
-    from orchestrator.inventory import Inventory, Switch
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SwitchEndpoint:
-    """What is needed to reach one switch's CLI; `from_inventory` builds it."""
+    """What is needed to reach one switch's CLI; `engine/endpoints.py` builds it from the
+    inventory, host-key policy included."""
 
     name: str
     device_type: str
@@ -51,42 +55,22 @@ class SwitchEndpoint:
     password: str | None = field(default=None, repr=False)
     key_file: Path | None = None
     known_hosts: Path | None = None
-    host_key_policy: Literal["strict", "accept-new"] = "strict"
+    host_key_policy: HostKeyPolicy = "strict"
     timeout: float = 10.0
 
     @property
     def where(self) -> str:
         """`name (address:port)`, the way every message names the switch."""
-        address = f"[{self.address}]" if ":" in self.address else self.address
-        return f"switch {self.name} ({address}:{self.port})"
+        return f"switch {self.name} ({bracketed(self.address)}:{self.port})"
 
     @property
     def known_hosts_path(self) -> Path:
-        return self.known_hosts or Path.home() / ".ssh" / "known_hosts"
+        return self.known_hosts or default_known_hosts()
 
     @property
     def known_hosts_name(self) -> str:
         """The switch's name as OpenSSH writes it in known_hosts (bracketed off port 22)."""
-        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
-
-
-def from_inventory(switch: Switch, inventory: Inventory) -> SwitchEndpoint:
-    """The endpoint of an inventory switch. The password reference is resolved now (and
-    raises SecretUnavailable if it cannot be); the known_hosts file, host-key policy and
-    connect timeout are the inventory's, as for its hosts."""
-    defaults = inventory.defaults.ssh
-    return SwitchEndpoint(
-        name=switch.name,
-        device_type=switch.device_type,
-        address=str(switch.address),
-        port=switch.port,
-        username=switch.username,
-        password=resolve_secret(switch.password) if switch.password is not None else None,
-        key_file=switch.key_file,
-        known_hosts=inventory.known_hosts,
-        host_key_policy=defaults.host_key_policy,
-        timeout=defaults.connect_timeout,
-    )
+        return known_hosts_name(self.address, self.port)
 
 
 def scrub(text: str, endpoint: SwitchEndpoint) -> str:
@@ -156,7 +140,7 @@ def _remember_host_key(endpoint: SwitchEndpoint, connection: BaseConnection) -> 
     if transport is None:
         return
     key = transport.get_remote_server_key()
-    _append_known_host(endpoint.known_hosts_path, endpoint.known_hosts_name, key)
+    append_known_host(endpoint.known_hosts_path, endpoint.known_hosts_name, key)
     log.warning(
         "added host key %s of %s to %s", key.fingerprint, endpoint.where, endpoint.known_hosts_path
     )

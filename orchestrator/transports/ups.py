@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 
 from orchestrator.errors import TransportError
 
-DEFAULT_PORT = 3493
-
 # What each ERR code means to an operator (RFC 9271, section "Error responses").
 _ERRORS = {
     "ACCESS-DENIED": "access denied: wrong username or password, or the user lacks "

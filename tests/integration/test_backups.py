@@ -29,6 +29,8 @@ from backups.actions.prune import prune_set
 from backups.actions.run import run_backup
 from backups.context import BackupContext
 from orchestrator.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
     BackupSetBusy,
     BackupTimedOut,
     RepositoryLocked,
@@ -191,6 +193,41 @@ def test_files_and_database_backup_is_listed_with_a_correct_manifest(
     assert_no_secret(everything, RESTIC_PASSWORD, url.password)
 
 
+def test_a_database_of_a_county_unions_size_is_backed_up_and_read_back_whole(
+    env, credit_db, tmp_path
+):
+    """A dump far larger than a pipe buffer: `pg_restore --list` stops reading at the
+    table of contents, and the read-back must still hash the whole stored dump rather
+    than interrupt restic (the bug a fresh lab showed on every run)."""
+    block, url = credit_db
+    conn = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
+    )
+    with conn, conn.cursor() as cur:
+        # About 150 MB of table data that compresses no better than real loan records.
+        cur.execute(
+            "CREATE TABLE credit.repayments AS SELECT g AS id,"
+            " md5(g::text) || md5((g * 7)::text) || md5(random()::text) AS detail"
+            " FROM generate_series(1, 1200000) g"
+        )
+        cur.execute("SELECT pg_total_relation_size('credit.repayments')")
+        (table_bytes,) = cur.fetchone()
+    conn.close()
+    assert table_bytes > 100 * 2**20
+    inventory = write_inventory(
+        tmp_path, {"databases": [{"name": url.database, "host_pair": "credit"}]}, db=block
+    )
+    ctx = context(inventory, Journal(f"sqlite:///{tmp_path / 'journal.sqlite3'}"))
+    init_set(ctx)
+
+    result = run_backup(ctx)
+
+    assert result.status == "ok" and result.exit_code == 0, result.errors
+    [database] = result.databases
+    assert database["status"] == "ok" and database["rows"] == 503 + 1_200_000
+    assert database["bytes"] > 20 * 2**20
+
+
 def test_failed_pg_dump_fails_the_run_and_leaves_no_dump_snapshot(
     env, credit_db, tmp_path, postgres_server
 ):
@@ -207,7 +244,7 @@ def test_failed_pg_dump_fails_the_run_and_leaves_no_dump_snapshot(
 
     done = dr("backup", "run", "credit", "-i", str(inventory), "--json", "--db", db)
 
-    assert done.returncode == 1 and done.stdout, done.stderr
+    assert done.returncode == EXIT_FAILED and done.stdout, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "failed" and result["rpo_point"] is None
     failed = {d["name"]: d["status"] for d in result["databases"]}
@@ -230,7 +267,7 @@ def test_failed_pg_dump_fails_the_run_and_leaves_no_dump_snapshot(
     cut = dr("backup", "run", "credit", "-i", str(one_db), "--json", "--db", db,
              env_extra={"DR_PG_BIN_DIR": str(bin_dir)})  # fmt: skip
 
-    assert cut.returncode == 1 and json.loads(cut.stdout)["status"] == "failed"
+    assert cut.returncode == EXIT_FAILED and json.loads(cut.stdout)["status"] == "failed"
     assert "pg_dump" in cut.stderr and "exited 1" in cut.stderr and "was removed" in cut.stderr
     session = context(inventory).session()
     tags = [t for s in session.snapshots() for t in s.tags]
@@ -264,7 +301,7 @@ def test_unreadable_file_makes_a_partial_run_that_keeps_the_rpo_clock(env, tmp_p
         prefix=drop,
     )
 
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == EXIT_FAILED, done.stderr
     partial = json.loads(done.stdout)
     assert partial["status"] == "partial"
     assert partial["unreadable"] == [str(secret)]
@@ -287,7 +324,7 @@ def test_a_second_run_of_the_same_set_waits_or_refuses(env, tmp_path):
     try:
         time.sleep(1.5)
         refused = dr("backup", "run", "credit", "-i", str(inventory), "--db", db)
-        assert refused.returncode == 1
+        assert refused.returncode == EXIT_FAILED
         assert "is busy" in refused.stderr and str(first.pid) in refused.stderr
         waited = dr("backup", "run", "credit", "-i", str(inventory), "--db", db, "--wait", "60")
         assert waited.returncode == 0, waited.stderr
@@ -390,7 +427,7 @@ def test_wrong_password_and_missing_repository_say_what_to_do(env, tmp_path):
 
     done = dr("backup", "run", "credit", "-i", str(inventory), "--db", f"sqlite:///{tmp_path}/j.db")
 
-    assert done.returncode == 2
+    assert done.returncode == EXIT_BAD_INPUT
     assert "rejects the password" in done.stderr
     assert_no_secret(done.stderr, "not-the-password", RESTIC_PASSWORD)
     with pytest.raises(WrongRepositoryPassword):
@@ -407,7 +444,7 @@ def test_a_journal_that_cannot_open_stops_the_run_before_any_backup_is_sealed(en
 
     # The journal opens while restic already runs (to start restic sooner): its failure
     # still ends the run with the journal's message, restic stopped, nothing sealed.
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == EXIT_FAILED, done.stderr
     assert "cannot open the journal" in done.stderr and "Traceback" not in done.stderr
     session = context(inventory).session()
     statuses = {r.status for r in catalog.runs(catalog.set_snapshots(session, "credit"))}

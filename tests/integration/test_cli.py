@@ -13,6 +13,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from orchestrator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_STOPPED, EXIT_WAITING
+
 DATA = Path(__file__).parent.parent / "data"
 DRILL_INV = str(DATA / "engine-drill.yaml")
 PROD_INV = str(DATA / "engine-production.yaml")
@@ -63,7 +65,7 @@ def test_failed_run_exits_1_and_names_the_step(dr):
     result = dr(
         "drill", "checks", "-i", DRILL_INV, "-p", f"effects={dr.effects}", "-p", "pass_check=false"
     )
-    assert result.returncode == 1
+    assert result.returncode == EXIT_FAILED
     assert "step must-pass failed" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -84,25 +86,25 @@ def test_failed_run_exits_1_and_names_the_step(dr):
 )
 def test_bad_input_exits_2_with_a_message_and_no_traceback(dr, args, message):
     result = dr(*args)
-    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.returncode == EXIT_BAD_INPUT, (result.stdout, result.stderr)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_auto_confirm_outside_a_drill_is_refused(dr):
     result = dr("run", "people", "-i", PROD_INV, "--reason", "x", "--auto-confirm")
-    assert result.returncode == 2  # click: no such option for `run`
+    assert result.returncode == EXIT_BAD_INPUT  # click: no such option for `run`
     assert "Traceback" not in result.stderr
 
 
 def test_manual_step_without_a_terminal_pauses_with_exit_4_then_approval_flow(dr):
     first = dr("drill", "people", "-i", DRILL_INV, "-p", f"effects={dr.effects}", "--json")
-    assert first.returncode == 4, first.stderr
+    assert first.returncode == EXIT_WAITING, first.stderr
     run_id = json.loads(first.stdout)["id"]
     assert f"dr resume {run_id}" in first.stderr
 
     denied = dr("approve", run_id, "leadership-ok", "--as", "director-li")
-    assert denied.returncode == 2 and "no approval step" in denied.stderr
+    assert denied.returncode == EXIT_BAD_INPUT and "no approval step" in denied.stderr
 
 
 def test_journal_verify_passes_then_names_the_tampered_event(dr):
@@ -112,7 +114,7 @@ def test_journal_verify_passes_then_names_the_tampered_event(dr):
     with sqlite3.connect(dr.db_path) as conn:
         conn.execute("UPDATE events SET actor = 'mallory' WHERE seq = 2")
     bad = dr("journal", "verify")
-    assert bad.returncode == 1
+    assert bad.returncode == EXIT_FAILED
     assert "journal broken at event 2" in bad.stdout
 
 
@@ -215,7 +217,7 @@ def test_ctrl_c_pauses_the_run_and_says_how_to_resume(dr):
     (gates / "one").touch()  # the current action finishes, then the run pauses
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 3
+    assert child.exitstatus == EXIT_STOPPED
     [run] = json.loads(dr("runs", "list", "--json").stdout)
     assert run["status"] == "paused"
     assert f"dr resume {run['id']}" in re.sub(r"\x1b\[[0-9;]*m", "", child.before)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from orchestrator.local_machine import find_free_port
 
 ROOT = Path(__file__).parent.parent.parent
@@ -98,7 +99,7 @@ def test_fleet_check_reports_a_hung_host_without_holding_up_the_others(
         "drill", "fleet-check", "-i", str(inventory), "-p", f"url={health_url}", "--json",
         tmp_path=tmp_path,
     )  # fmt: skip
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == EXIT_FAILED, done.stderr
     step = json.loads(done.stdout)["steps"][0]
     by_host = {h["host"]: h for h in step["hosts"]}
     assert set(by_host) == set(hosts)
@@ -123,7 +124,7 @@ def test_fleet_check_names_the_host_whose_service_does_not_answer(sshd_server, t
         "drill", "fleet-check", "-i", str(inventory), "-p", f"url={closed}", "-p", "max_time=1",
         "--json", tmp_path=tmp_path,
     )  # fmt: skip
-    assert done.returncode == 1
+    assert done.returncode == EXIT_FAILED
     host = json.loads(done.stdout)["steps"][0]["hosts"][0]
     assert host["status"] == "failed"
     assert "not reached" in host["error"] and "127.0.0.1" in host["error"]
@@ -166,7 +167,7 @@ def test_ansible_export_refuses_a_host_root_for_production(tmp_path):
         "inventory", "ansible", "-i", str(production), "--host-root", str(tmp_path),
         tmp_path=tmp_path,
     )  # fmt: skip
-    assert done.returncode == 2
+    assert done.returncode == EXIT_BAD_INPUT
     assert "--host-root is for the drill lab" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -182,7 +183,7 @@ def test_playbook_step_journals_each_hosts_recap(sshd_server, tmp_path):
         "-p", f"host_root={roots}", "-p", "mark=first", "--json",
     ]  # fmt: skip
     first = _dr(*args, tmp_path=tmp_path)
-    assert first.returncode == 1, first.stderr
+    assert first.returncode == EXIT_FAILED, first.stderr
     hosts_done = {h["host"]: h for h in json.loads(first.stdout)["steps"][0]["hosts"]}
     for name in ("branch-1", "branch-2"):
         assert hosts_done[name]["status"] == "succeeded"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions, approvals
-from orchestrator.errors import IncidentClosed, UserInputError
+from orchestrator.errors import EXIT_BAD_INPUT, IncidentClosed, UserInputError
 from orchestrator.incidents import IncidentStore, Scope
 from orchestrator.incidents.tick import tick
 from orchestrator.inventory import load_inventory
@@ -385,7 +385,7 @@ def test_incident_commands_notify_at_once_and_refuse_bad_input_with_exit_2(tmp_p
     }
     for args, message in bad.items():
         result = dr(*args)
-        assert result.returncode == 2, (args, result.stderr)
+        assert result.returncode == EXIT_BAD_INPUT, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
 
@@ -394,11 +394,11 @@ def test_incident_commands_notify_at_once_and_refuse_bad_input_with_exit_2(tmp_p
     closed = dr("close", incident_id, "--resolution", "index rebuilt", "--json")
     assert closed.returncode == 0, closed.stderr
     assert any("事件结束" in m["Subject"] for m in box.to("wang@lab.invalid"))
-    assert dr("update", incident_id, "--note", "late").returncode == 2
+    assert dr("update", incident_id, "--note", "late").returncode == EXIT_BAD_INPUT
     # A live run cannot join a closed incident (checked before anything runs).
     prod = str(DATA / "engine-production.yaml")
     joined = dr("people", "-i", prod, "--incident", incident_id, group="run")
-    assert joined.returncode == 2 and "was closed" in joined.stderr, joined.stderr
+    assert joined.returncode == EXIT_BAD_INPUT and "was closed" in joined.stderr, joined.stderr
     listed = json.loads(dr("list", "--json").stdout)
     assert [(i["id"], i["status"]) for i in listed["incidents"]] == [(incident_id, "closed")]
     shown = json.loads(dr("show", incident_id, "--json").stdout)

@@ -14,6 +14,7 @@ import pytest
 from lab import netns
 from lab.credit.observe import observed_outages
 from lab.topology import LabTopology
+from orchestrator.errors import EXIT_FAILED
 from orchestrator.local_machine import wait_until
 
 pytestmark = pytest.mark.integration
@@ -121,7 +122,7 @@ def test_failover_refuses_when_the_primary_line_is_healthy(lab, tmp_path):
         "branch=branch-2",
         "--json",
     )
-    assert result.returncode == 1
+    assert result.returncode == EXIT_FAILED
     doc = json.loads(result.stdout)
     diagnose = next(s for s in doc["steps"] if s["id"] == "diagnose")
     assert "looks healthy" in diagnose["error"]

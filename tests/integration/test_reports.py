@@ -23,7 +23,7 @@ from lab import local_target
 from lab.observed_record import record_lab_observation
 from orchestrator.cli import main, report_cmd
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions
-from orchestrator.errors import DrError
+from orchestrator.errors import EXIT_BAD_INPUT, DrError
 from orchestrator.incidents import IncidentStore, Scope
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
@@ -249,7 +249,7 @@ def test_incident_report_has_the_regulators_fields_and_the_journals_times(record
     bad = recorded["tmp"] / "bad.yaml"
     bad.write_text("symptom: typo\n")
     refused = dr_report(db, "incident", incident_id, "--details", str(bad))
-    assert refused.returncode == 2 and "unknown field 'symptom'" in refused.stderr
+    assert refused.returncode == EXIT_BAD_INPUT and "unknown field 'symptom'" in refused.stderr
 
 
 def test_summary_and_drill_plan(recorded):
@@ -294,13 +294,13 @@ def test_summary_and_drill_plan(recorded):
 )
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
     done = dr_report(f"sqlite:///{tmp_path}/j.sqlite3", *args)
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
     assert message in done.stderr
 
 
 def test_the_real_command_exits_2_without_a_traceback(tmp_path):
     done = dr_subprocess(f"sqlite:///{tmp_path}/j.sqlite3", "drill", "no-such-run")
-    assert done.returncode == 2
+    assert done.returncode == EXIT_BAD_INPUT
     assert "no run 'no-such-run'" in done.stderr and "Traceback" not in done.stderr
 
 

@@ -8,10 +8,16 @@ import pytest
 
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions, approvals
 from orchestrator.engine.operator import Answer
-from orchestrator.engine.record import run_document
-from orchestrator.errors import ModeRefused, RunNotResumable, UserInputError
+from orchestrator.errors import (
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    ModeRefused,
+    RunNotResumable,
+    UserInputError,
+)
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
+from orchestrator.journal.run_document import run_document
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -94,7 +100,7 @@ def test_a_step_that_outlives_its_timeout_fails_the_run(
     outcome = _engine(journal, registry).start(
         "slow-action", drill_inventory, _options(effects=effects)
     )
-    assert outcome.status == "failed" and outcome.exit_code == 1
+    assert outcome.status == "failed" and outcome.exit_code == EXIT_FAILED
     steps = {s.step_id: s for s in journal.steps(outcome.run_id)}
     assert steps["sleepy"].status == "failed"
     assert "timed out after 0.3s" in steps["sleepy"].error
@@ -175,7 +181,7 @@ def test_rollback_undoes_completed_steps_in_reverse(journal, registry, drill_inv
     outcome = _engine(journal, registry).start(
         "rollback-all", drill_inventory, _options(effects=effects)
     )
-    assert outcome.status == "rolled_back" and outcome.exit_code == 1
+    assert outcome.status == "rolled_back" and outcome.exit_code == EXIT_FAILED
     assert _lines(effects) == ["do:first", "undo:second", "undo:first"]
     with pytest.raises(RunNotResumable):
         _engine(journal, registry).resume(outcome.run_id, drill_inventory, _options())
@@ -257,7 +263,7 @@ def test_operator_declining_a_manual_step_aborts_with_exit_3(
     outcome = _engine(journal, registry, ScriptedOperator(Answer.NO)).start(
         "people", drill_inventory, _options(effects=effects)
     )
-    assert (outcome.status, outcome.exit_code) == ("aborted", 3)
+    assert (outcome.status, outcome.exit_code) == ("aborted", EXIT_STOPPED)
 
 
 def test_auto_confirm_is_recorded_as_such(journal, registry, drill_inventory, effects):

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.cli import incident_input as check
+from orchestrator.cli.incident_input import moment
 from orchestrator.errors import InventoryError, UserInputError
 from orchestrator.incidents import Scope, assess_grade
+from orchestrator.incidents.checks import ScopeChange, changed_scope, operator_deadlines
 from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.records import Incident
 from orchestrator.incidents.rules import escalation_applies
-from orchestrator.inventory import load_inventory
-from orchestrator.inventory.models import Contact, Inventory
+from orchestrator.inventory import Contact, Inventory, load_inventory
 from orchestrator.inventory.notifications import Webhook
 from orchestrator.notify.message import Message
 from orchestrator.notify.webhooks import dingtalk_signature, feishu_signature, payload
@@ -117,12 +117,17 @@ def test_grade_one_owes_a_progress_report_every_two_hours():
 
 def test_option_checks_say_what_to_write():
     with pytest.raises(UserInputError, match="--done 'lunch': use one of regulator-initial"):
-        check.deadline_keys(["lunch"])
+        operator_deadlines(["lunch"])
     with pytest.raises(UserInputError, match="more than --branches-total"):
-        check.scope(Scope(), None, 5, 3, None)
+        changed_scope(Scope(), ScopeChange(branches_down=5, branches_total=3))
     with pytest.raises(UserInputError, match="cannot be negative"):
-        check.scope(Scope(), -1, None, None, None)
-    local = check.moment("--started-at", "2026-11-27T09:00", "Asia/Shanghai")
+        changed_scope(Scope(), ScopeChange(provinces=-1))
+    with pytest.raises(UserInputError, match="--impact 'bad': use one of major-loss"):
+        changed_scope(Scope(), ScopeChange(impact="bad"))
+    # A scope change keeps what it does not mention.
+    known = Scope(provinces=1, branches_down=2, branches_total=9)
+    assert changed_scope(known, ScopeChange(branches_down=4)) == Scope(1, 4, 9)
+    local = moment("--started-at", "2026-11-27T09:00", "Asia/Shanghai")
     assert local == T0
 
 

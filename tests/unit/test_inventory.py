@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import InventoryError, UserInputError
+from orchestrator.errors import EXIT_BAD_INPUT, InventoryError, UserInputError
 from orchestrator.inventory import (
     CommandFence,
     Inventory,
@@ -68,7 +68,7 @@ def test_example_production_inventory_loads_with_every_section():
     assert inv.timezone == "Asia/Shanghai"
     assert [len(inv.sites), len(inv.hosts), len(inv.host_pairs)] == [5, 4, 1]
     assert [len(inv.lines), len(inv.switches), len(inv.contacts)] == [4, 6, 6]
-    assert [len(inv.power.ups), len(inv.power.generators), len(inv.backup_sets)] == [2, 1, 2]
+    assert [len(inv.power.ups), len(inv.power.generators), len(inv.backup_sets)] == [2, 1, 3]
     assert set(inv.escalation) == {"blue", "yellow", "orange", "red"}
     assert inv.power.ups[0].low_runtime_seconds == 600
     assert inv.power.generators[0].stable_seconds == 180
@@ -410,7 +410,7 @@ def test_cli_check_good_inventory_exits_0_with_a_summary():
 def test_cli_check_bad_inventory_exits_2_with_every_line():
     path = DATA / "bad-many.yaml"
     result = run_dr("check", str(path))
-    assert result.returncode == 2
+    assert result.returncode == EXIT_BAD_INPUT
     assert "Traceback" not in result.stderr
     for line, field in expected_marks(path):
         assert f"{path}:{line}: {field}: " in result.stderr
@@ -419,7 +419,7 @@ def test_cli_check_bad_inventory_exits_2_with_every_line():
 
 def test_cli_check_never_prints_a_cleartext_password():
     result = run_dr("check", str(DATA / "bad-cleartext-password.yaml"))
-    assert result.returncode == 2
+    assert result.returncode == EXIT_BAD_INPUT
     assert "Traceback" not in result.stderr
     for secret in CLEARTEXT:
         assert secret not in result.stdout + result.stderr
@@ -428,7 +428,7 @@ def test_cli_check_never_prints_a_cleartext_password():
 @pytest.mark.parametrize("name", ["no-such-file.yaml", "empty.yaml", "bad-yaml-syntax.yaml"])
 def test_cli_check_unusable_files_exit_2_without_traceback(name):
     result = run_dr("check", str(DATA / name))
-    assert result.returncode == 2
+    assert result.returncode == EXIT_BAD_INPUT
     assert "Traceback" not in result.stderr
     assert str(DATA / name) in result.stderr
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +173,38 @@ def test_no_import_circle_crosses_rooms() -> None:
 def test_the_lab_has_no_import_circle() -> None:
     circles = [c for c in _circles(_import_graph()) if c[0].split(".")[0] == "lab"]
     assert circles == []
+
+
+def test_a_production_install_carries_no_lab_dependency() -> None:
+    """moto (the lab's S3 server) is the [lab] extra's, never a dependency of `dr` itself;
+    and the lab reaches the CLI only through its entry point."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    required = [spec.split("[")[0].split(">")[0].split("=")[0] for spec in project["dependencies"]]
+    assert "moto" not in required
+    assert any(spec.startswith("moto") for spec in project["optional-dependencies"]["lab"])
+    assert project["entry-points"]["dr.commands"] == {"lab": "lab.cli:app"}
+
+
+# The records floor and the leaves every floor may use (docs/architecture.md).
+RECORDS = {"orchestrator.inventory", "orchestrator.journal"}
+LEAVES = {
+    "orchestrator",  # the package itself: `from orchestrator import verdicts` names it
+    "orchestrator.errors",
+    "orchestrator.text",
+    "orchestrator.durations",
+    "orchestrator.verdicts",
+    "orchestrator.local_machine",
+}
+
+
+def test_the_records_floor_imports_nothing_above_it() -> None:
+    """The inventory and the journal describe and record; they know no transport, no
+    PostgreSQL and no engine (the inventory once imported PostgreSQL for its defaults)."""
+    climbing = sorted(
+        f"{module} -> {target}"
+        for module, targets in _import_graph().items()
+        if _room(module) in RECORDS
+        for target in targets
+        if _room(target) not in RECORDS | LEAVES
+    )
+    assert climbing == []

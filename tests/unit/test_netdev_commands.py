@@ -10,26 +10,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.errors import UserInputError
-from orchestrator.inventory import load_inventory
 from orchestrator.transports.netdev import (
     NetDevice,
     PortStatus,
     SwitchOperationFailed,
-    from_inventory,
 )
 from orchestrator.transports.netdev_commands import check_domain, check_port, command_set
 from orchestrator.transports.netdev_parsers import ParseError, parse_linux
 from orchestrator.transports.netdev_replay import RecordedCall, RecordedSession, ReplayMismatch
 
 DATA = Path(__file__).parent.parent / "data" / "netdev"
-ROOT = Path(__file__).parent.parent.parent
 
 # Port names per vendor, and the exact lines each operation must send.
-VENDORS = {
+VENDORS: dict[str, dict[str, Any]] = {
     "cisco_ios": {
         "line": "GigabitEthernet1/0/1",
         "tellers": "GigabitEthernet1/0/2",
@@ -268,18 +266,3 @@ def test_a_wrong_device_type_shows_as_unexpected_output() -> None:
     session = RecordedSession(calls, device_type="cisco_ios", source="t")
     with pytest.raises(SwitchOperationFailed, match="check device_type"):
         NetDevice("sw", "cisco_ios", lambda: session).ports()
-
-
-def test_endpoint_from_inventory_resolves_the_password_and_hides_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("DR_SWITCH_PASSWORD", "s3cret-netops")
-    inventory = load_inventory(ROOT / "inventory" / "example-production.yaml")
-    switch = next(s for s in inventory.switches if s.device_type == "huawei" and s.password)
-    endpoint = from_inventory(switch, inventory)
-    assert endpoint.password == "s3cret-netops"
-    assert "s3cret" not in repr(endpoint)
-    assert endpoint.device_type == "huawei"
-    assert endpoint.known_hosts == inventory.known_hosts
-    assert endpoint.host_key_policy == "strict"
-    assert endpoint.where == f"switch {switch.name} ({switch.address}:22)"

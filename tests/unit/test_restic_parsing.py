@@ -20,6 +20,7 @@ from backups.restic.backup import BackupOutput, build_backup, parse_error
 from backups.restic.errors import classify
 from backups.restic.features import Feature, Version, has, parse_version
 from orchestrator.errors import (
+    EXIT_BAD_INPUT,
     RepositoryLocked,
     RepositoryNotFound,
     RepositoryUnreachable,
@@ -168,7 +169,7 @@ def test_restic_017_exit_codes_map_without_reading_stderr(version, code, expecte
 
 def test_wrong_password_message_never_contains_restic_output_or_secret():
     error = classify(1, "Fatal: wrong password or no key found\n", V014, what="t", location="/r")
-    assert "password" in error.message and error.exit_code == 2
+    assert "password" in error.message and error.exit_code == EXIT_BAD_INPUT
 
 
 def test_version_detection_and_feature_table():

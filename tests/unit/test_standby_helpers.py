@@ -1,55 +1,58 @@
-"""The pure parts of the switchover / rebuild helpers: WAL positions, pg_controldata,
-.pgpass lines. The rest of runbooks/_standby.py runs on the lab (integration)."""
+"""The pure parts of the switchover / rebuild helpers (runbooks/_standby.py): a pair's
+control commands, filled in for the primary to follow. What the commands print is read
+by orchestrator/postgresql (tests/unit/test_postgresql_facts.py); the rest runs on the
+lab (integration)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
-from orchestrator.errors import InventoryError, StepFailed
+from orchestrator.errors import InventoryError
 from orchestrator.inventory import load_inventory
-from runbooks._standby import lsn, parse_control_data, pgpass_line
+from orchestrator.postgresql import debian_commands as debian
+from orchestrator.postgresql.replication import Upstream
+from orchestrator.postgresql.rewind import build_rewind
+from runbooks._dual_host import control
+from runbooks._standby import _follow
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTROLDATA = """\
-pg_control version number:            1300
-Database cluster state:               shut down
-Latest checkpoint location:           0/3754450
-Latest checkpoint's REDO location:    0/3754450
-Latest checkpoint's TimeLineID:       1
-"""
 
 
-def test_lsn_orders_positions_across_the_slash():
-    assert lsn("0/FFFFFFFF") < lsn("1/0")
-    assert lsn("0/37544C8") > lsn("0/3754450")
-    assert lsn("16/B374D848") == (0x16 << 32) | 0xB374D848
-    assert lsn(None) is None
+@pytest.fixture
+def production_pair(tmp_path):
+    """The lab's pair with the inventory's default (Debian) control commands."""
+    data = yaml.safe_load((ROOT / "inventory" / "lab.yaml").read_text())
+    del data["host_pairs"][0]["control"]
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(data))
+    inventory = load_inventory(path)
+    return inventory, inventory.host_pairs[0]
 
 
-def test_lsn_refuses_text_that_is_not_a_position():
-    with pytest.raises(StepFailed, match="not a PostgreSQL WAL position"):
-        lsn("3754450")
+def test_a_pair_without_control_commands_gets_the_debian_defaults(production_pair):
+    inventory, pair = production_pair
+    host = inventory.host(pair.primary)
+    assert control(pair, "db_status", host) == debian.STATUS
+    assert control(pair, "db_replicas", host) == debian.REPLICAS
+    assert control(pair, "db_controldata", host) == debian.CONTROL_DATA
+    assert control(pair, "db_promote", host) == debian.PROMOTE
+    assert control(pair, "db_rewind", host) == debian.REWIND
+    assert control(pair, "db_base_backup", host) == debian.BASE_BACKUP
+    # Every database field of the inventory's control block has its default.
+    database_fields = {f for f in type(pair.control).model_fields if f.startswith("db_")}
+    assert database_fields == set(debian.DEFAULTS)
 
 
-def test_controldata_gives_state_and_shutdown_checkpoint():
-    parsed = parse_control_data(CONTROLDATA)
-    assert parsed is not None
-    assert parsed.shut_down_cleanly
-    assert parsed.checkpoint_lsn == "0/3754450"
-
-
-def test_a_standby_stop_or_a_crash_is_not_a_clean_primary_shutdown():
-    for state in ("shut down in recovery", "in production"):
-        parsed = parse_control_data(CONTROLDATA.replace("shut down", state, 1))
-        assert parsed is not None and not parsed.shut_down_cleanly
-    assert parse_control_data("pg_controldata: error: could not open file") is None
-
-
-def test_pgpass_line_escapes_colons_and_backslashes_in_the_password():
-    line = pgpass_line("10.77.1.12", 5432, "replicator", r"a:b\c")
-    assert line == "10.77.1.12:5432:*:replicator:a\\:b\\\\c\n"
+def test_rewind_follows_the_upstreams_replication_address(production_pair):
+    inventory, pair = production_pair
+    command = _follow(pair, "db_rewind", inventory.host("dc-b"), inventory.host("dc-a"))
+    # dc-a's database on the data-centre LAN, not its management address.
+    upstream = Upstream("10.77.1.11", 5432, "replicator")
+    assert shlex.split(command)[4:] == build_rewind(debian.PG_DATA, upstream)
 
 
 def test_replication_addresses_must_name_the_pairs_own_hosts(tmp_path):

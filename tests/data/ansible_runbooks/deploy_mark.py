@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from orchestrator.fleet.playbook_step import playbook_step
 from orchestrator.runbook import Param, Runbook
 
 PLAYBOOK = Path(__file__).parent.parent / "ansible" / "mark_host.yml"
@@ -11,11 +12,13 @@ rb = Runbook(
     title="Deploy a mark with Ansible",
     params={"host_root": Param("", "where each host's files go"), "mark": Param("one", "")},
 )
-rb.playbook(
-    "mark-hosts",
-    str(PLAYBOOK),
-    targets="all",
-    host_root="{host_root}",
-    extra_vars={"mark": "{mark}"},
-    timeout="120s",
+rb.add(
+    playbook_step(
+        "mark-hosts",
+        str(PLAYBOOK),
+        targets="all",
+        host_root="{host_root}",
+        extra_vars={"mark": "{mark}"},
+        timeout="120s",
+    )
 )

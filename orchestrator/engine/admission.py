@@ -1,0 +1,43 @@
+"""Run admission: may this run start? One answer for every caller.
+
+The command line, the scheduler, a web console and the tests all get the same rules by
+asking here (and `Engine.start` asks before it records anything), so no caller carries a
+copy that could drift. The rules, in order:
+1. the mode rules (`modes.py`): drill only on a drill inventory, live only on production
+   and with a reason or an incident, --auto-confirm only in a drill;
+2. a run that joins an incident joins an open one: its alert levels raise that incident
+   and its approvals follow the incident's roster, which means nothing once it is closed.
+Every refusal is a UserInputError (ModeRefused, IncidentNotFound, IncidentClosed) whose
+message says what to do instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.engine.modes import check_mode
+from orchestrator.engine.state import RunOptions
+from orchestrator.incidents import Incident, IncidentStore
+from orchestrator.journal import Journal
+
+if TYPE_CHECKING:
+    from orchestrator.inventory import Inventory
+
+
+def admit_run(options: RunOptions, inventory: Inventory, journal: Journal) -> Incident | None:
+    """Refuse a run that may not start; return the incident it joins, if any."""
+    check_mode(
+        options.mode,
+        environment=inventory.environment,
+        inventory_name=inventory.name,
+        auto_confirm=options.auto_confirm,
+        reason=options.reason,
+        incident_id=options.incident_id,
+    )
+    if options.incident_id is None:
+        return None
+    store = IncidentStore(journal)
+    try:
+        return store.require_open(options.incident_id)
+    finally:
+        store.dispose()

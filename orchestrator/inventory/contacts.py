@@ -1,0 +1,20 @@
+"""The people dr notifies and asks for approvals: name, role, language and channels."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from orchestrator.inventory.field_types import Email
+from orchestrator.inventory.names import Label
+from orchestrator.inventory.strict import StrictModel
+
+
+class Contact(StrictModel):
+    name: Label
+    role: Label
+    phone: str | None = None
+    email: Email | None = None
+    wecom: str | None = None
+    dingtalk: str | None = None
+    feishu: str | None = None
+    language: Literal["zh", "en"] = "zh"

@@ -1,0 +1,53 @@
+"""The network: branches' WAN lines and the switches they end on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import IPvAnyAddress, PositiveInt
+
+from orchestrator.inventory.field_types import Network, Port, PortName
+from orchestrator.inventory.names import Label, Name
+from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.secrets import SecretRef
+from orchestrator.inventory.strict import StrictModel
+
+
+class Line(StrictModel):
+    """A branch's WAN line into the data centre, on the funds or non-funds network."""
+
+    name: Name
+    site: Name
+    kind: Literal["primary", "standby"]
+    carrier: Label
+    switch: Name
+    port: PortName
+    network: Network
+    peer_address: IPvAnyAddress | None = None
+    bandwidth_mbps: PositiveInt | None = None
+    # The branch's forwarding domain on the switch (a bridge, or an access VLAN number),
+    # and the port cabled to the other network's switch: what the seed's port-1 cable
+    # swap moves between (`line-failover`).
+    domain: str | None = None
+    cross_connect_port: PortName | None = None
+    description: str | None = None
+
+
+class Switch(StrictModel):
+    name: Name
+    site: Name
+    network: Network
+    device_type: Literal["linux", "cisco_ios", "huawei", "hp_comware"]
+    address: IPvAnyAddress
+    port: Port = 22
+    username: str
+    password: SecretRef | None = None
+    key_file: InventoryPath | None = None
+    # The switch that takes over when this one fails (`switch-failover`): it must list
+    # every port of this one, and takes each cable in the port of the same name.
+    standby: Name | None = None
+    ports: dict[PortName, str] = {}
+    # Each port's forwarding domain in normal service (a bridge, or an access VLAN
+    # number): what the standby is configured with. A port not listed stays detached.
+    port_domains: dict[PortName, str] = {}
+    description: str | None = None

@@ -1,0 +1,127 @@
+"""Host pairs (双机): the primary and standby of one business system, its database, how
+the old primary is fenced before the standby takes over, and the commands that drive
+the database and the service on each host."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, IPvAnyAddress, Tag
+
+from orchestrator.inventory.field_types import HttpUrl, Port, PortName, Vip
+from orchestrator.inventory.names import Label, Name
+from orchestrator.inventory.secrets import SecretRef
+from orchestrator.inventory.strict import StrictModel
+
+
+class Database(StrictModel):
+    port: Port = 5432
+    name: str
+    user: str
+    password: SecretRef | None = None
+    # Streaming replication (rebuild-standby): the role a standby connects as, its
+    # password, and each pair host's address for replication where that is not its
+    # inventory address (a data-centre LAN apart from the management network).
+    replication_user: str = "replicator"
+    replication_password: SecretRef | None = None
+    replication_addresses: dict[Name, IPvAnyAddress] = {}
+
+
+class SshFence(StrictModel):
+    """Stop the old primary over SSH (only safe while it still answers)."""
+
+    method: Literal["ssh"]
+
+
+class UpsOutletFence(StrictModel):
+    """Switch off the old primary's outlet on a managed UPS / PDU."""
+
+    method: Literal["ups-outlet"]
+    ups: Name
+    outlet: PortName
+
+
+class ManualFence(StrictModel):
+    """A person isolates the old primary (pulls the cable) and confirms."""
+
+    method: Literal["manual"]
+    instructions: str | None = None
+
+
+class CommandFence(StrictModel):
+    """Run a local command (e.g. a vendor's IPMI tool); exit 0 means fenced."""
+
+    method: Literal["command"]
+    command: Label
+
+
+_FENCE_METHODS = ("ssh", "ups-outlet", "manual", "command")
+
+
+def _fence_tag(value: Any) -> str | None:
+    method = value.get("method") if isinstance(value, dict) else getattr(value, "method", None)
+    # Tags are prefixed so they never collide with a key name in an error's location
+    # (the "command" method has a "command" key); the loader skips them when locating.
+    return f"method={method}" if method in _FENCE_METHODS else None
+
+
+FenceMethod = Annotated[
+    Annotated[SshFence, Tag("method=ssh")]
+    | Annotated[UpsOutletFence, Tag("method=ups-outlet")]
+    | Annotated[ManualFence, Tag("method=manual")]
+    | Annotated[CommandFence, Tag("method=command")],
+    Discriminator(
+        _fence_tag,
+        custom_error_type="fence_method",
+        custom_error_message="a fencing entry needs 'method:' set to one of: "
+        + ", ".join(_FENCE_METHODS),
+    ),
+]
+
+
+class PairControl(StrictModel):
+    """How the pair's database and service are driven on a host, as shell commands run
+    over SSH on that host (`{host}` is replaced by its inventory name). A database
+    command left out (None) is the default for Debian's PostgreSQL 15 cluster `main`,
+    which the runbooks take from orchestrator/postgresql/debian_commands.py: the inventory
+    only describes, it knows no PostgreSQL. The service defaults fit a systemd unit
+    `credit-report`.
+
+    `db_status` prints one JSON object: in_recovery, receive_lsn, replay_lsn and
+    last_replay_at (ISO time of the last replayed commit, null when none);
+    `service_running` exits 0 only while the service runs."""
+
+    db_status: str | None = None
+    db_start: str | None = None
+    db_stop: str | None = None
+    db_promote: str | None = None
+    service_start: str = "systemctl start credit-report"
+    service_stop: str = "systemctl stop credit-report"
+    service_running: str = "systemctl is-active --quiet credit-report"
+    # Planned switchover and standby rebuild (runbooks/_standby.py). `{upstream}`,
+    # `{port}` and `{replication_user}` are the primary to follow; `db_store_password`
+    # reads one .pgpass line on stdin (never a command-line argument); `db_replicas`
+    # prints a JSON list of pg_stat_replication rows (application_name, client_addr,
+    # state, replay_lsn); `db_controldata` prints pg_controldata's report.
+    db_checkpoint: str | None = None
+    db_controldata: str | None = None
+    db_replicas: str | None = None
+    db_store_password: str | None = None
+    db_rewind: str | None = None
+    db_base_backup: str | None = None
+
+
+class HostPair(StrictModel):
+    """A primary/standby pair (双机) serving one business system."""
+
+    name: Name
+    service: Label
+    primary: Name
+    standby: Name
+    vip: Vip
+    vip_interface: str = "eth0"
+    database: Database | None = None
+    service_url: HttpUrl | None = None
+    fencing: list[FenceMethod] = []
+    control: PairControl = PairControl()
+    description: str | None = None

@@ -1,0 +1,89 @@
+"""The commands that drive PostgreSQL on a Debian host (PostgreSQL 15, cluster `main`):
+the defaults of the inventory's `host_pairs[].control`.
+
+They are built from this package's facts and operations, the same ones the drill lab's
+host script runs, so a production host and a lab host print the same text for the
+runbooks' parsers. They run over SSH as root; `{upstream}`, `{port}` and
+`{replication_user}` are the inventory template's placeholders for the primary to follow
+(the runbooks fill them in).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+
+from orchestrator.postgresql.promote import build_promote
+from orchestrator.postgresql.replication import (
+    REPLICAS_SQL,
+    SET_ASIDE_SUFFIX,
+    Upstream,
+    build_base_backup,
+)
+from orchestrator.postgresql.rewind import CHECKPOINT_SQL, build_rewind
+from orchestrator.postgresql.status import CONTROL_DATA_ENV, STATUS_SQL, build_control_data
+
+PG_VERSION, CLUSTER = "15", "main"
+PG_BIN = f"/usr/lib/postgresql/{PG_VERSION}/bin"
+PG_DATA = f"/var/lib/postgresql/{PG_VERSION}/{CLUSTER}"
+# pg_ctl's own wait for a promotion; the runbook's step timeout is longer.
+PROMOTE_WAIT_S = 60
+
+_AS_POSTGRES = "sudo -u postgres"
+_FOLLOWED = Upstream("{upstream}", "{port}", "{replication_user}")
+# Words a shell takes as they are (placeholders included): left unquoted, so the
+# defaults read like what an operator would type.
+_PLAIN = re.compile(r"[\w@%+=:,./{}-]+")
+
+
+def _join(args: Sequence[str]) -> str:
+    return " ".join(a if _PLAIN.fullmatch(a) else shlex.quote(a) for a in args)
+
+
+def _psql(sql: str) -> str:
+    # Double quotes keep the SQL's own single quotes readable; nothing in it may be
+    # special inside them.
+    if any(c in sql for c in '"$`\\'):
+        raise ValueError(f"SQL with shell-special characters: {sql!r}")
+    return f'{_AS_POSTGRES} psql -XAtq -c "{sql}"'
+
+
+def _base_backup() -> str:
+    kept = PG_DATA + SET_ASIDE_SUFFIX
+    script = (
+        f"rm -rf {kept} && {{ [ ! -e {PG_DATA} ] || mv {PG_DATA} {kept}; }} && "
+        f"{PG_BIN}/pg_basebackup {_join(build_base_backup(PG_DATA, _FOLLOWED))}"
+    )
+    return f"{_AS_POSTGRES} sh -c {shlex.quote(script)}"
+
+
+# Facts: they print what status.py and replication.py parse.
+STATUS = _psql(STATUS_SQL)
+REPLICAS = _psql(REPLICAS_SQL)
+_LOCALE = [f"{name}={value}" for name, value in CONTROL_DATA_ENV.items()]
+CONTROL_DATA = _join([*_LOCALE, f"{PG_BIN}/pg_controldata", *build_control_data(PG_DATA)])
+
+# Operations.
+START = f"pg_ctlcluster {PG_VERSION} {CLUSTER} start"
+STOP = f"pg_ctlcluster {PG_VERSION} {CLUSTER} stop -m fast"
+PROMOTE = f"{_AS_POSTGRES} {PG_BIN}/pg_ctl {_join(build_promote(PG_DATA, PROMOTE_WAIT_S))}"
+CHECKPOINT = _psql(CHECKPOINT_SQL)
+# One .pgpass line on stdin (replication.pgpass_line), never on the command line.
+STORE_PASSWORD = f"{_AS_POSTGRES} sh -c 'umask 077 && cat > ~/.pgpass'"
+REWIND = f"{_AS_POSTGRES} {PG_BIN}/pg_rewind {_join(build_rewind(PG_DATA, _FOLLOWED))}"
+BASE_BACKUP = _base_backup()
+
+# By the inventory's `host_pairs[].control` field each one stands in for.
+DEFAULTS = {
+    "db_status": STATUS,
+    "db_start": START,
+    "db_stop": STOP,
+    "db_promote": PROMOTE,
+    "db_checkpoint": CHECKPOINT,
+    "db_controldata": CONTROL_DATA,
+    "db_replicas": REPLICAS,
+    "db_store_password": STORE_PASSWORD,
+    "db_rewind": REWIND,
+    "db_base_backup": BASE_BACKUP,
+}
