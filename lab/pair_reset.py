@@ -20,6 +20,7 @@ from lab.lab import Lab, _wait_healthy
 from lab.postgres import Endpoint, PostgresLabError, PostgresServer
 from lab.topology import LabTopology
 from orchestrator.local_machine import wait_until
+from orchestrator.postgresql.replication import pgpass_line
 
 PAIR = ("dc-a", "dc-b")
 CATCH_UP_TIMEOUT_S = 60.0
@@ -93,8 +94,8 @@ def _rebuild_standby(lab: Lab, topo: LabTopology, server: PostgresServer, upstre
     source = Endpoint(topo.lan_address(upstream), 5432)
     if server.is_running:
         server.stop("fast")  # an old primary that booted again: clean, so rewind may run
-    password = lab.state.secret("replicator_password").replace("\\", "\\\\").replace(":", "\\:")
-    server.store_upstream_password(f"{source.host}:{source.port}:*:replicator:{password}")
+    password = lab.state.secret("replicator_password")
+    server.store_upstream_password(pgpass_line(source.host, source.port, "replicator", password))
     lab.postgres(topo, upstream).checkpoint()  # rewind reads the timeline from there
     try:
         server.rewind_from(source, "replicator")
