@@ -7,7 +7,6 @@ together in order, records what it started, and undoes it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shlex
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import faults, processes, topology
+from lab import faults, host_machine, processes, topology
 from lab.errors import LabError
 from lab.lab_inventory import GENSET_PORT, GENSET_WARMUP_S, S3_PORT, UPS_PORT
 from lab.lab_inventory import render as render_inventory
@@ -47,19 +46,6 @@ DATA_DISK_MB = 256
 DATA_HOSTS = ("dc-a", "dc-b", "backup")
 S3_BUCKET = "credit-backups"
 PROBE_INTERVAL_S = 0.1
-REQUIRED_PROGRAMS = {
-    "ip": "iproute2",
-    "sshd": "openssh-server",
-    "ssh-keygen": "openssh-client",
-    "upsd": "nut-server",
-    "upsc": "nut-client",
-    "restic": "restic",
-    "setpriv": "util-linux",
-    "pg_basebackup": "postgresql",
-}
-LAB_PYTHON_MODULES = ("moto",)
-# What a lab process's command line contains (with the state directory's path).
-LAB_PROGRAMS = ("-m lab.", "sshd", "postgres", "upsd", "dummy-ups", "moto")
 SECRETS = (
     "postgres_password",
     "credit_app_password",
@@ -77,8 +63,8 @@ class Lab:
     # ---- up ------------------------------------------------------------------------
 
     def up(self, branches: int = 2, loans: int = 10_000) -> LabManifest:
-        _require_root()
-        _require_programs()
+        host_machine.require_root()
+        host_machine.require_programs()
         manifest = self.state.load()
         if manifest.ready and manifest.branches != branches:
             raise LabError(
@@ -115,7 +101,7 @@ class Lab:
 
     def down(self) -> list[str]:
         """Remove everything; works on a half-built or crashed lab, and when none exists."""
-        _require_root()
+        host_machine.require_root()
         removed: list[str] = []
         manifest = self.state.load()
         for name, process in manifest.processes.items():
@@ -125,10 +111,10 @@ class Lab:
         for part in self._root_namespace_parts():
             part.stop()
         removed += topology.teardown()
-        for leftover in _lab_processes_by_path(self.state.root):
+        for leftover in host_machine.lab_processes_by_path(self.state.root):
             processes.terminate([leftover])
             removed.append(f"stray process {leftover}")
-        _unmount_under(self.state.root)
+        host_machine.unmount_under(self.state.root)
         if self.state.root.exists():
             shutil.rmtree(self.state.root)
             removed.append(f"state {self.state.root}")
@@ -376,7 +362,7 @@ class Lab:
         return self._apply(name, args, heal=True)
 
     def _apply(self, name: str, args: list[str], *, heal: bool) -> str:
-        _require_root()
+        host_machine.require_root()
         fault = faults.lookup(name)
         manifest = self.state.load()
         faults.require_lab(manifest.ready)
@@ -456,70 +442,3 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        raise LabError("the lab creates network namespaces and must run as root (sudo dr lab ...)")
-
-
-def _require_programs() -> None:
-    missing = [
-        f"{program} (apt-get install {package})"
-        for program, package in REQUIRED_PROGRAMS.items()
-        if shutil.which(program) is None
-        and not Path(f"/usr/sbin/{program}").exists()
-        and not Path(f"/usr/lib/postgresql/15/bin/{program}").exists()
-    ]
-    # The lab's own Python dependencies are an extra: a production install leaves them out.
-    missing += [
-        f"the Python module {module} (pip install 'dr-orchestrator[lab]')"
-        for module in LAB_PYTHON_MODULES
-        if importlib.util.find_spec(module) is None
-    ]
-    if missing:
-        raise LabError(
-            "missing programs the lab needs: "
-            + ", ".join(missing)
-            + "; `make drill` installs them all"
-        )
-
-
-def _lab_processes_by_path(root: Path) -> list[int]:
-    """Lab programs still running from the state directory (a crashed `up` loses track).
-
-    Only the lab's own kinds of program count, and never `dr` itself or what started it:
-    a shell whose command line merely mentions the state directory is not a lab part.
-    """
-    marker = str(root)
-    spared = _ancestors(os.getpid())
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in spared:
-            continue
-        cmdline = processes.command_line(int(entry.name))
-        if marker in cmdline and any(kind in cmdline for kind in LAB_PROGRAMS):
-            found.append(int(entry.name))
-    return found
-
-
-def _ancestors(pid: int) -> set[int]:
-    chain = {pid}
-    while pid > 1:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            break
-        pid = int(stat.rpartition(")")[2].split()[1])
-        chain.add(pid)
-    return chain
-
-
-def _unmount_under(root: Path) -> None:
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return
-    targets = [line.split()[1] for line in mounts if line.split()[1].startswith(str(root))]
-    for target in sorted(targets, key=len, reverse=True):
-        subprocess.run(["umount", "-l", target], check=False, capture_output=True)

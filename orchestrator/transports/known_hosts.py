@@ -28,6 +28,27 @@ def known_hosts_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
+class KnownHostsEntry:
+    """Where an endpoint's host key is looked up: its known_hosts file and its name there.
+
+    Mixed into the host and switch endpoints (dataclasses that define these fields), so
+    both name themselves in known_hosts the same way.
+    """
+
+    address: str
+    port: int
+    known_hosts: Path | None
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.known_hosts or default_known_hosts()
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The name as OpenSSH writes it in known_hosts (bracketed off port 22)."""
+        return known_hosts_name(self.address, self.port)
+
+
 def bracketed(address: str) -> str:
     """`address` as messages show it next to a port: IPv6 in brackets."""
     return f"[{address}]" if ":" in address else address

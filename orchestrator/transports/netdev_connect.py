@@ -29,10 +29,9 @@ from netmiko.exceptions import NetmikoAuthenticationException, ReadException
 from orchestrator.errors import HostKeyRejected, TransportError
 from orchestrator.transports.known_hosts import (
     HostKeyPolicy,
+    KnownHostsEntry,
     append_known_host,
     bracketed,
-    default_known_hosts,
-    known_hosts_name,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class SwitchEndpoint:
+class SwitchEndpoint(KnownHostsEntry):
     """What is needed to reach one switch's CLI; `engine/endpoints.py` builds it from the
     inventory, host-key policy included."""
 
@@ -62,15 +61,6 @@ class SwitchEndpoint:
     def where(self) -> str:
         """`name (address:port)`, the way every message names the switch."""
         return f"switch {self.name} ({bracketed(self.address)}:{self.port})"
-
-    @property
-    def known_hosts_path(self) -> Path:
-        return self.known_hosts or default_known_hosts()
-
-    @property
-    def known_hosts_name(self) -> str:
-        """The switch's name as OpenSSH writes it in known_hosts (bracketed off port 22)."""
-        return known_hosts_name(self.address, self.port)
 
 
 def scrub(text: str, endpoint: SwitchEndpoint) -> str:

@@ -15,10 +15,9 @@ from paramiko.hostkeys import InvalidHostKey
 from orchestrator.errors import HostKeyRejected, TransportError
 from orchestrator.transports.known_hosts import (
     HostKeyPolicy,
+    KnownHostsEntry,
     append_known_host,
     bracketed,
-    default_known_hosts,
-    known_hosts_name,
 )
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ KEEPALIVE_INTERVAL_S = 30
 
 
 @dataclass(frozen=True)
-class SshEndpoint:
+class SshEndpoint(KnownHostsEntry):
     """What the transport needs to reach one host; `engine/endpoints.py` builds it from
     the inventory, host-key policy included."""
 
@@ -46,15 +45,6 @@ class SshEndpoint:
     def where(self) -> str:
         """`name (address:port)`, the way every message names the host."""
         return f"{self.name} ({bracketed(self.address)}:{self.port})"
-
-    @property
-    def known_hosts_path(self) -> Path:
-        return self.known_hosts or default_known_hosts()
-
-    @property
-    def known_hosts_name(self) -> str:
-        """The host's name as OpenSSH writes it in known_hosts (bracketed off port 22)."""
-        return known_hosts_name(self.address, self.port)
 
 
 class _MissingHostKey(paramiko.MissingHostKeyPolicy):
