@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -27,6 +26,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+from backups import digests
 
 log = logging.getLogger("dr.backups")
 
@@ -74,7 +75,7 @@ class PipelineResult:
     producer: Completed
     consumer: Completed
     bytes: int
-    sha256: str
+    digest: str  # of every byte that passed, by the pipeline's `hash_algorithm`
     head: builtins.bytes = field(default=b"")
     # We killed the producer because the consumer stopped reading (e.g. restic could
     # not lock): its exit code then says nothing about the producer itself.
@@ -134,11 +135,13 @@ class Runner:
         on_json: JsonCallback | None = None,
         timeout: float | None = None,
         drain: bool = False,
+        hash_algorithm: str = digests.CURRENT,
     ) -> PipelineResult:
         """producer | consumer, with the bytes passing through us so that we count and
-        hash them. Both exit codes are returned: a producer that dies half-way leaves a
-        consumer that saw a clean end of input and exits 0. `timeout` limits the whole
-        pipeline; at it both process groups are stopped.
+        hash them (with `hash_algorithm`, see `backups.digests`). Both exit codes are
+        returned: a producer that dies half-way leaves a consumer that saw a clean end of
+        input and exits 0. `timeout` limits the whole pipeline; at it both process groups
+        are stopped.
 
         A consumer may stop reading early. By default the producer is then stopped (a
         restic that could not lock must not leave pg_dump writing a whole dump for
@@ -157,7 +160,7 @@ class Runner:
         deadline = _Deadline([prod, cons], timeout)
         try:
             p_err, c_err = _Collector(prod.stderr), _Collector(cons.stderr)
-            pump = _Pump(prod.stdout, cons.stdin, drain=drain)
+            pump = _Pump(prod.stdout, cons.stdin, digests.new_hasher(hash_algorithm), drain=drain)
             pump.start()
             lines: list[str] = []
             assert cons.stdout is not None
@@ -197,7 +200,7 @@ class Runner:
                 timeout=timeout,
             ),
             bytes=pump.count,
-            sha256=pump.digest.hexdigest(),
+            digest=pump.hasher.hexdigest(),
             head=pump.head,
             producer_killed=killed and not deadline.fired,
         )
@@ -402,13 +405,18 @@ class _Pump(threading.Thread):
     """Copies producer stdout to consumer stdin, counting and hashing what passes."""
 
     def __init__(
-        self, source: IO[bytes] | None, sink: IO[bytes] | None, *, drain: bool = False
+        self,
+        source: IO[bytes] | None,
+        sink: IO[bytes] | None,
+        hasher: digests.Hasher,
+        *,
+        drain: bool = False,
     ) -> None:
         super().__init__(daemon=True)
         self._source, self._sink = source, sink
         self._drain = drain
         self.count = 0
-        self.digest = hashlib.sha256()
+        self.hasher = hasher
         self.head = b""
         self.consumer_gone = False
 
@@ -426,7 +434,7 @@ class _Pump(threading.Thread):
                 if len(self.head) < 16:
                     self.head += chunk[: 16 - len(self.head)]
                 self.count += len(chunk)
-                self.digest.update(chunk)
+                self.hasher.update(chunk)
                 if not self.consumer_gone:
                     self._write(sink, chunk)
                 elif not self._drain:

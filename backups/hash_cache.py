@@ -1,4 +1,4 @@
-"""The SHA-256 of every file from a set's previous backup, reused for unchanged files.
+"""The hash of every file from a set's previous backup, reused for unchanged files.
 
 The manifest needs the hash of every file at every run; on a daily backup almost all
 files are the ones of yesterday, and re-reading them cost dr more than restic's whole
@@ -11,8 +11,11 @@ must be more than `SETTLED_NS` older than the moment it was hashed, or the hash 
 again next time.
 
 One cache file per backup set and repository, written only after restic stored the
-files' snapshot, under the user's state directory, readable by its owner only. A
-missing, unreadable or foreign cache file only means every file is read again.
+files' snapshot, under the user's state directory, readable by its owner only. It names
+the algorithm of its hashes (`backups.digests`), and is used only for a manifest of the
+same algorithm: a SHA-256 hash from before BLAKE3 manifests is never copied into one. A
+missing, unreadable, foreign or other-algorithm cache file only means every file is
+read again.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backups import digests
 from backups.locks import state_dir
 
-FORMAT = "dr-hash-cache/1"
+# Format 1 held SHA-256 hashes without saying so; it is not read (see `_load`).
+FORMAT = "dr-hash-cache/2"
 # Timestamps come from the kernel's coarse clock (a few ms), or whole seconds on some
 # filesystems: a change within this much of a moment may not show in the ctime.
 SETTLED_NS = 1_000_000_000
@@ -44,7 +49,8 @@ def stat_key(info: os.stat_result) -> StatKey:
 @dataclass
 class HashCache:
     path: Path | None
-    # path -> (stat key, hashed at (ns), sha256) from the previous run; read at the
+    algorithm: str = digests.CURRENT  # of every hash in it, read or remembered
+    # path -> (stat key, hashed at (ns), digest) from the previous run; read at the
     # first lookup, which comes after restic started (the file can be megabytes).
     _previous: dict[str, tuple[StatKey, int, str]] | None = None
     # what this run hashed or reused: the next run's cache
@@ -53,16 +59,18 @@ class HashCache:
     _staged: Path | None = None
 
     @classmethod
-    def for_set(cls, set_name: str, repository_location: str) -> HashCache:
+    def for_set(
+        cls, set_name: str, repository_location: str, algorithm: str = digests.CURRENT
+    ) -> HashCache:
         # Per repository too: a set moved to a new repository starts with restic reading
         # every file, and so do we.
         where = hashlib.sha256(repository_location.encode()).hexdigest()[:16]
-        return cls(state_dir() / "hash-cache" / f"{_safe(set_name)}-{where}.json")
+        return cls(state_dir() / "hash-cache" / f"{_safe(set_name)}-{where}.json", algorithm)
 
     def lookup(self, path: str, info: os.stat_result) -> str | None:
         """The cached hash of `path` if the file is provably the one hashed then."""
         if self._previous is None:
-            self._previous = _load(self.path) if self.path is not None else {}
+            self._previous = _load(self.path, self.algorithm) if self.path is not None else {}
         found = self._previous.get(path)
         if found is None:
             return None
@@ -86,6 +94,7 @@ class HashCache:
             return
         document = {
             "format": FORMAT,
+            "algorithm": self.algorithm,
             "files": {p: [*key, at, digest] for p, (key, at, digest) in self._current.items()},
         }
         with contextlib.suppress(OSError):
@@ -116,10 +125,10 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-def _load(path: Path) -> dict[str, tuple[StatKey, int, str]]:
+def _load(path: Path, algorithm: str) -> dict[str, tuple[StatKey, int, str]]:
     try:
         document = json.loads(path.read_text())
-        if document.get("format") != FORMAT:
+        if document.get("format") != FORMAT or document.get("algorithm") != algorithm:
             return {}
         return {
             p: ((v[0], v[1], v[2], v[3], v[4]), v[5], v[6]) for p, v in document["files"].items()

@@ -118,15 +118,17 @@ class Repository:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            created = False
-            existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-            if bucket not in existing:
+            created = not _bucket_exists(client, bucket)
+            if created:
                 client.create_bucket(Bucket=bucket, **self._bucket_location())
-                created = True
-            client.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
-            )
             status = client.get_bucket_versioning(Bucket=bucket).get("Status")
+            # Only when it is off: the host's own key may not change it (README, "Backups
+            # an attacker cannot delete"), and need not when it is already on.
+            if status != "Enabled":
+                client.put_bucket_versioning(
+                    Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                )
+                status = client.get_bucket_versioning(Bucket=bucket).get("Status")
         except (BotoCoreError, ClientError) as err:
             raise BackupError(
                 f"cannot provision S3 bucket {bucket!r} at {endpoint}: {err}"
@@ -157,6 +159,19 @@ class Repository:
             aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
             region_name=(self.target.s3.region if self.target.s3 else None) or "us-east-1",
         )
+
+
+def _bucket_exists(client: Any, bucket: str) -> bool:
+    """HeadBucket, which a key limited to its own bucket may ask (unlike ListBuckets)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as err:
+        if str(err.response.get("Error", {}).get("Code")) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    return True
 
 
 def repository_of(target: RepositoryTarget) -> Repository:

@@ -293,10 +293,12 @@ class RepositorySession:
         at: Any,
         on_json: JsonCallback,
         timeout: float | None = None,
+        hash_algorithm: str,
     ) -> tuple[BackupOutput, PipelineResult]:
-        """producer | restic backup --stdin. Returns even when the producer failed or the
-        pipeline ran past `timeout` (then `piped.timed_out`, and it is journalled): the
-        caller must look at both exit codes (restic may have saved a truncated stream)."""
+        """producer | restic backup --stdin, the stream hashed with `hash_algorithm`.
+        Returns even when the producer failed or the pipeline ran past `timeout` (then
+        `piped.timed_out`, and it is journalled): the caller must look at both exit codes
+        (restic may have saved a truncated stream)."""
         args = build_backup(stdin_filename=filename, tags=tags, host=host, time=at)
         env = self.environment()
         holder: dict[str, Any] = {}
@@ -309,7 +311,11 @@ class RepositorySession:
                 on_json(message)
 
             piped = self.runner.pipeline(
-                producer, (self.argv(args), env), on_json=take, timeout=timeout
+                producer,
+                (self.argv(args), env),
+                on_json=take,
+                timeout=timeout,
+                hash_algorithm=hash_algorithm,
             )
             holder.update(output=output, piped=piped)
             if piped.timed_out:
@@ -336,12 +342,19 @@ class RepositorySession:
         return result.stdout.encode()
 
     def stream_file(
-        self, snapshot_id: str, path: str, consumer: tuple[list[str], dict[str, str]]
+        self,
+        snapshot_id: str,
+        path: str,
+        consumer: tuple[list[str], dict[str, str]],
+        *,
+        hash_algorithm: str,
     ) -> PipelineResult:
         """restic dump SNAPSHOT PATH | consumer (e.g. pg_restore --list), the whole file
-        hashed even when the consumer reads only its head."""
+        hashed with `hash_algorithm` even when the consumer reads only its head."""
         producer = (self.argv(dump.build_dump(snapshot_id, path)), self.environment())
-        piped = self.runner.pipeline(producer, consumer, timeout=self.timeout, drain=True)
+        piped = self.runner.pipeline(
+            producer, consumer, timeout=self.timeout, drain=True, hash_algorithm=hash_algorithm
+        )
         if piped.timed_out:
             raise self.timed_out(f"reading {path} back with restic dump", piped.consumer)
         return piped

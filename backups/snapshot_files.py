@@ -107,7 +107,7 @@ def reconcile(
     """The manifest's files from restic's list and dr's hashes. `started_ns`: the wall
     clock before restic started; `gone`: items restic found removed (ENOENT)."""
     mine = {h.path: h for h in hashed}
-    unreadable = sorted(h.path for h in hashed if h.sha256 is None and h.steady)
+    unreadable = sorted(h.path for h in hashed if h.digest is None and h.steady)
     names = _names_on_disk(stored.files, mine)
     entries = []
     for item, after in stored.files.items():
@@ -116,7 +116,7 @@ def reconcile(
             after = _status(path)  # what restic named could not be looked up
         entries.append(_entry(path, mine.pop(path, None), after, started_ns))
     entries.sort(key=lambda e: e.path)
-    vanished = {p for p, h in mine.items() if not (h.sha256 is None and h.steady)}
+    vanished = {p for p, h in mine.items() if not (h.digest is None and h.steady)}
     return SnapshotFiles(entries, sorted(vanished | set(gone)), unreadable)
 
 
@@ -125,14 +125,14 @@ def _entry(path: str, mine: HashedFile | None, after: StatKey | None, started_ns
         if after is None:
             return FileEntry(path, None, None, None, changed_during_backup=True)
         return FileEntry(path, after[2], None, after[3] / 1e9, changed_during_backup=True)
-    if mine.sha256 is None and mine.steady:  # unreadable: the run is partial
+    if mine.digest is None and mine.steady:  # unreadable: the run is partial
         return FileEntry(path, mine.size, None, mine.mtime)
     same = (
         mine.steady
         and after == mine.key
         and mine.key[4] + SETTLED_NS < started_ns  # its last change
     )
-    return FileEntry(path, mine.size, mine.sha256, mine.mtime, changed_during_backup=not same)
+    return FileEntry(path, mine.size, mine.digest, mine.mtime, changed_during_backup=not same)
 
 
 def _status(path: str) -> StatKey | None:

@@ -6,18 +6,18 @@ blobs), each repeat, in alternating order to spread the machine's noise:
   - floor:     `cp -a DATA COPY`
   - backup:    raw `restic backup DATA`  vs  `dr backup run SET`, each into a new repository
   - same work: raw `restic backup DATA` and `sha256sum` of every file side by side (what
-               dr's manifest needs), into a third repository: the raw tools doing what
-               dr does, so the ratio against it is the wrapper's own cost
+               dr's manifest needed before it hashed with BLAKE3, which costs less per
+               byte), into a third repository: the raw tools doing about what dr does
   - unchanged: the same again, nothing changed since (a daily run's usual case: restic
                skips files by their metadata, dr reuses its hashes the same way)
   - in process: `run_backup()` as the scheduler's daemon calls it, into a third new
                repository: the wrapper's own cost without a Python start
   - restore:   raw `restic restore latest` + `sha256sum -c` over every file
-               vs `dr restore-test SET` (restore + SHA-256 of every file against the
+               vs `dr restore-test SET` (restore + BLAKE3 of every file against the
                manifest; a files-only set, so no database step)
-`dr backup run` also hashes every file for the manifest, which raw restic does not do
-(~1 CPU-second per GiB, beside restic, at lower priority), and a `dr` command starts a
-Python process that loads the inventory before restic can start (~0.5 s here).
+`dr backup run` also hashes every file for the manifest (BLAKE3), which raw restic does
+not do (beside restic, at lower priority), and a `dr` command starts a Python process
+that loads the inventory before restic can start (~0.5 s here).
 
     .venv/bin/python bench/backup_vs_restic.py [--gib 1] [--repeat 3] [--workdir DIR]
         [--restic-cores N]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -72,8 +72,9 @@ def status(json_out: JsonOption = False) -> None:
         console.print(f"  {name:<24} {'running' if running['running'] else 'STOPPED'}")
     for name, counters in report["observers"].items():
         console.print(f"  {name:<24} {escape(str(counters))}")
-    for fault, since in report["faults"].items():
-        console.print(f"  [yellow]fault in force[/]: {escape(fault)} since {since['since']}")
+    for fault, details in report["faults"].items():
+        console.print(f"  [yellow]fault in force[/]: {escape(fault)} since {details['since']}")
+        _print_report({k: v for k, v in details.items() if k != "since"}, indent="      ")
 
 
 @app.command("fault", context_settings={"allow_extra_args": False})
@@ -82,8 +83,9 @@ def fault(
     args: Annotated[list[str] | None, typer.Argument(help="The fault's arguments.")] = None,
 ) -> None:
     """Inject a fault (see docs/lab.md); `dr lab heal` undoes it."""
-    key = _lab().fault(name, list(args or []))
+    key, report = _lab().apply(name, list(args or []), heal=False)
     console.print(f"fault injected: {escape(key)}")
+    _print_report(report)
 
 
 @app.command("heal")
@@ -92,8 +94,18 @@ def heal(
     args: Annotated[list[str] | None, typer.Argument(help="The fault's arguments.")] = None,
 ) -> None:
     """Undo a fault."""
-    key = _lab().heal(name, list(args or []))
+    key, report = _lab().apply(name, list(args or []), heal=True)
     console.print(f"healed: {escape(key)}")
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any] | None, indent: str = "  ") -> None:
+    """What a fault reported, one `key: value` a line (the format docs/lab.md shows)."""
+    for key, value in (report or {}).items():
+        shown = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else (
+            ", ".join(map(str, value)) if isinstance(value, list) else value
+        )  # fmt: skip
+        console.print(f"{indent}{key}: {escape(str(shown))}", soft_wrap=True)
 
 
 @app.command("observe")
@@ -102,10 +114,33 @@ def observe(
     branch: Annotated[str, typer.Option("--branch", help="Whose prober saw the outage.")],
     db: DbOption = None,
 ) -> None:
-    """Record the lab's own RTO for a finished drill, beside the runbook's (for reports)."""
+    """Record the lab's own RTO, and the acknowledged writes lost (RPO), for a finished
+    drill, beside the runbook's (for reports)."""
     from lab.observed_record import record_lab_observation
+    from lab.topology import LabTopology
 
     lab = _lab()
-    records = record_lab_observation(open_journal(db), run_id, lab.state.observe, branch)
+    journal = open_journal(db)
+    # Lost writes are counted where the service answers now, whichever host that is.
+    host = lab.serving_host()
+    topo = LabTopology(branches=lab.state.load().branches)
+    dsn = None if host is None else lab.credit_dsn(topo, host)
+    records = record_lab_observation(
+        journal, run_id, lab.state.observe, branch, credit_dsn=dsn, database_host=host
+    )
+    runbook = {m.name: m for m in journal.measurements(run_id) if m.source == "runbook"}
     for record in records:
-        console.print(f"lab observed {record.name}: {record.value_seconds}s (run {run_id})")
+        line = f"lab observed {record.name}: {record.value_seconds}s"
+        if "lost_acknowledged_writes" in record.detail:
+            line += (
+                f", acknowledged writes lost: {record.detail['lost_acknowledged_writes']}"
+                f" (checked on {record.detail.get('checked_on')})"
+            )
+        theirs = runbook.get(record.name)
+        if theirs is not None:
+            line += f"; runbook's {record.name}: {theirs.value_seconds}s"
+        console.print(f"{line} (run {run_id})", soft_wrap=True)
+    if dsn is None:
+        error_console.print(
+            f"no host holds the service VIP {topo.vip}: acknowledged writes lost not counted"
+        )

@@ -1,20 +1,27 @@
 """Faults the lab can inject, each with the heal that undoes it exactly.
 
 A fault is recorded in the lab manifest while it is in force, so `dr lab status` shows
-it and `dr lab heal` knows what to undo even from another process.
+it and `dr lab heal` knows what to undo even from another process. A fault may report
+what it did (a dict, kept in the manifest beside `since` and printed by `dr lab fault`):
+the logical corruption's recovery points, the site loss's hidden repository.
 """
 
 from __future__ import annotations
 
+import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lab import netns, processes, topology
 from lab.errors import LabError
+from lab.state import LabState
 from lab.topology import LabTopology
 from orchestrator.errors import UserInputError
+from orchestrator.local_machine import process_is_running, wait_until
 
 if TYPE_CHECKING:
     from lab.genset import GensetLab
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
 class Lab(Protocol):
     """The lab's parts as a fault reaches them. `lab.Lab` is one; a protocol here keeps
     this module from importing the module that applies its faults."""
+
+    state: LabState
 
     def sshd(self, topo: LabTopology, host: str) -> SshServer: ...
 
@@ -42,8 +51,13 @@ class Lab(Protocol):
 
     def data_dir(self, host: str) -> Path: ...
 
+    def credit_dsn(self, topo: LabTopology, host: str, via: str = "mgmt") -> str: ...
 
-Action = Callable[[Lab, LabTopology, list[str]], None]
+
+# What an inject or heal reports, if anything (see the module's docstring).
+Action = Callable[[Lab, LabTopology, list[str]], dict[str, Any] | None]
+_POWER_CUT_ROUNDS = 10
+_REAP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,16 +120,34 @@ def _host_down(lab: Lab, topo: LabTopology, args: list[str]) -> None:
     host = _one_of(args, ["dc-a", "dc-b", "backup"], "host-down HOST")
     namespace = topo.namespace(host)
     # Power off: every process of the host dies at once, then its links go dark.
-    pids = netns.namespace_pids(namespace)
-    processes.terminate(pids, grace=0.0)
+    _power_cut(namespace)
     lab.forget_processes_in(namespace)
     for link in netns.list_links(namespace):
         if link != "lo":
             netns.set_link(namespace, link, False)
     # An address added at run time does not survive a power cycle: a host that boots
     # again must not answer for the VIP its successor now holds.
-    if host in ("dc-a", "dc-b"):
-        topology.remove_vip(topo, host)
+    topology.remove_vip(topo, host)
+
+
+def _power_cut(namespace: str) -> None:
+    """SIGKILL, never SIGTERM: a process told to stop may start another first (a
+    postmaster in shutdown starts a new archiver, which outlives it and keeps its
+    shared memory, so the server cannot start again). Repeated until none is left:
+    a child forked while the others were being killed is caught the next time."""
+    for _ in range(_POWER_CUT_ROUNDS):
+        pids = netns.namespace_pids(namespace)
+        if not pids:
+            return
+        processes.signal_all(pids, signal.SIGKILL)
+        wait_until(partial(_all_gone, pids), timeout=_REAP_WAIT_S)
+    raise LabError(f"processes in {namespace} survive SIGKILL: {netns.namespace_pids(namespace)}")
+
+
+def _all_gone(pids: list[int]) -> bool:
+    # Reaped too, not just dead: PostgreSQL takes a zombie postmaster for a running one
+    # and refuses to start over it (and this machine's PID 1 reaps orphans slowly).
+    return not any(process_is_running(p) or Path(f"/proc/{p}").exists() for p in pids)
 
 
 def _host_up(lab: Lab, topo: LabTopology, args: list[str]) -> None:
@@ -129,8 +161,9 @@ def _host_up(lab: Lab, topo: LabTopology, args: list[str]) -> None:
     # Back from a power cycle: sshd and the database come back as configured on disk,
     # which for an old primary means *as a primary*: that is the danger fencing is for.
     lab.sshd(topo, host).start()
-    if host in ("dc-a", "dc-b"):
-        lab.postgres(topo, host).start()
+    server = lab.postgres(topo, host)
+    if server.has_cluster:  # the backup room's host holds one only once restored into
+        server.start()
 
 
 def _partition(up: bool) -> Action:
@@ -140,6 +173,61 @@ def _partition(up: bool) -> Action:
         netns.set_link(topo.namespace(host), "mgmt0", up)
 
     return act
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+
+def _logical(*, heal: bool) -> Action:
+    def act(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
+        from lab import logical_corruption
+
+        if heal:
+            return logical_corruption.heal(lab, topo, args)
+        return logical_corruption.inject(lab, topo, args)
+
+    return act
+
+
+# ---- a whole site -------------------------------------------------------------------------
+
+SITE_HOSTS = ("dc-a", "dc-b")
+
+
+def _site_loss(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
+    if args:
+        raise UserInputError("usage: dr lab fault site-loss (no arguments)")
+    repository, aside = lab.state.dc_repo, _site_loss_dir(lab.state) / "dc-repo"
+    if not repository.exists():
+        raise LabError(f"the data centre's repository {repository} is missing already")
+    # The power goes first, all at once: nothing on the site writes to it afterwards.
+    for host in SITE_HOSTS:
+        _host_down(lab, topo, [host])
+    aside.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.rmtree(aside, ignore_errors=True)
+    repository.rename(aside)
+    return {"powered_off": list(SITE_HOSTS), "repository": str(repository), "kept_at": str(aside)}
+
+
+def _site_back(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
+    repository, aside = lab.state.dc_repo, _site_loss_dir(lab.state) / "dc-repo"
+    report: dict[str, Any] = {"repository": str(repository)}
+    if aside.exists():
+        if repository.exists():
+            # Made anew while the site was lost: kept, not merged into the old one.
+            newer = _site_loss_dir(lab.state) / "dc-repo.made-during-the-loss"
+            shutil.rmtree(newer, ignore_errors=True)
+            repository.rename(newer)
+            report["kept_aside"] = str(newer)
+        aside.rename(repository)
+    for host in SITE_HOSTS:
+        _host_up(lab, topo, [host])
+    report["powered_on"] = list(SITE_HOSTS)
+    return report
+
+
+def _site_loss_dir(state: LabState) -> Path:
+    return state.root / "faults" / "site-loss"
 
 
 # ---- power and storage -------------------------------------------------------------------
@@ -259,6 +347,20 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "disk-full", "disk-full HOST", "the host's data disk is full", _disk(False), _disk(True)
+        ),
+        Fault(
+            "logical-corruption",
+            "logical-corruption",
+            "a destructive DELETE through the credit service's account, replicated",
+            _logical(heal=False),
+            _logical(heal=True),
+        ),
+        Fault(
+            "site-loss",
+            "site-loss",
+            "the data centre is lost: dc-a and dc-b powered off, its repository gone",
+            _site_loss,
+            _site_back,
         ),
     )
 }

@@ -12,6 +12,12 @@ The database facts print what a production host's default command prints (the sa
 query), and the operations run the same program arguments: the runbooks read and act
 on a lab host as on a production one.
 
+Hosts: dc-a and dc-b (the credit pair) and `backup`, the backup room's host, whose
+cluster directory (STATE/hosts/backup/pg/data) stays empty until a runbook restores the
+credit database into it (`restore_cluster`); then `db-start` starts it (recovering WAL
+from the repositories through its restore_command) and `service-start` runs the credit
+service there against that host's own database (127.0.0.1 in its namespace).
+
 It runs as root inside the host's namespace (sshd lives there); a host that is powered
 off has no sshd, so nothing here is reachable then, exactly as on real hardware.
 Errors print one line on stderr and exit 1.
@@ -26,7 +32,8 @@ from lab.standby_control import STANDBY_ACTIONS, act_on_standby
 from lab.topology import LabTopology
 from orchestrator.errors import DrError
 
-HOSTS = ("dc-a", "dc-b")
+# dc-a and dc-b are the credit pair; the backup room's host is where it is restored.
+HOSTS = ("dc-a", "dc-b", "backup")
 ACTIONS = (
     "db-status",
     "db-start",

@@ -21,10 +21,11 @@ REQUIRED_PROGRAMS = {
     "restic": "restic",
     "setpriv": "util-linux",
     "pg_basebackup": "postgresql",
+    "pgbackrest": "pgbackrest",
 }
 LAB_PYTHON_MODULES = ("moto",)
 # What a lab process's command line contains (with the state directory's path).
-LAB_PROGRAMS = ("-m lab.", "sshd", "postgres", "upsd", "dummy-ups", "moto")
+LAB_PROGRAMS = ("-m lab.", "sshd", "postgres", "upsd", "dummy-ups", "moto", "pgbackrest")
 
 
 def require_root() -> None:

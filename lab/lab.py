@@ -14,12 +14,20 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import faults, host_machine, processes, topology
+from lab import faults, host_machine, pitr, processes, topology
 from lab.errors import LabError
-from lab.lab_inventory import GENSET_PORT, GENSET_WARMUP_S, S3_PORT, UPS_PORT
+from lab.lab_inventory import (
+    GENSET_PORT,
+    GENSET_WARMUP_S,
+    PITR_BUCKET,
+    S3_PORT,
+    S3_TLS_PORT,
+    UPS_PORT,
+)
 from lab.lab_inventory import render as render_inventory
 from lab.postgres import Endpoint, PostgresServer
 from lab.state import LabManifest, LabState
@@ -52,6 +60,7 @@ SECRETS = (
     "replicator_password",
     "ups_password",
     "restic_password",
+    "pgbackrest_cipher_pass",
 )
 
 
@@ -76,13 +85,22 @@ class Lab:
         topo = LabTopology(branches=branches)
         self._prepare_state_dir()
         self._install_host_control()
+        # First: each host's archiving settings come from its credit-pitr set.
+        self.state.inventory_file.write_text(render_inventory(topo, self.state))
         self.progress("network namespaces, switches and lines")
         topology.build(topo)
         self.progress("sshd on every host")
         self._start_sshd(topo)
-        self.progress("PostgreSQL primary (dc-a) and streaming standby (dc-b)")
+        self.progress("S3 (and its TLS front, for pgBackRest)")
+        self._start_s3()
+        self.progress("PostgreSQL primary (dc-a), archiving, and streaming standby (dc-b)")
         self._start_database(topo)
         self._load_credit_data(loans, manifest)
+        # The first backup takes seconds of waiting (checkpoint, WAL archived) per
+        # repository: it runs while the rest of the lab is started.
+        backup = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-first-backup")
+        first_backup = backup.submit(pitr.first_backup, self.state, self.progress)
+        backup.shutdown(wait=False)
         topology.add_vip(topo, "dc-a")
         self._mount_data_disks()
         self.progress("credit service, load generator and probers")
@@ -90,9 +108,10 @@ class Lab:
         # Observers start once the service answers, so a lab's birth is not an "outage".
         _wait_healthy(f"http://{topo.mgmt_address('dc-a')}:{topo.service_port}/health")
         self._start_observers(topo, manifest)
-        self.progress("UPS (NUT), generator (Modbus) and S3")
-        self._start_power_and_storage(manifest)
-        self.state.inventory_file.write_text(render_inventory(topo, self.state))
+        self.progress("UPS (NUT) and generator (Modbus)")
+        self.ups().start()
+        self.genset().start()
+        first_backup.result()
         manifest.ready = True
         self.state.save(manifest)
         return manifest
@@ -170,7 +189,7 @@ class Lab:
 
     def postgres(self, topo: LabTopology, host: str) -> PostgresServer:
         return PostgresServer(
-            self.state.host_dir(host) / "pg" / "data",
+            self.state.pg_data_dir(host),
             port=5432,
             listen_address="*",
             netns=topo.namespace(host),
@@ -178,6 +197,7 @@ class Lab:
             superuser_password=self.state.secret("postgres_password"),
             # the management and DC LANs, and the host itself (the credit service)
             allowed_networks=["10.77.0.0/23", "127.0.0.1/32"],
+            archiving=lambda: pitr.archive_settings(self.state, host),
         )
 
     def _start_database(self, topo: LabTopology) -> None:
@@ -191,6 +211,8 @@ class Lab:
         # rebuild-standby rewinds an old primary from the new one as this role
         primary.allow_rewind("replicator")
         primary.create_database("credit", owner="credit_app")
+        # Before anything is written: the primary archives from its first segment on.
+        pitr.create_stanza(self.state)
         standby = self.postgres(topo, "dc-b")
         standby.init_standby_from(
             Endpoint(topo.lan_address("dc-a"), 5432),
@@ -198,6 +220,8 @@ class Lab:
             self.state.secret("replicator_password"),
         )
         standby.start()
+        # Where a runbook restores the credit database at the backup room: empty, stopped.
+        self.postgres(topo, "backup").prepare_empty()
 
     def credit_dsn(self, topo: LabTopology, host: str, via: str = "mgmt") -> str:
         address = topo.mgmt_address(host) if via == "mgmt" else "127.0.0.1"
@@ -257,6 +281,13 @@ class Lab:
         if process is not None:
             processes.stop(process)
             self.state.save(manifest)
+
+    def serving_host(self) -> str | None:
+        """The one host that holds the service VIP now (where the credit service
+        answers), or None when none (or, in a split brain, more than one) does."""
+        topo = LabTopology(branches=self.state.load().branches)
+        holders = topology.vip_holders(topo)
+        return holders[0] if len(holders) == 1 else None
 
     def credit_service_running(self, host: str) -> bool:
         process = self.state.load().processes.get(f"credit-service@{host}")
@@ -342,7 +373,15 @@ class Lab:
     def s3(self) -> S3Lab:
         from lab.s3 import S3Lab
 
-        return S3Lab(self.state.root / "s3", port=S3_PORT, secrets_dir=self.state.secrets)
+        return S3Lab(
+            self.state.root / "s3",
+            port=S3_PORT,
+            secrets_dir=self.state.secrets,
+            # On the management bridge: the hosts' archive_command reaches it from there.
+            tls_address=LabTopology().mgmt_gateway,
+            tls_port=S3_TLS_PORT,
+            ca_dir=self.state.ca_file.parent,
+        )
 
     def _root_namespace_parts(self) -> list[Any]:
         return [self.ups(), self.genset(), self.s3()]
@@ -356,12 +395,13 @@ class Lab:
     # ---- faults ----------------------------------------------------------------------
 
     def fault(self, name: str, args: list[str]) -> str:
-        return self._apply(name, args, heal=False)
+        return self.apply(name, args, heal=False)[0]
 
     def heal(self, name: str, args: list[str]) -> str:
-        return self._apply(name, args, heal=True)
+        return self.apply(name, args, heal=True)[0]
 
-    def _apply(self, name: str, args: list[str], *, heal: bool) -> str:
+    def apply(self, name: str, args: list[str], *, heal: bool) -> tuple[str, dict[str, Any] | None]:
+        """Inject (or heal) a fault; its key, and what it reported (faults.py)."""
         host_machine.require_root()
         fault = faults.lookup(name)
         manifest = self.state.load()
@@ -373,22 +413,23 @@ class Lab:
                 matching = [k for k in manifest.faults if k.split()[0] == name]
                 key = matching[0] if len(matching) == 1 else key
                 args = key.split()[1:]
-            fault.heal(self, topo, args)
+            report = fault.heal(self, topo, args)
             manifest = self.state.load()
             manifest.faults.pop(key, None)
         else:
-            fault.inject(self, topo, args)
+            report = fault.inject(self, topo, args)
             manifest = self.state.load()
-            manifest.faults[fault.key(args)] = {"since": _now()}
+            manifest.faults[fault.key(args)] = {"since": _now(), **(report or {})}
         self.state.save(manifest)
-        return fault.key(args)
+        return fault.key(args), report
 
-    def _start_power_and_storage(self, manifest: LabManifest) -> None:
-        self.ups().start()
-        self.genset().start()
+    def _start_s3(self) -> None:
         s3 = self.s3()
-        if s3.start():  # a fresh (empty) endpoint: the backup bucket must exist again
+        if s3.start():  # a fresh (empty) endpoint: the backup buckets must exist again
             s3.provision_bucket(S3_BUCKET, versioning=True)
+            s3.provision_bucket(PITR_BUCKET, versioning=True)
+        # A fresh endpoint also wrote new keys, which archive_command reads.
+        pitr.share_secrets(self.state)
 
     def _mount_data_disks(self) -> None:
         """Each data host's data directory is a small disk of its own, mounted before any

@@ -17,6 +17,12 @@ from lab.topology import SW_FUNDS, SW_SPARE, LabTopology
 UPS_PORT = 13493
 GENSET_PORT = 15020
 S3_PORT = 19000
+# The S3 TLS front on the management bridge (lab/s3.py): what pgBackRest uses.
+S3_TLS_PORT = 19443
+PITR_BUCKET = "credit-pitr"
+PITR_SET = "credit-pitr"
+# Where the lab keeps the credit cluster of each host (lab/postgres.py, LocalCluster).
+PITR_HOSTS = ("dc-a", "dc-b", "backup")
 GENSET_WARMUP_S = 20
 
 HEADER = """\
@@ -133,7 +139,8 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                 "retention": {"keep_daily": 7, "keep_weekly": 4, "keep_monthly": 12},
                 "rto": "4h",
                 "rpo": "24h",
-            }
+            },
+            _pitr_set(topology, state),
         ],
         "contacts": [
             {
@@ -183,6 +190,74 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                 "procedure": "power-outage",
             },
         ],
+        # `dr drill site-loss`: what comes back at the backup room, in which order.
+        "systems": [
+            {"name": "credit-db", "priority": 1, "recover": {"database": PITR_SET}},
+            {
+                "name": "credit-report",
+                "priority": 2,
+                "depends_on": ["credit-db"],
+                "recover": {"service": "credit"},
+            },
+            {
+                "name": "report-messages",
+                "priority": 3,
+                "depends_on": ["credit-report"],
+                "recover": {
+                    "manual": {
+                        "zh": "确认灾备机房的征信服务已开始写入报文目录，并通知报送人员",
+                        "en": "Check that the credit service at the backup room writes its "
+                        "report messages, and tell the reporting staff",
+                    }
+                },
+            },
+        ],
+    }
+
+
+def _pitr_set(topology: LabTopology, state: LabState) -> dict[str, Any]:
+    """The credit cluster archived by pgBackRest: repo1 stands for the data centre's own
+    repository (STATE/dc-repo, which the `site-loss` fault takes away), repo2 is the
+    offsite copy on the lab's S3, reached over TLS from every host's namespace."""
+    secret = f"file:{state.secrets}"
+    pitr = state.pitr_dir
+    return {
+        "name": PITR_SET,
+        "kind": "postgres-pitr",
+        "host_pair": "credit",
+        "stanza": "credit",
+        "clusters": [
+            {
+                "host": host,
+                "path": str(state.pg_data_dir(host)),
+                "socket_path": str(state.pg_socket_dir(host)),
+            }
+            for host in PITR_HOSTS
+        ],
+        "repositories": [
+            {"type": "posix", "path": str(state.dc_repo / "credit")},
+            {
+                "type": "s3",
+                "endpoint": f"{topology.mgmt_gateway}:{S3_TLS_PORT}",
+                "bucket": PITR_BUCKET,
+                "path": "/credit",
+                "uri_style": "path",
+                "ca_file": str(state.ca_file),
+                "access_key_id": f"{secret}/s3_access_key_id",
+                "secret_access_key": f"{secret}/s3_secret_access_key",
+            },
+        ],
+        "cipher_pass": f"{secret}/pgbackrest_cipher_pass",
+        # A lost data centre loses at most this much of what was acknowledged.
+        "archive_timeout": "15s",
+        "schedule": {"full": "0 1 * * 0", "diff": "0 1 * * 1-6"},
+        "config_file": str(pitr / "credit.conf"),
+        "spool_path": str(pitr / "spool"),
+        "log_path": str(pitr / "log"),
+        "lock_path": str(pitr / "lock"),
+        "start_fast": True,
+        "rpo": "1m",
+        "description": "Point-in-time recovery of the credit database (pgBackRest).",
     }
 
 

@@ -26,8 +26,10 @@ def record_lab_observation(
     branch: str,
     *,
     credit_dsn: str | None = None,
+    database_host: str | None = None,
 ) -> list[MeasurementRecord]:
-    """Record the lab's RTO (and, with `credit_dsn`, RPO) for a finished run; idempotent."""
+    """Record the lab's RTO (and, with `credit_dsn`, RPO) for a finished run; idempotent.
+    `database_host` names where `credit_dsn` points (the VIP's holder), for the record."""
     run = journal.get_run(run_id)
     existing = [m for m in journal.measurements(run_id) if m.source == "lab"]
     if existing:
@@ -65,6 +67,7 @@ def record_lab_observation(
                 {
                     "observer": "loadgen",
                     "lost_acknowledged_writes": len(lost),
+                    "checked_on": database_host,
                     "first_lost_at": _iso(lost.first_acked_at),
                     "last_lost_at": _iso(lost.last_acked_at),
                 },

@@ -1,8 +1,11 @@
 """Put the lab's credit pair back as `dr lab up` built it, after a cutover drill.
 
 `reset_pair(lab)` leaves dc-a the primary (VIP, credit service) and dc-b its streaming
-standby, keeping every committed row: whichever host is the primary now is the source.
-It powers dc-a back on (UPS outlet on, host-down healed), heals a partition, then, if
+standby, keeping every committed row of the pair: whichever of the two is the primary
+now is the source. It takes the service off the backup room's host (VIP, service, and
+its restored cluster, which is stopped and removed: the host is empty again, as `up`
+left it), powers dc-a back on (UPS outlet on, host-down and site-loss healed), heals a
+partition, then, if
 dc-b took over, rewinds dc-a onto dc-b, hands over cleanly (service
 stopped, dc-b shut down, dc-a promoted) and makes dc-b a standby of dc-a (pg_rewind,
 or a base backup where rewinding is impossible).
@@ -14,6 +17,8 @@ over SSH with checks at every step.
 
 from __future__ import annotations
 
+import shutil
+
 from lab import topology
 from lab.errors import LabError
 from lab.lab import Lab, _wait_healthy
@@ -23,12 +28,14 @@ from orchestrator.local_machine import wait_until
 from orchestrator.postgresql.replication import pgpass_line
 
 PAIR = ("dc-a", "dc-b")
+BACKUP_ROOM_HOST = "backup"
 CATCH_UP_TIMEOUT_S = 60.0
 
 
 def reset_pair(lab: Lab, primary: str = "dc-a") -> None:
     topo = LabTopology(branches=lab.state.load().branches)
     other = PAIR[1] if primary == PAIR[0] else PAIR[0]
+    _clear_backup_room(lab, topo)
     _power_back(lab)
     servers = {host: lab.postgres(topo, host) for host in PAIR}
     source = _current_primary(topo, servers)
@@ -50,8 +57,22 @@ def reset_pair(lab: Lab, primary: str = "dc-a") -> None:
     _serve_from(lab, topo, primary)
 
 
+def _clear_backup_room(lab: Lab, topo: LabTopology) -> None:
+    """The backup room's host as `dr lab up` left it: no service, no VIP, no cluster."""
+    lab.stop_credit_service(BACKUP_ROOM_HOST)
+    topology.remove_vip(topo, BACKUP_ROOM_HOST)
+    server = lab.postgres(topo, BACKUP_ROOM_HOST)
+    if server.is_running:
+        server.stop("immediate")
+    if server.data_dir.exists() and any(server.data_dir.iterdir()):
+        shutil.rmtree(server.data_dir)
+    server.prepare_empty()
+
+
 def _power_back(lab: Lab) -> None:
     """Outlet 1 on (the UPS model powers dc-a up), then any fault left on the pair healed."""
+    if "site-loss" in lab.state.load().faults:
+        lab.heal("site-loss", [])
     ups = lab.ups().client()
     if ups.get("outlet.1.switch") != "on":
         ups.set("outlet.1.switch", "on")
@@ -69,16 +90,9 @@ def _current_primary(topo: LabTopology, servers: dict[str, PostgresServer]) -> s
     if not primaries:
         raise LabError("no primary runs in the lab's credit pair; rebuild the lab")
     for host in primaries:
-        if _holds_vip(topo, host):
+        if topology.holds_vip(topo, host):
             return host
     return primaries[0]
-
-
-def _holds_vip(topo: LabTopology, host: str) -> bool:
-    from lab import netns
-
-    cidr = f"{topo.vip}/{topo.vip_prefix}"
-    return (topology.LAN_IF, cidr) in netns.addresses(topo.namespace(host), topology.LAN_IF)
 
 
 def _streams_from(standby: PostgresServer, upstream: str, topo: LabTopology) -> bool:
@@ -101,6 +115,11 @@ def _rebuild_standby(lab: Lab, topo: LabTopology, server: PostgresServer, upstre
         server.rewind_from(source, "replicator")
     except PostgresLabError:
         server.rebuild_from(source, "replicator")
+    # A rewound standby is consistent only once it replays a record past the upstream's
+    # insert position at the rewind. The service is stopped, and archive_timeout often
+    # leaves that position just after a segment switch: an idle upstream would then
+    # write nothing more and the standby would never become ready.
+    lab.postgres(topo, upstream).write_wal_marker("dr lab: standby rebuilt")
     server.start()
 
 
@@ -125,6 +144,12 @@ def _wait_caught_up(standby: PostgresServer) -> None:
 
 
 def _serve_from(lab: Lab, topo: LabTopology, host: str) -> None:
+    # PostgreSQL 15 after crash recovery (a host powered back on): the checkpointer
+    # takes the end-of-recovery checkpoint while recovery still counts as in progress,
+    # then sleeps a whole checkpoint_timeout without looking at archive_timeout, so no
+    # segment is closed (and archived) for up to 5 minutes. A checkpoint request now
+    # wakes it, and from then on it keeps archive_timeout. (Promotion is not affected.)
+    lab.postgres(topo, host).checkpoint()
     topology.add_vip(topo, host)
     lab.start_credit_service(host)
     _wait_healthy(f"http://{topo.mgmt_address(host)}:{topo.service_port}/health")

@@ -15,11 +15,14 @@ read the same text from both.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from psycopg2 import sql
 
 from lab.errors import LabError
+from orchestrator.postgresql import cluster_files
 from orchestrator.postgresql.local_cluster import SUPERUSER, Endpoint, LocalCluster, execute
 from orchestrator.postgresql.promote import STANDBY_SIGNAL, build_promote
 from orchestrator.postgresql.replication import (
@@ -48,7 +51,41 @@ class PostgresLabError(LabError):
 
 
 class PostgresServer(LocalCluster):
-    """A lab cluster that can be a primary or a streaming standby."""
+    """A lab cluster that can be a primary or a streaming standby.
+
+    `archiving` gives this host's archiving settings (lab/pitr.py), asked for whenever
+    the instance's own file `dr-instance.conf` is written: at every start, and after a
+    base backup, a rewind or a restore brought another host's files. They belong to the
+    host, not to the data: each host's archive_command names its own data directory.
+    """
+
+    def __init__(
+        self, *args: Any, archiving: Callable[[], Mapping[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._archiving = archiving
+
+    def _write_instance_config(self) -> None:
+        super()._write_instance_config()
+        settings = dict(self._archiving()) if self._archiving is not None else {}
+        if settings:
+            path = self.data_dir / "dr-instance.conf"
+            ours = path.read_text(encoding="utf-8")
+            extra = cluster_files.conf_file(settings).removeprefix(cluster_files.HEADER)
+            self._write_private(path, f"{ours}# archiving (the lab's credit-pitr set)\n{extra}")
+
+    @property
+    def has_cluster(self) -> bool:
+        """Whether a cluster lives in the data directory (initdb'd, copied or restored)."""
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def prepare_empty(self) -> None:
+        """An empty data directory (0700, PostgreSQL's) and its socket directory, where
+        a cluster can be restored into later; no-op where one exists already."""
+        self._prepare_dirs()
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(mode=0o700)
+            self._runner.give(self.data_dir)
 
     # ----- streaming replication -------------------------------------------------------
 
@@ -108,6 +145,11 @@ class PostgresServer(LocalCluster):
         self._write_instance_config()
 
     # ----- turning an old primary into a standby (rebuild-standby) -----------------------
+
+    def write_wal_marker(self, text: str) -> None:
+        """Write one WAL record now (a logical message no decoder needs): its standbys
+        get something to replay even while nothing else writes."""
+        self._query("SELECT pg_logical_emit_message(false, 'dr-lab', %s)", (text,))
 
     def checkpoint(self) -> None:
         """CHECKPOINT now, so pg_rewind finds a just-promoted primary's timeline."""

@@ -1,4 +1,4 @@
-"""The lab's S3 endpoint: moto in server mode behind a switchable TCP proxy.
+"""The lab's S3 endpoint: moto in server mode behind switchable proxies (plain and TLS).
 
 Clients (the inventory, restic, boto3) only ever use the proxy port (19000 by default);
 moto itself listens on a second loopback port. The `s3-down` fault stops the proxy, so
@@ -16,6 +16,13 @@ signature is refused with 403, as it would be on a real S3 service. The key is w
 to `STATE/secrets/s3_access_key_id` and `s3_secret_access_key` (0600), which the
 inventory references as `file:` secrets.
 
+pgBackRest speaks S3 over TLS only, with the certificate checked, and it runs inside
+the hosts' namespaces too (archive_command, restore_command), where 127.0.0.1 is not
+this endpoint. So a third process, the TLS front (`tls_address`, in the lab the
+management bridge's 10.77.0.1, port 19443), takes TLS connections there and forwards
+them to moto; its certificate comes from the lab's CA (lab/lab_ca.py, which says why
+the address is a DNS name in it). `s3-down` stops it with the plain proxy.
+
 restic 0.14 talks to it as `s3:http://127.0.0.1:PORT/BUCKET[/PREFIX]` with
 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in its environment: an http endpoint that is
 not AWS makes it use path-style addressing, and it asks moto for the bucket's region, so
@@ -30,6 +37,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -43,6 +51,7 @@ from botocore.config import Config
 
 from lab import processes
 from lab.errors import LabError
+from lab.lab_ca import ensure_server_certificate
 from orchestrator.local_machine import process_is_running, wait_until
 
 LISTEN_ADDRESS = "127.0.0.1"
@@ -117,6 +126,9 @@ class S3Lab:
         backend_port: int | None = None,
         secrets_dir: Path | None = None,
         lifetime: float = DEFAULT_LIFETIME_S,
+        tls_address: str | None = None,
+        tls_port: int | None = None,
+        ca_dir: Path | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.port = port
@@ -131,10 +143,36 @@ class S3Lab:
         self._proxy = _Daemon(
             state_dir, "proxy", ["--port", str(port), "--target", str(self.backend_port)]
         )
+        # The TLS front (pgBackRest's way in), when the lab gives it an address.
+        self.tls_address = tls_address
+        self.tls_port = tls_port if tls_port is not None else port + 443
+        self.ca_dir = ca_dir or state_dir / "ca"
+        self._tls: _Daemon | None = None
+        if tls_address is not None:
+            self._tls = _Daemon(
+                state_dir,
+                "tls",
+                [
+                    "--port", str(self.tls_port), "--address", tls_address,
+                    "--target", str(self.backend_port),
+                    "--cert", str(state_dir / "tls" / "s3-tls-cert.pem"),
+                    "--key", str(state_dir / "tls" / "s3-tls-key.pem"),
+                ],
+            )  # fmt: skip
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{LISTEN_ADDRESS}:{self.port}"
+
+    @property
+    def tls_endpoint(self) -> str | None:
+        """HOST:PORT of the TLS front, as pgBackRest's repo-s3-endpoint takes it."""
+        return None if self.tls_address is None else f"{self.tls_address}:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The lab CA that signed the TLS front's certificate (public)."""
+        return self.ca_dir / "lab-ca.pem"
 
     @property
     def is_down(self) -> bool:
@@ -143,14 +181,20 @@ class S3Lab:
 
     @property
     def pids(self) -> dict[str, int | None]:
-        return {"moto": self._moto.pid, "proxy": self._proxy.pid}
+        pids = {"moto": self._moto.pid, "proxy": self._proxy.pid}
+        if self._tls is not None:
+            pids["tls"] = self._tls.pid
+        return pids
 
     def status(self) -> dict[str, Any]:
         pids = self.pids
         state = "stopped" if pids["moto"] is None else "down" if self.is_down else "up"
-        if state == "up" and pids["proxy"] is None:
+        if state == "up" and None in (pids["proxy"], pids.get("tls", 0)):
             state = "proxy missing"  # crashed or killed from outside; `dr lab up` restarts it
-        return {"endpoint": self.endpoint_url, "state": state, "pids": pids}
+        status: dict[str, Any] = {"endpoint": self.endpoint_url, "state": state, "pids": pids}
+        if self.tls_endpoint is not None:
+            status["tls_endpoint"] = f"https://{self.tls_endpoint}"
+        return status
 
     def start(self, timeout: float = 30) -> bool:
         """Run moto and (unless `s3-down` is in force) the proxy; idempotent.
@@ -173,24 +217,34 @@ class S3Lab:
         return fresh
 
     def stop(self) -> None:
-        """Stop both processes, also when another process started them; idempotent."""
-        self._proxy.stop()
+        """Stop every process, also when another process started them; idempotent."""
+        for front in self._fronts:
+            front.stop()
         self._moto.stop()
         self._down_marker.unlink(missing_ok=True)
 
     def down(self) -> None:
-        """The `s3-down` fault: the endpoint refuses connections; moto keeps the data."""
+        """The `s3-down` fault: both endpoints refuse connections; moto keeps the data."""
         self._down_marker.touch()
-        self._proxy.stop()
+        for front in self._fronts:
+            front.stop()
 
     def up(self, timeout: float = 10) -> None:
-        """Heal `s3-down`: the endpoint answers again, with the data it had."""
+        """Heal `s3-down`: the endpoints answer again, with the data they had."""
         if self._moto.pid is None:
             raise LabError("the lab's S3 server (moto) is not running; run `dr lab up` first")
         self._down_marker.unlink(missing_ok=True)
-        if self._proxy.pid is None:
-            until = self._until_file.read_text().strip()
-            self._proxy.start(b"listening", timeout, "--until", until)
+        until = self._until_file.read_text().strip()
+        if self._tls is not None and self.tls_address is not None:
+            ensure_server_certificate(self.ca_dir, self.state_dir / "tls", self.tls_address)
+        for front in self._fronts:
+            if front.pid is None:
+                front.start(b"listening", timeout, "--until", until)
+
+    @property
+    def _fronts(self) -> list[_Daemon]:
+        """What clients connect to: the plain proxy, and the TLS front if there is one."""
+        return [self._proxy] + ([self._tls] if self._tls is not None else [])
 
     def credentials(self) -> tuple[str, str]:
         try:
@@ -310,25 +364,58 @@ async def _forward(
         writer.close()
 
 
-async def _proxy(port: int, target_port: int, until: float) -> None:
+async def _forward_tls(
+    target_port: int, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+) -> None:
+    """One TLS client to moto. moto ends every answer by closing its connection; the
+    client then hears a TLS close_notify at once (asyncio sends it on close): without one,
+    OpenSSL 3 (pgBackRest's) takes the end of the answer for a truncation attack."""
+    try:
+        server_r, server_w = await asyncio.open_connection(LISTEN_ADDRESS, target_port)
+    except OSError:
+        client_w.close()
+        return
+    upstream = asyncio.create_task(_pipe(client_r, server_w))
+    await _pipe(server_r, client_w)
+    client_w.close()
+    with contextlib.suppress(OSError, asyncio.TimeoutError, ssl.SSLError):
+        await asyncio.wait_for(client_w.wait_closed(), timeout=5)
+    upstream.cancel()
+    server_w.close()
+
+
+async def _proxy(
+    port: int, target_port: int, until: float, *, address: str = LISTEN_ADDRESS,
+    tls: ssl.SSLContext | None = None,
+) -> None:  # fmt: skip
+    forward = _forward if tls is None else _forward_tls
     server = await asyncio.start_server(
-        lambda r, w: _forward(target_port, r, w), LISTEN_ADDRESS, port, reuse_address=True
+        lambda r, w: forward(target_port, r, w), address, port, reuse_address=True, ssl=tls
     )
-    print(f"listening on {LISTEN_ADDRESS}:{port}, forwarding to port {target_port}", flush=True)
+    scheme = "https" if tls is not None else "http"
+    print(f"listening on {scheme}://{address}:{port}, forwarding to port {target_port}", flush=True)
     async with server:
         await asyncio.sleep(max(0.0, until - time.time()))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lab.s3")
-    parser.add_argument("role", choices=["moto", "proxy"])
+    parser.add_argument("role", choices=["moto", "proxy", "tls"])
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--target", type=int)
+    parser.add_argument("--address", default=LISTEN_ADDRESS)
+    parser.add_argument("--cert", type=Path)
+    parser.add_argument("--key", type=Path)
     parser.add_argument("--until", type=float, required=True)
     args = parser.parse_args(argv)
     if args.role == "proxy":
         asyncio.run(_proxy(args.port, args.target, args.until))
+        return
+    if args.role == "tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        asyncio.run(_proxy(args.port, args.target, args.until, address=args.address, tls=context))
         return
     from moto.server import main as moto_main
 

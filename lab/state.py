@@ -92,6 +92,29 @@ class LabState:
     def host_dir(self, host: str) -> Path:
         return self.root / "hosts" / host
 
+    def pg_data_dir(self, host: str) -> Path:
+        """The credit cluster's data directory on `host` (lab/postgres.py)."""
+        return self.host_dir(host) / "pg" / "data"
+
+    def pg_socket_dir(self, host: str) -> Path:
+        """Its Unix socket directory (LocalCluster's default: beside the data directory)."""
+        return self.host_dir(host) / "pg" / "run"
+
+    @property
+    def pitr_dir(self) -> Path:
+        """pgBackRest's configuration, spool, logs and locks for the lab's credit-pitr set."""
+        return self.root / "pgbackrest"
+
+    @property
+    def dc_repo(self) -> Path:
+        """The data centre's own pgBackRest repository (repo1); `site-loss` takes it away."""
+        return self.root / "dc-repo"
+
+    @property
+    def ca_file(self) -> Path:
+        """The lab CA that signed the S3 TLS front's certificate (lab/lab_ca.py)."""
+        return self.root / "ca" / "lab-ca.pem"
+
     # ---- manifest -----------------------------------------------------------------
 
     def exists(self) -> bool:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from lab import netns, processes
-from lab.topology import LabTopology
+from lab import netns, processes, topology
+from lab.topology import DC_HOSTS, LabTopology
 from orchestrator.errors import DrError
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ def lab_status(lab: Lab) -> dict[str, Any]:
             name: {"pid": p.pid, "running": processes.is_ours(p)}
             for name, p in manifest.processes.items()
         },
-        "database": {h: _safe(partial(_database, lab, topo, h)) for h in ("dc-a", "dc-b")},
+        # dc-a and dc-b, and the backup room's host (stopped until a restore starts it).
+        "database": {h: _safe(partial(_database, lab, topo, h)) for h in DC_HOSTS},
+        "service_vip": topology.vip_holders(topo),
         "observers": _observers(lab),
         "ups": _safe(lambda: lab.ups().status()),
         "generator": _safe(lambda: lab.genset().status()),
@@ -46,7 +48,7 @@ def _expected_namespaces(topo: LabTopology) -> list[str]:
 def _database(lab: Lab, topo: LabTopology, host: str) -> dict[str, Any]:
     server = lab.postgres(topo, host)
     if not server.is_running:
-        return {"running": False}
+        return {"running": False, "cluster": server.has_cluster}
     if server.is_standby:
         lag = server.replay_lag()
         last = server.last_replay_timestamp()

@@ -370,6 +370,16 @@ def remove_vip(topology: LabTopology, host: str) -> None:
     nl.delete_address(topology.namespace(host), LAN_IF, f"{topology.vip}/{topology.vip_prefix}")
 
 
+def holds_vip(topology: LabTopology, host: str) -> bool:
+    cidr = f"{topology.vip}/{topology.vip_prefix}"
+    return (LAN_IF, cidr) in nl.addresses(topology.namespace(host), LAN_IF)
+
+
+def vip_holders(topology: LabTopology) -> list[str]:
+    """The hosts on the DC LAN that hold the service VIP now (one, in a sound lab)."""
+    return [host for host in DC_HOSTS if holds_vip(topology, host)]
+
+
 def _announce(ns: str, address: str) -> None:
     """Send a gratuitous ARP for `address` from lan0, as a real failover does, so every
     neighbour (not only the core) learns the new owner. Best effort: iputils-arping may

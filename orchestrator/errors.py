@@ -154,6 +154,10 @@ class RestoreTestFailed(BackupError):
     """A restore test could not prove a backup restorable; the message says why."""
 
 
+class RestoreFailed(BackupError):
+    """A recovery's restore did not bring the data back whole; the message says why."""
+
+
 class PgBackRestNotInstalled(BackupError):
     """No usable pgbackrest program (missing, or older than the oldest version we support)."""
 

@@ -74,10 +74,23 @@ def _test(
     record.snapshot_id = run.manifest.id if run.manifest else None
     record.snapshot_time = run.time.isoformat()
     record.snapshots = {part: snap.id for part, snap in sorted(run.parts.items())}
+    check_run(ctx, session, run, record)
+    objectives.measure(record, ctx.backup_set, runs, run.time, now)
+
+
+def check_run(
+    ctx: BackupContext,
+    session: RepositorySession,
+    run: catalog.BackupRun,
+    record: RestoreTestRecord,
+) -> None:
+    """Restore `run` into a scratch place and check it (files against its manifest, each
+    database's tables, the set's validations), every problem into `record`; the checks
+    of a restore test, also used by `backups.find_clean`. Raises what `restore_test`
+    turns into a failed test (our errors, the scratch database's, the scratch place's)."""
     manifest = catalog.read_manifest(session, run)
     with scratch_dir() as root:
         _restore(ctx, session, manifest, record, root, run.time)
-    objectives.measure(record, ctx.backup_set, runs, run.time, now)
 
 
 def _choose(runs: list[catalog.BackupRun], wanted: str | None) -> catalog.BackupRun:

@@ -43,11 +43,20 @@ def with_secrets(command: list[str], secrets: Mapping[str, SecretSource]) -> str
 
 
 def archive_push_command(
-    program: str, config_file: str, stanza: str, secrets: Mapping[str, SecretSource]
+    program: str,
+    config_file: str,
+    stanza: str,
+    secrets: Mapping[str, SecretSource],
+    *,
+    pg_path: str | None = None,
 ) -> str:
-    base = [program, f"--config={config_file}", f"--stanza={stanza}", "archive-push"]
+    """`pg_path`: the data directory of the cluster that runs this command, when it is
+    not the configured pg1-path (archive-push finds the segment %p names from there)."""
+    base = [program, f"--config={config_file}", f"--stanza={stanza}"]
+    if pg_path is not None:
+        base.append(f"--pg1-path={pg_path}")
     # %p is PostgreSQL's, replaced by the segment's path; it must stay unquoted text.
-    return with_secrets(base, secrets) + " %p"
+    return with_secrets([*base, "archive-push"], secrets) + " %p"
 
 
 def archive_get_command(

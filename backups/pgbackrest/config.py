@@ -2,7 +2,8 @@
 
 The file holds everything but secrets: the repositories (repo1, repo2, ... in the
 inventory's order), encryption on for each, retention, asynchronous archiving with its
-spool, logs and locks, and the cluster (pg1-*). Cipher passes and S3 keys go to each
+spool, logs and locks, and the cluster (pg1-*; pg2-* ... where it also runs on the
+pair's other host). Cipher passes and S3 keys go to each
 pgBackRest process in its environment (`secret_names`); pgBackRest reads a variable
 PGBACKREST_X as its option x (src/config/parse.c: the prefix dropped, lower case, '_'
 to '-'), above the file. The file is written 0600 by `backups.pitr.files`.
@@ -57,6 +58,17 @@ class RepositorySettings:
 
 
 @dataclass(frozen=True)
+class PgCluster:
+    """One more place the stanza's cluster runs (pg2, pg3, ...): the pair's other host.
+    pgBackRest asks each in turn which one is the primary, so a backup still finds it
+    after a failover."""
+
+    path: str
+    port: int
+    socket_path: str
+
+
+@dataclass(frozen=True)
 class StanzaSettings:
     """Everything the file says, as values (built from the inventory by backups.pitr)."""
 
@@ -72,6 +84,8 @@ class StanzaSettings:
     lock_path: str
     process_max: int = 2
     start_fast: bool = False
+    # pg2, pg3, ...: pg_path, pg_port and pg_socket_path above are pg1.
+    other_clusters: tuple[PgCluster, ...] = ()
 
     def describe(self) -> str:
         """The stanza and its repositories, for messages."""
@@ -118,12 +132,18 @@ def render_config(settings: StanzaSettings, version: Version) -> str:
         ("log-level-stderr", "warn"),
         ("log-level-file", "info"),
     ]
-    stanza = [
-        ("pg1-path", settings.pg_path),
-        ("pg1-port", str(settings.pg_port)),
-        ("pg1-socket-path", settings.pg_socket_path),
-        ("pg1-user", settings.pg_user),
+    clusters = [
+        PgCluster(settings.pg_path, settings.pg_port, settings.pg_socket_path),
+        *settings.other_clusters,
     ]
+    stanza: list[tuple[str, str]] = []
+    for index, cluster in enumerate(clusters, start=1):
+        stanza += [
+            (f"pg{index}-path", cluster.path),
+            (f"pg{index}-port", str(cluster.port)),
+            (f"pg{index}-socket-path", cluster.socket_path),
+            (f"pg{index}-user", settings.pg_user),
+        ]
     return (
         HEADER.format(name=settings.set_name)
         + _section("global", options)

@@ -14,18 +14,26 @@ from backups.pitr.context import PitrContext
 from orchestrator.errors import DrError
 
 
-def check_set(ctx: PitrContext) -> dict[str, Any]:
+def check_set(
+    ctx: PitrContext, *, archiving: bool = True, verify: bool = True, wait_seconds: float = 0
+) -> dict[str, Any]:
+    """Both parts by default; the scheduler runs `check` daily and `verify` weekly, each
+    alone (`archiving` or `verify` False: that part is left out, and `parts` says so)."""
     bset = ctx.backup_set
     limit = bset.timeouts.other
-    with backup_set_lock(bset.name):
+    with backup_set_lock(bset.name, wait_seconds=wait_seconds):
         session = ctx.session()
-        archiving: dict[str, Any] = {"ok": True, "error": None}
-        try:
-            session.check(limit)
-        except DrError as err:
-            archiving = {"ok": False, "error": err.message}
+        checked: dict[str, Any] | None = None
+        if archiving:
+            checked = {"ok": True, "error": None}
+            try:
+                session.check(limit)
+            except DrError as err:
+                checked = {"ok": False, "error": err.message}
         repositories = []
         for index, repository in enumerate(session.settings.repositories, start=1):
+            if not verify:
+                break
             entry: dict[str, Any] = {"repository": index, "location": repository.describe()}
             try:
                 verified = session.verify(index, limit)
@@ -40,8 +48,9 @@ def check_set(ctx: PitrContext) -> dict[str, Any]:
             repositories.append(entry)
         document = {
             "stanza": bset.stanza,
-            "ok": archiving["ok"] and all(r["ok"] for r in repositories),
-            "archiving": archiving,
+            "parts": [p for p, wanted in (("check", archiving), ("verify", verify)) if wanted],
+            "ok": (checked is None or checked["ok"]) and all(r["ok"] for r in repositories),
+            "archiving": checked,
             "repositories": repositories,
         }
         ctx.record("backup.checked", document)

@@ -11,14 +11,16 @@ from backups.pgbackrest.archiving import (
     postgresql_settings,
 )
 from backups.pgbackrest.config import (
+    PgCluster,
     PosixStorage,
     RepositorySettings,
     S3Storage,
     StanzaSettings,
     secret_names,
 )
+from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory, PitrBackupSet, SecretRef, resolve_secret
-from orchestrator.inventory.pitr_sets import PitrPosixRepository, PitrS3Repository
+from orchestrator.inventory.pitr_sets import PitrCluster, PitrPosixRepository, PitrS3Repository
 
 DEFAULT_PG_PORT = 5432
 
@@ -31,13 +33,29 @@ def pg_port(inventory: Inventory, bset: PitrBackupSet) -> int:
     return database.port if database is not None else DEFAULT_PG_PORT
 
 
+def cluster_port(inventory: Inventory, bset: PitrBackupSet, cluster: PitrCluster) -> int:
+    """A cluster's own port, else the set's (`pg_port`)."""
+    return cluster.port if cluster.port is not None else pg_port(inventory, bset)
+
+
+def archived_clusters(inventory: Inventory, bset: PitrBackupSet) -> list[PitrCluster]:
+    """The clusters pgBackRest archives and backs up (pg1, pg2, ...): those on the
+    pair's hosts, in the order `clusters:` lists them; without `clusters:`, the one at
+    the set's pg_path (pg1), on the pair's primary."""
+    pair = inventory.pair(bset.host_pair)
+    if not bset.clusters:
+        return [_present(bset.cluster_on(pair.primary))]
+    return [c for c in bset.clusters if c.host in (pair.primary, pair.standby)]
+
+
 def stanza_settings(inventory: Inventory, bset: PitrBackupSet) -> StanzaSettings:
+    first, *others = archived_clusters(inventory, bset)
     return StanzaSettings(
         set_name=bset.name,
         stanza=bset.stanza,
-        pg_path=bset.pg_path,
-        pg_port=pg_port(inventory, bset),
-        pg_socket_path=bset.pg_socket_path,
+        pg_path=first.path,
+        pg_port=cluster_port(inventory, bset, first),
+        pg_socket_path=first.socket_path,
         pg_user=bset.pg_user,
         repositories=tuple(_repository(bset, r) for r in bset.repositories),
         spool_path=bset.spool_path,
@@ -45,7 +63,16 @@ def stanza_settings(inventory: Inventory, bset: PitrBackupSet) -> StanzaSettings
         lock_path=bset.lock_path,
         process_max=bset.process_max,
         start_fast=bset.start_fast,
+        other_clusters=tuple(
+            PgCluster(c.path, cluster_port(inventory, bset, c), c.socket_path) for c in others
+        ),
     )
+
+
+def _present(cluster: PitrCluster | None) -> PitrCluster:
+    # cluster_on always answers for a set without `clusters:`.
+    assert cluster is not None
+    return cluster
 
 
 def _repository(
@@ -97,11 +124,25 @@ def secret_sources(inventory: Inventory, bset: PitrBackupSet) -> dict[str, Secre
     }
 
 
-def server_settings(inventory: Inventory, bset: PitrBackupSet, program: str) -> dict[str, str]:
+def server_settings(
+    inventory: Inventory, bset: PitrBackupSet, program: str, host: str | None = None
+) -> dict[str, str]:
     """PostgreSQL's settings for this set (postgresql.conf form): archive every segment
-    through pgBackRest, and close one at least every archive_timeout."""
+    through pgBackRest, and close one at least every archive_timeout. `host`: the
+    settings of the cluster on that host (`clusters:`), whose archive_command names its
+    own data directory when that is not pg1's; without it, pg1's."""
+    pg_path = None
+    if host is not None:
+        cluster = bset.cluster_on(host)
+        if cluster is None:
+            raise UserInputError(
+                f"backup set {bset.name!r} lists no cluster on host {host!r}; add it under "
+                "clusters: with its data directory and socket directory"
+            )
+        if cluster.path != stanza_settings(inventory, bset).pg_path:
+            pg_path = cluster.path
     command = archive_push_command(
-        program, bset.config_path, bset.stanza, secret_sources(inventory, bset)
+        program, bset.config_path, bset.stanza, secret_sources(inventory, bset), pg_path=pg_path
     )
     return postgresql_settings(command, bset.archive_timeout)
 

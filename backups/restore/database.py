@@ -1,7 +1,8 @@
 """Restore a run's database dump into the scratch server and compare it with the manifest.
 
 `restic dump SNAPSHOT FILE | pg_restore --exit-on-error` into a fresh database; the
-bytes passing through are hashed and must equal the SHA-256 the backup recorded. Then
+bytes passing through are hashed and must equal the hash the backup recorded (by the
+algorithm its manifest names). Then
 every table's rows and checksum are computed with the very function the backup used
 (`table_stats`), so the two numbers are comparable by construction.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import psycopg2
 
+from backups import digests
 from backups import manifest as mf
 from backups.execute import child_environment
 from backups.restore.scratch_pg import ScratchPostgres
@@ -55,7 +57,10 @@ def restore_database(
     scratch.server.create_database(target)
     started = time.monotonic()
     read = session.stream_file(
-        part.snapshot_id, part.filename, (_pg_restore(scratch, target), _env(scratch))
+        part.snapshot_id,
+        part.filename,
+        (_pg_restore(scratch, target), _env(scratch)),
+        hash_algorithm=part.hash_algorithm,
     )
     outcome.restore_seconds = time.monotonic() - started
     outcome.bytes = read.bytes
@@ -65,10 +70,11 @@ def restore_database(
             f"{label}: restic dump {part.snapshot_id}:{part.filename} failed: "
             f"{_tail(read.producer.stderr)}"
         )
-    elif read.sha256 != part.dump_sha256:
+    elif read.digest != part.dump_digest:
         outcome.problems.append(
             f"{label}: the dump read from the repository ({read.bytes} bytes) differs from "
-            f"the one backed up ({part.dump_bytes} bytes, SHA-256 {part.dump_sha256})"
+            f"the one backed up ({part.dump_bytes} bytes, "
+            f"{digests.label(part.hash_algorithm)} {part.dump_digest})"
         )
     if read.consumer.exit_code != 0:
         outcome.problems.append(f"{label}: pg_restore failed: {_tail(read.consumer.stderr)}")

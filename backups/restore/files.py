@@ -1,6 +1,7 @@
 """Restore a run's files part into a scratch directory and check it against the manifest.
 
-Every file the manifest lists must come back, with the same size and SHA-256, and every
+Every file the manifest lists must come back, with the same size and hash (by the
+algorithm the manifest names: BLAKE3, or SHA-256 in manifests of before), and every
 file that came back must be in the manifest: a file the snapshot holds but the manifest
 does not is as much a disagreement as a missing one, so it is reported, never ignored.
 The one exception is a file the manifest marks as changed while it was backed up (see
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backups import digests
 from backups import manifest as mf
 from backups.restic.restore import build_restore, found_damage, parse_restore_errors
 from backups.session import RepositorySession
@@ -26,7 +28,7 @@ _SHOWN = 10  # per kind of problem; the counts say how many more there were
 @dataclass
 class FilesOutcome:
     expected: int = 0  # files the snapshot holds, by its manifest
-    verified: int = 0  # restored with the size and SHA-256 the manifest records
+    verified: int = 0  # restored with the size and hash the manifest records
     bytes: int = 0
     restore_seconds: float = 0.0
     verify_seconds: float = 0.0
@@ -76,7 +78,9 @@ def restore_files(session: RepositorySession, part: mf.FilesPart, target: Path) 
 def _verify(part: mf.FilesPart, target: Path, outcome: FilesOutcome) -> None:
     # restic restores /a/b to TARGET/a/b; hash_tree gives TARGET-prefixed paths.
     prefix = str(target)
-    restored = {e.path[len(prefix) :]: e for e in mf.hash_tree([prefix])}
+    algorithm = part.hash_algorithm
+    restored = {e.path[len(prefix) :]: e for e in mf.hash_tree([prefix], algorithm=algorithm)}
+    name = digests.label(algorithm)
     missing, changed = [], []
     for entry in part.files:
         got = restored.pop(entry.path, None) or _by_restic_name(entry.path, restored)
@@ -84,16 +88,16 @@ def _verify(part: mf.FilesPart, target: Path, outcome: FilesOutcome) -> None:
             missing.append(entry.path)
             continue
         outcome.bytes += got.size
-        if entry.sha256 is not None and (got.size, got.sha256) == (entry.size, entry.sha256):
+        if entry.digest is not None and (got.size, got.digest) == (entry.size, entry.digest):
             outcome.verified += 1
         elif entry.changed_during_backup:
             outcome.changed_while_backed_up.append(entry.path)
-        elif entry.sha256 is None:
+        elif entry.digest is None:
             changed.append(f"{entry.path} (unreadable when backed up)")
         else:
             changed.append(
-                f"{entry.path} (manifest: {entry.size} bytes sha256 {entry.sha256[:12]}, "
-                f"restored: {got.size} bytes sha256 {(got.sha256 or '?')[:12]})"
+                f"{entry.path} (manifest: {entry.size} bytes {name} {entry.digest[:12]}, "
+                f"restored: {got.size} bytes {name} {(got.digest or '?')[:12]})"
             )
     extra = sorted(restored)
     for label, items in (

@@ -6,7 +6,8 @@ transaction, so the manifest's numbers describe exactly the data in the dump.
 
 A dump is accepted only if: pg_dump and restic both exited 0, the stream is larger than
 an empty archive and starts with the custom format's magic "PGDMP", and reading it back
-(`restic dump | pg_restore --list`) gives the same SHA-256 and lists every table's data.
+(`restic dump | pg_restore --list`) gives the same hash (by the manifest's algorithm)
+and lists every table's data.
 Otherwise its snapshot is forgotten and the run fails: a snapshot that looks valid but
 holds a broken dump is the worst outcome a backup can have.
 

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg2
 
 from backups.execute import Masker, PipelineResult, child_environment
-from backups.manifest import DatabasePart, TableEntry, database_part_name
+from backups.manifest import DatabasePart, database_part_name
 from backups.restic.backup import BackupOutput
 from backups.session import RepositorySession
 from backups.sources.postgres import (
@@ -58,7 +58,7 @@ def dump_database(
             )
             output, piped = session.backup_stream(
                 producer, filename, tags=tags, host=host, at=at, on_json=on_json,
-                timeout=timeout,
+                timeout=timeout, hash_algorithm=part.hash_algorithm,
             )  # fmt: skip
             part.snapshot_id = output.summary.snapshot_id if output.summary else None
             problems = _stream_problems(target, output, piped)
@@ -70,11 +70,9 @@ def dump_database(
     except psycopg2.Error as err:
         problems.append(f"the database refused a query: {masker(str(err).strip())}")
     if piped is not None:
-        part.dump_bytes, part.dump_sha256 = piped.bytes, piped.sha256
+        part.dump_bytes, part.dump_digest = piped.bytes, piped.digest
     if not problems and part.snapshot_id and piped is not None:
-        problems = verify_stored_dump(
-            session, part.snapshot_id, part.filename, piped.sha256, part.tables
-        )
+        problems = verify_stored_dump(session, part, piped.digest)
     if problems:
         part.error = "; ".join(problems)
         if part.snapshot_id is not None and before_forget is not None:
@@ -106,23 +104,21 @@ def _stream_problems(target: DumpTarget, output: BackupOutput, piped: PipelineRe
     return problems
 
 
-def verify_stored_dump(
-    session: RepositorySession,
-    snapshot_id: str,
-    path: str,
-    sha256: str,
-    tables: dict[str, TableEntry],
-) -> list[str]:
-    """Read the dump back out of the repository into `pg_restore --list`."""
+def verify_stored_dump(session: RepositorySession, part: DatabasePart, written: str) -> list[str]:
+    """Read the part's dump back out of the repository into `pg_restore --list`; it must
+    hash to `written`, the digest of what pg_dump wrote (by the part's algorithm)."""
+    assert part.snapshot_id is not None
     consumer = (restore_list_command(), child_environment({}, ("PG",)))
-    read = session.stream_file(snapshot_id, path, consumer)
+    read = session.stream_file(
+        part.snapshot_id, part.filename, consumer, hash_algorithm=part.hash_algorithm
+    )
     if read.producer.exit_code != 0:
         return [f"reading the dump back with restic dump failed: {_tail(read.producer.stderr)}"]
     if read.consumer.exit_code != 0:
         return [f"pg_restore --list cannot read the stored dump: {_tail(read.consumer.stderr)}"]
-    if read.sha256 != sha256:
+    if read.digest != written:
         return ["the dump read back from the repository differs from what pg_dump wrote"]
-    missing = sorted(set(tables) - listed_tables(read.consumer.stdout))
+    missing = sorted(set(part.tables) - listed_tables(read.consumer.stdout))
     if missing:
         return [f"pg_restore --list shows no data for tables: {', '.join(missing)}"]
     return []

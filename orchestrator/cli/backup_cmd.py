@@ -19,7 +19,7 @@ from backups.actions.run import run_backup
 from backups.context import BackupContext, ProgressSink
 from backups.restic.backup import BackupStatus
 from backups.results import BackupResult
-from orchestrator.cli import backup_pitr
+from orchestrator.cli import backup_pitr, find_clean_cmd, rewind_cmd
 from orchestrator.cli.console import console, error_console
 from orchestrator.cli.options import (
     DbOption,
@@ -220,3 +220,8 @@ def _progress_bars(*, enabled: bool) -> Iterator[ProgressSink | None]:
             bars.update(tasks[label], completed=status.bytes_done, total=status.total_bytes or None)
 
         yield show
+
+
+# Recovery from an attack: the newest clean backup, and an S3 repository rewound.
+app.command("find-clean")(find_clean_cmd.find_clean)
+app.command("rewind")(rewind_cmd.rewind)

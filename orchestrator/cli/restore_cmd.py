@@ -1,5 +1,6 @@
 """`dr restore-test SET -i INVENTORY [--snapshot ID] [--json]`: thin wiring to
-backups.actions.restore_test. Exit 0 only when every check passed and every target met."""
+backups.actions.restore_test (a postgres-pitr set, with `--to TIME`: backup_pitr_test.py).
+Exit 0 only when every check passed and every target met."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from rich.markup import escape
 from backups.actions.restore_test import restore_test as run_restore_test
 from backups.context import BackupContext
 from backups.restore.record import PASSED, RestoreTestRecord
+from orchestrator.cli import backup_pitr, backup_pitr_test
 from orchestrator.cli.console import console, error_console
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, open_journal
 from orchestrator.cli.summary import print_json
+from orchestrator.errors import UserInputError
 from orchestrator.inventory import format_duration, load_inventory
 
 SnapshotOption = Annotated[
@@ -27,16 +30,38 @@ SnapshotOption = Annotated[
 ]
 
 
+ToOption = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        help='postgres-pitr sets: the moment to restore to, e.g. "2026-12-03 14:32:00" in '
+        "the inventory's time zone (default: at random in the last period).",
+        show_default=False,
+    ),
+]
+
+
 def restore_test(
     set_name: Annotated[str, typer.Argument(help="Backup set name (backup_sets[].name).")],
     inventory: InventoryOption,
     snapshot: SnapshotOption = None,
     json_out: JsonOption = False,
     db: DbOption = None,
+    to: ToOption = None,
 ) -> None:
     """Restore a backup into a scratch place, verify it against its manifest and the
-    inventory's validation queries, and measure RTO/RPO against their targets."""
-    ctx = BackupContext.for_set(load_inventory(inventory), set_name, journal=open_journal(db))
+    inventory's validation queries, and measure RTO/RPO against their targets. A
+    postgres-pitr set: restored to a moment, checked by its validation queries and its
+    acknowledged writes."""
+    loaded = load_inventory(inventory)
+    if backup_pitr.is_pitr_set(loaded, set_name):
+        if snapshot is not None:
+            raise UserInputError("--snapshot is for restic sets; a postgres-pitr set takes --to")
+        backup_pitr_test.restore_test(loaded, set_name, db, json_out, to)
+        return
+    if to is not None:
+        raise UserInputError("--to is for postgres-pitr sets; a restic set takes --snapshot")
+    ctx = BackupContext.for_set(loaded, set_name, journal=open_journal(db))
     record = run_restore_test(ctx, snapshot=snapshot)
     if json_out:
         print_json(console, record.to_dict())

@@ -31,9 +31,20 @@ from orchestrator.inventory.scheduler_settings import SchedulerSettings
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.selection import select_hosts
 from orchestrator.inventory.strict import StrictModel
+from orchestrator.inventory.systems import System, recovery_order
 
 _Named = TypeVar(
-    "_Named", Site, Host, HostPair, Switch, Ups, Generator, Contact, BackupSet, AnyBackupSet
+    "_Named",
+    Site,
+    Host,
+    HostPair,
+    Switch,
+    Ups,
+    Generator,
+    Contact,
+    BackupSet,
+    AnyBackupSet,
+    System,
 )
 
 
@@ -59,6 +70,8 @@ class Inventory(StrictModel):
     drills: list[PlannedDrill] = []
     known_hosts: InventoryPath | None = None
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    # What comes back in which order after a site is lost (systems.py).
+    systems: list[System] = []
 
     _source_path: Path | None = PrivateAttr(default=None)
     _digest: str | None = PrivateAttr(default=None)
@@ -136,6 +149,12 @@ class Inventory(StrictModel):
     @property
     def pitr_sets(self) -> list[PitrBackupSet]:
         return [s for s in self.backup_sets if isinstance(s, PitrBackupSet)]
+
+    def system(self, name: str) -> System:
+        return _find(self.systems, name, "system", "systems")
+
+    def systems_in_recovery_order(self) -> list[System]:
+        return recovery_order(self.systems)
 
     def contact(self, name: str) -> Contact:
         return _find(self.contacts, name, "contact", "contacts")

@@ -30,7 +30,9 @@ from orchestrator.inventory.backup_sets import BackupSet
 from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.field_types import AbsolutePath, Cron, Port
 from orchestrator.inventory.names import Name
+from orchestrator.inventory.object_lock import ObjectLockPolicy
 from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.pitr_restore_test import PitrChecks, PitrRestoreTest
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
 
@@ -108,6 +110,8 @@ class PitrS3Repository(StrictModel):
     secret_access_key: SecretRef
     retention: PitrRetention | None = None
     cipher_pass: SecretRef | None = None
+    # Versioning plus S3 Object Lock, set by `dr backup init` (object_lock.py).
+    object_lock: ObjectLockPolicy | None = None
 
 
 def _repository_tag(value: Any) -> str | None:
@@ -142,6 +146,19 @@ class PitrTimeouts(StrictModel):
     other: Duration = Field(default=3600, ge=1)
 
 
+class PitrCluster(StrictModel):
+    """Where the set's cluster lives on one host, as pgBackRest (running where dr runs)
+    reaches it: its data directory, its socket directory and, when it is not the set's
+    or the pair's, its port. On a host of the set's pair it is archived and backed up
+    (pg1, pg2 in pgBackRest's configuration, so both keep working after a failover);
+    on any other host (the backup room's) it is only a place to restore into."""
+
+    host: Name
+    path: AbsolutePath
+    socket_path: AbsolutePath
+    port: Port | None = None
+
+
 class PitrBackupSet(StrictModel):
     """A PostgreSQL cluster archived by pgBackRest for point-in-time recovery."""
 
@@ -161,6 +178,9 @@ class PitrBackupSet(StrictModel):
     pg_port: Port | None = None
     pg_socket_path: AbsolutePath = "/var/run/postgresql"
     pg_user: str = "postgres"
+    # Where the cluster lives on each host, when that differs from host to host (the
+    # lab's pair shares one machine); without it every host has it at pg_path.
+    clusters: list[PitrCluster] = []
     # The account pgBackRest runs as: PostgreSQL's own, since archive_command runs as it.
     os_user: str = "postgres"
     # Default /etc/pgbackrest/STANZA.conf; dr writes it (0600, no secrets in it).
@@ -175,6 +195,8 @@ class PitrBackupSet(StrictModel):
     rpo: Duration | None = None
     rto: Duration | None = None
     description: str | None = None
+    checks: PitrChecks = Field(default_factory=PitrChecks)  # pitr_restore_test.py
+    restore_test: PitrRestoreTest = Field(default_factory=PitrRestoreTest)
 
     @field_validator("rpo")
     @classmethod
@@ -189,9 +211,32 @@ class PitrBackupSet(StrictModel):
             )
         return rpo
 
+    @field_validator("clusters")
+    @classmethod
+    def _one_cluster_per_host(cls, clusters: list[PitrCluster]) -> list[PitrCluster]:
+        hosts = [c.host for c in clusters]
+        twice = sorted({h for h in hosts if hosts.count(h) > 1})
+        if twice:
+            raise PydanticCustomError(
+                "clusters",
+                "host(s) {hosts} listed twice: a host holds the set's cluster in one place",
+                {"hosts": ", ".join(twice)},
+            )
+        return clusters
+
     @property
     def config_path(self) -> str:
         return self.config_file or f"/etc/pgbackrest/{self.stanza}.conf"
+
+    def cluster_on(self, host: str) -> PitrCluster | None:
+        """Where the set's cluster lives (or is restored) on `host`: its `clusters:` entry;
+        without `clusters:` the set's pg_path, pg_socket_path and pg_port, the same on
+        every host. None when `clusters:` does not list `host`."""
+        if not self.clusters:
+            return PitrCluster(
+                host=host, path=self.pg_path, socket_path=self.pg_socket_path, port=self.pg_port
+            )
+        return next((c for c in self.clusters if c.host == host), None)
 
 
 def _kind_tag(value: Any) -> str | None:

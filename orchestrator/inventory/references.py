@@ -31,7 +31,10 @@ _SECTIONS: dict[str, tuple[DataPath, str, str]] = {
     "backup sets": (("backup_sets",), "backup set", "name"),
     "contacts": (("contacts",), "contact", "name"),
     "targets": (("targets",), "target for system", "system"),
+    "systems": (("systems",), "system", "name"),
 }
+# What each kind of `recover:` names, and the section it must be found in.
+_RECOVERY_REFERENCES = {"database": "backup sets", "files": "backup sets", "service": "host pairs"}
 
 
 def check_references(
@@ -82,6 +85,7 @@ class _Checker:
         self._ups()
         self._escalation()
         self._backup_sets()
+        self._systems()
         return self._findings
 
     def _duplicates(self, plural: str) -> None:
@@ -217,6 +221,59 @@ class _Checker:
             self._ref((*path, "host_pair"), backup_set.get("host_pair"), "host pairs")
             for db_path, database in _items(self._data, (*path, "databases")):
                 self._ref((*db_path, "host_pair"), database.get("host_pair"), "host pairs")
+            self._pitr_clusters(path, backup_set)
+
+    def _pitr_clusters(self, path: DataPath, backup_set: dict[str, Any]) -> None:
+        """A postgres-pitr set's `clusters:` name hosts, at least one of them of its pair
+        (that is the cluster archived; the others are places to restore into)."""
+        clusters = _items(self._data, (*path, "clusters"))
+        for cluster_path, cluster in clusters:
+            self._ref((*cluster_path, "host"), cluster.get("host"), "hosts")
+        pair = self._attribute("host pairs", "primary"), self._attribute("host pairs", "standby")
+        name = backup_set.get("host_pair")
+        if not clusters or not isinstance(name, str) or name not in pair[0]:
+            return
+        members = [str(pair[0][name]), str(pair[1].get(name))]
+        if not any(cluster.get("host") in members for _, cluster in clusters):
+            self._add(
+                (*path, "clusters"),
+                f"no cluster on a host of pair {name!r} ({' or '.join(members)}): list "
+                "where the pair's database lives, the cluster pgBackRest archives",
+            )
+
+    def _systems(self) -> None:
+        kinds = self._attribute("backup sets", "kind")
+        wanted_kind = {"database": "postgres-pitr", "files": "restic"}
+        depends: dict[str, list[str]] = {}
+        for path, system in _items(self._data, ("systems",)):
+            self._refs((*path, "depends_on"), system.get("depends_on"), "systems")
+            if isinstance(system.get("name"), str) and isinstance(system.get("depends_on"), list):
+                depends[system["name"]] = [d for d in system["depends_on"] if isinstance(d, str)]
+            recover = system.get("recover")
+            if not isinstance(recover, dict):
+                continue
+            for key, plural in _RECOVERY_REFERENCES.items():
+                value = recover.get(key)
+                self._ref((*path, "recover", key), value, plural)
+                kind = (kinds.get(value) or "restic") if isinstance(value, str) else None
+                if key in wanted_kind and value in kinds and kind != wanted_kind[key]:
+                    self._add(
+                        (*path, "recover", key),
+                        f"backup set {value!r} is of kind {kind}; recover: {key} needs a "
+                        f"{wanted_kind[key]} set",
+                    )
+        cycle = _cycle(depends)
+        if cycle:
+            index = next(
+                i
+                for i, (_, s) in enumerate(_items(self._data, ("systems",)))
+                if s.get("name") == cycle[0]
+            )
+            self._add(
+                ("systems", index, "depends_on"),
+                f"systems depend on each other in a circle ({' -> '.join(cycle)}); "
+                "one of them must come back first",
+            )
 
     def _attribute(self, plural: str, key: str) -> dict[str, Any]:
         """name -> item[key] for the items of section `plural` that have a usable name."""
@@ -226,3 +283,27 @@ class _Checker:
 
     def _add(self, path: DataPath, message: str) -> None:
         self._findings.append(Finding(path, message))
+
+
+def _cycle(depends: dict[str, list[str]]) -> list[str] | None:
+    """One circle of dependencies (names, first repeated at the end), or None."""
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        if state.get(name) == "done" or name not in depends:
+            return None
+        if state.get(name) == "open":
+            return [*trail[trail.index(name) :], name]
+        state[name] = "open"
+        for after in depends[name]:
+            found = visit(after, [*trail, name])
+            if found:
+                return found
+        state[name] = "done"
+        return None
+
+    for name in depends:
+        found = visit(name, [])
+        if found:
+            return found
+    return None

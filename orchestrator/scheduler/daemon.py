@@ -26,14 +26,15 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from orchestrator.inventory import load_inventory
+from orchestrator.inventory import PitrBackupSet, load_inventory
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal, resolve_journal_url
-from orchestrator.scheduler import jobs
+from orchestrator.scheduler import jobs, pitr_jobs
 from orchestrator.scheduler.cron import to_trigger
 from orchestrator.scheduler.exclusive import LeaseStore, new_holder
 from orchestrator.scheduler.executor import LeasedExecutor
@@ -48,6 +49,10 @@ DEFAULT_FUNCTIONS = {
     "rpo-watchdog": jobs.RPO_WATCHDOG,
     "textfile": jobs.TEXTFILE,
     "incident-tick": jobs.INCIDENT_TICK,
+    "pitr-backup": pitr_jobs.PITR_BACKUP,
+    "pitr-check": pitr_jobs.PITR_CHECK,
+    "pitr-verify": pitr_jobs.PITR_VERIFY,
+    "pitr-restore-test": pitr_jobs.PITR_RESTORE_TEST,
 }
 
 
@@ -73,13 +78,45 @@ def job_specs(
         specs.append(
             JobSpec(f"restore-test:{bset.name}", functions["restore-test"], trigger, (bset.name,))
         )
+    for pset in inventory.pitr_sets:
+        specs += _pitr_specs(pset, inventory, functions)
     every = IntervalTrigger(seconds=settings.rpo_check_interval, timezone=tz)
     specs.append(JobSpec("rpo-watchdog", functions["rpo-watchdog"], every))
     specs.append(JobSpec("textfile", functions["textfile"], every))
     ticking = IntervalTrigger(seconds=settings.incident_tick_interval, timezone=tz)
-    tick_function = functions.get("incident-tick", jobs.INCIDENT_TICK)
+    tick_function = _function(functions, "incident-tick")
     specs.append(JobSpec("incident-tick", tick_function, ticking))
     return specs
+
+
+def _pitr_specs(
+    pset: PitrBackupSet, inventory: Inventory, functions: Mapping[str, str]
+) -> list[JobSpec]:
+    """A postgres-pitr set's jobs: base backups on the union of its full and diff
+    schedules (the job takes the kind that fired: pitr_jobs), check, verify, restore test."""
+    tz, name = inventory.timezone, pset.name
+    specs = []
+    crons = [c for c in (pset.schedule.full, pset.schedule.diff) if c is not None]
+    if crons:
+        triggers = [to_trigger(cron, tz) for cron in crons]
+        both = triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
+        specs.append(JobSpec(f"backup:{name}", _function(functions, "pitr-backup"), both, (name,)))
+    test_schedule = pset.restore_test.schedule or inventory.scheduler.restore_test_schedule
+    for job, cron in (
+        ("check", pset.checks.check),
+        ("verify", pset.checks.verify),
+        ("restore-test", test_schedule),
+    ):
+        trigger = to_trigger(cron, tz)
+        specs.append(
+            JobSpec(f"{job}:{name}", _function(functions, f"pitr-{job}"), trigger, (name,))
+        )
+    return specs
+
+
+def _function(functions: Mapping[str, str], key: str) -> str:
+    # A caller's table (a test's) may name only the restic jobs it replaces.
+    return functions.get(key, DEFAULT_FUNCTIONS[key])
 
 
 class Daemon:

@@ -18,12 +18,11 @@ from typing import Any
 
 from backups.actions.run import run_backup
 from backups.context import BackupContext
-from backups.recovery_point import read_recovery_point
 from orchestrator.errors import DrError
 from orchestrator.incidents.tick import tick
-from orchestrator.inventory import BackupSet, Inventory, load_inventory
+from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Journal
-from orchestrator.scheduler import monitoring
+from orchestrator.scheduler import monitoring, rpo_watch
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class JobEnvironment:
 
 
 def backup(set_name: str, *, env: JobEnvironment | None = None) -> str:
-    env = _given(env)
+    env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
     try:
         ctx = BackupContext.for_set(inventory, set_name, journal=journal)
@@ -68,56 +67,37 @@ def backup(set_name: str, *, env: JobEnvironment | None = None) -> str:
         log.error("backup of %s failed: %s", set_name, err.message)
         return "failed"
     finally:
-        _export_quietly(inventory, journal, env)
+        export_quietly(inventory, journal, env)
         journal.close()
 
 
 def restore_test(set_name: str, *, env: JobEnvironment | None = None) -> Any:
-    env = _given(env)
+    env = given_env(env)
     module, _, name = env.restore_test_function.partition(":")
     run: Callable[..., Any] = getattr(importlib.import_module(module), name)
     inventory, journal = env.inventory(), env.journal()
     try:
         return run(BackupContext.for_set(inventory, set_name, journal=journal))
     finally:
-        _export_quietly(inventory, journal, env)
+        export_quietly(inventory, journal, env)
         journal.close()
 
 
 def rpo_watchdog(
     *, env: JobEnvironment | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Journal an `rpo.alert` for each set whose newest good run is older than its rpo,
-    and `rpo.recovered` once an alerted set meets it again.
-
-    One alert per breach (same newest good run, or still none): it is not repeated every
-    few minutes; notifications and their escalation come with incidents."""
-    env = _given(env)
+    """Journal an `rpo.alert` for each set (a pitr set: each repository) that breaks its
+    rpo, and `rpo.recovered` once it meets it again (see `rpo_watch`)."""
+    env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
-    moment = now or datetime.now(UTC)
     try:
-        open_breaches = _open_breaches(journal)
-        alerts = []
-        for bset in inventory.restic_sets:
-            alert = _check_rpo(inventory, bset, moment)
-            alerted = open_breaches.get(bset.name, set())
-            if alert is None:
-                if alerted:
-                    log.info("RPO met again: %s", bset.name)
-                    journal.append("rpo.recovered", data={"backup_set": bset.name})
-                continue
-            if alert["newest_run"] in alerted:
-                continue
-            log.warning("RPO alert: %s", alert["message"])
-            journal.append("rpo.alert", data=alert)
-            alerts.append(alert)
-        return alerts
+        return rpo_watch.watch(inventory, journal, now or datetime.now(UTC))
     finally:
         journal.close()
 
 
 def export_textfile(*, env: JobEnvironment | None = None) -> str:
-    env = _given(env)
+    env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
     try:
         return str(monitoring.export(inventory, journal, env.textfile_dir))
@@ -127,7 +107,7 @@ def export_textfile(*, env: JobEnvironment | None = None) -> str:
 
 def incident_tick(*, env: JobEnvironment | None = None) -> dict[str, Any]:
     """Escalate open incidents by the time rules and send the notices they owe."""
-    env = _given(env)
+    env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
     try:
         report = tick(journal, inventory, datetime.now(UTC))
@@ -140,7 +120,7 @@ def incident_tick(*, env: JobEnvironment | None = None) -> dict[str, Any]:
         journal.close()
 
 
-def _given(env: JobEnvironment | None) -> JobEnvironment:
+def given_env(env: JobEnvironment | None) -> JobEnvironment:
     # `env` has a default only because APScheduler checks a job's signature against its
     # stored arguments; the executor always passes it.
     if env is None:
@@ -148,40 +128,7 @@ def _given(env: JobEnvironment | None) -> JobEnvironment:
     return env
 
 
-def _check_rpo(inventory: Inventory, bset: BackupSet, now: datetime) -> dict[str, Any] | None:
-    if bset.rpo is None:
-        return None
-    base: dict[str, Any] = {"backup_set": bset.name, "target_seconds": bset.rpo}
-    try:
-        session = BackupContext.for_set(inventory, bset.name).session()
-        point = read_recovery_point(session, bset, now)
-    except DrError as err:
-        # An unreadable repository proves no RPO at all: that is an alert too.
-        message = f"{bset.name}: the repository cannot be read ({err.message})"
-        return {**base, "newest_run": None, "age_seconds": None, "message": message}
-    if point.met:
-        return None
-    if point.newest_good is None or point.age_seconds is None:
-        message = f"{bset.name}: no good backup in the repository"
-        return {**base, "newest_run": None, "age_seconds": None, "message": message}
-    age = int(point.age_seconds)
-    message = f"{bset.name}: newest good backup is {age}s old, RPO target {bset.rpo}s"
-    return {**base, "newest_run": point.newest_good.run_id, "age_seconds": age, "message": message}
-
-
-def _open_breaches(journal: Journal) -> dict[str, set[str | None]]:
-    """Per set, the newest good runs already alerted on since the set last recovered."""
-    open_: dict[str, set[str | None]] = {}
-    for event in journal.events(kinds=("rpo.alert", "rpo.recovered")):
-        name = str(event.data.get("backup_set", ""))
-        if event.kind == "rpo.recovered":
-            open_.pop(name, None)
-        else:
-            open_.setdefault(name, set()).add(event.data.get("newest_run"))
-    return open_
-
-
-def _export_quietly(inventory: Inventory, journal: Journal, env: JobEnvironment) -> None:
+def export_quietly(inventory: Inventory, journal: Journal, env: JobEnvironment) -> None:
     # The metrics must never turn a finished backup into a failed job.
     try:
         monitoring.export(inventory, journal, env.textfile_dir)

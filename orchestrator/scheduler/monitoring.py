@@ -2,7 +2,8 @@
 its newest good snapshot is, how its last backup and its last restore test went.
 
 Snapshot age comes from the repository itself (backups.recovery_point), because that is what
-a restore would use; durations, bytes and restore-test results come from the journal's
+a restore would use (a postgres-pitr set: its newest archived WAL, per repository too:
+pitr_metrics); durations, bytes and restore-test results come from the journal's
 `backup.finished` and `restore_test.finished` events. A repository that cannot be read
 gets `dr_backup_repository_up 0` and no age, rather than a stale or invented one.
 """
@@ -22,6 +23,7 @@ from backups.recovery_point import read_recovery_point
 from orchestrator.errors import DrError
 from orchestrator.inventory import BackupSet, Inventory
 from orchestrator.journal import Journal
+from orchestrator.scheduler import pitr_metrics
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,14 @@ METRICS: dict[str, tuple[str, str]] = {
     "dr_restore_test_last_success": ("gauge", "1 if the set's last restore test passed."),
     "dr_restore_test_last_duration_seconds": ("gauge", "Duration of the last restore test."),
     "dr_restore_test_last_timestamp_seconds": ("gauge", "When the last restore test finished."),
+    # postgres-pitr sets: per repository, and their scheduled checks.
+    "dr_pitr_repository_up": ("gauge", "1 if the repository of a postgres-pitr set could be read."),
+    "dr_pitr_newest_wal_age_seconds": (
+        "gauge", "Age of the newest WAL segment archived in the repository (its RPO clock)."),
+    "dr_pitr_check_last_success": ("gauge", "1 if the set's last pgbackrest check passed."),
+    "dr_pitr_check_last_timestamp_seconds": ("gauge", "When the last pgbackrest check ran."),
+    "dr_pitr_verify_last_success": ("gauge", "1 if the last pgbackrest verify found no error."),
+    "dr_pitr_verify_last_timestamp_seconds": ("gauge", "When the last pgbackrest verify ran."),
 }  # fmt: skip
 
 
@@ -48,6 +58,8 @@ METRICS: dict[str, tuple[str, str]] = {
 class SetMetrics:
     backup_set: str
     values: dict[str, float] = field(default_factory=dict)
+    # A postgres-pitr set's figures per repository (label `repository`).
+    repositories: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def default_textfile_dir() -> Path:
@@ -68,24 +80,42 @@ def collect(
     for bset in inventory.restic_sets:
         metrics = SetMetrics(bset.name)
         _snapshot_age(inventory, bset, moment, metrics.values)
-        if bset.rpo is not None:
-            metrics.values["dr_backup_rpo_target_seconds"] = bset.rpo
-        if (event := backups.get(bset.name)) is not None:
-            _last_backup(event, metrics.values)
-        if (event := tests.get(bset.name)) is not None:
-            _last_restore_test(event, metrics.values)
         found.append(metrics)
+    checks = _latest_checks(journal)
+    for pset in inventory.pitr_sets:
+        metrics = SetMetrics(pset.name)
+        pitr_metrics.archive_ages(inventory, pset, moment, metrics.values, metrics.repositories)
+        for part, checked in checks.get(pset.name, {}).items():
+            metrics.values[f"dr_pitr_{part}_last_success"] = 1 if checked.get("ok") else 0
+            metrics.values[f"dr_pitr_{part}_last_timestamp_seconds"] = _timestamp(checked["_at"])
+        found.append(metrics)
+    rpo = {s.name: s.rpo for s in inventory.backup_sets}
+    for metrics in found:
+        if (target := rpo.get(metrics.backup_set)) is not None:
+            metrics.values["dr_backup_rpo_target_seconds"] = target
+        if (event := backups.get(metrics.backup_set)) is not None:
+            _last_backup(event, metrics.values)
+        if (event := tests.get(metrics.backup_set)) is not None:
+            _last_restore_test(event, metrics.values)
     return found
 
 
 def render(sets: list[SetMetrics]) -> str:
     lines = []
     for name, (kind, help_text) in METRICS.items():
-        samples = [(s.backup_set, s.values[name]) for s in sets if name in s.values]
+        samples = [
+            (f'set="{_label(s.backup_set)}"', s.values[name]) for s in sets if name in s.values
+        ]
+        samples += [
+            (f'set="{_label(s.backup_set)}",repository="{number}"', values[name])
+            for s in sets
+            for number, values in sorted(s.repositories.items())
+            if name in values
+        ]
         if not samples:
             continue
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{set="{_label(set_name)}"}} {_number(v)}' for set_name, v in samples]
+        lines += [f"{name}{{{labels}}} {_number(v)}" for labels, v in samples]
     return "\n".join(lines) + "\n"
 
 
@@ -138,11 +168,25 @@ def _latest_by_set(journal: Journal, kind: str) -> dict[str, dict[str, Any]]:
     return latest
 
 
+def _latest_checks(journal: Journal) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per pitr set, its last `check` and last `verify` (from `backup.checked`)."""
+    latest: dict[str, dict[str, dict[str, Any]]] = {}
+    for event in journal.events(kinds=("backup.checked",)):
+        name = event.data.get("backup_set")
+        if event.data.get("kind") != "postgres-pitr" or not isinstance(name, str):
+            continue
+        for part in event.data.get("parts") or ("check", "verify"):
+            latest.setdefault(name, {})[part] = {**event.data, "_at": event.at}
+    return latest
+
+
 def _last_backup(data: dict[str, Any], out: dict[str, float]) -> None:
     ok = data.get("status") == "ok" and not data.get("errors")
     out["dr_backup_last_success"] = 1 if ok else 0
     out["dr_backup_last_duration_seconds"] = float(data.get("duration_seconds") or 0)
-    out["dr_backup_last_bytes"] = float(data.get("bytes") or 0)
+    # A pitr run adds a base backup to each repository: what they added, together.
+    added = sum(int(b.get("repository_added_bytes") or 0) for b in data.get("backups") or ())
+    out["dr_backup_last_bytes"] = float(data.get("bytes") or added)
     out["dr_backup_last_timestamp_seconds"] = _timestamp(data.get("finished_at") or data["_at"])
 
 

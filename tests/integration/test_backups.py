@@ -5,7 +5,6 @@ Each test builds a small inventory in its tmp dir; dr's state (set locks) goes t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import blake3
 import psycopg2
 import pytest
 import yaml
@@ -177,7 +177,8 @@ def test_files_and_database_backup_is_listed_with_a_correct_manifest(
     assert sorted(manifest.snapshot_ids()) == sorted(i[:8] for i in run["parts"].values())
     by_path = {entry.path: entry for entry in manifest.files.files}
     blob = tmp_path / "data" / "sub" / "blob.bin"
-    assert by_path[str(blob)].sha256 == hashlib.sha256(blob.read_bytes()).hexdigest()
+    assert manifest.format == "dr-backup-manifest/3" and manifest.hash_algorithm == "blake3"
+    assert by_path[str(blob)].digest == blake3.blake3(blob.read_bytes()).hexdigest()
     assert by_path[str(blob)].size == 50_000
     [dumped] = manifest.databases
     assert {name: t.rows for name, t in dumped.tables.items()} == {

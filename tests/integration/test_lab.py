@@ -81,13 +81,12 @@ def test_primary_and_streaming_standby_with_readable_lag(lab):
     assert not primary.is_standby and standby.is_standby
     assert int(primary.psql("SELECT count(*) FROM loans", database="credit")) >= 10_000
     marker = f"lab-test-{time.time_ns()}"
+    # In the postgres database: replication is the whole cluster's, and the credit
+    # database keeps only the credit schema (restores check every table in it).
     primary.psql(
-        f"CREATE TABLE IF NOT EXISTS lab_probe (v text); INSERT INTO lab_probe VALUES ('{marker}')",
-        database="credit",
+        f"CREATE TABLE IF NOT EXISTS lab_probe (v text); INSERT INTO lab_probe VALUES ('{marker}')"
     )
-    assert wait_until(
-        lambda: marker in standby.psql("SELECT v FROM lab_probe", database="credit"), timeout=10
-    )
+    assert wait_until(lambda: marker in standby.psql("SELECT v FROM lab_probe"), timeout=10)
     assert standby.replay_lag() is not None
     assert [r for r in primary.replication_status()]
 

@@ -2,195 +2,47 @@
 a local repository and an encrypted S3 one (moto behind TLS), base backups, list,
 check, and a restore to a moment between two commits. No mocks.
 
-One cluster serves the module; its state lives under a 0711 directory the postgres
-account can pass through (pytest's own tmp dirs are 0700 root). pgBackRest runs as
-that account, as PostgreSQL's archive_command does.
+One cluster serves the module (tests.support.pitr_site: its state lives where the
+postgres account, which pgBackRest runs as, can reach it).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-import yaml
 
 from backups.pgbackrest.restore import RecoveryTarget
-from backups.pitr.context import PitrContext
 from backups.pitr.init import init_set
 from backups.pitr.listing import list_backups
 from backups.pitr.restore import restore_cluster
 from backups.pitr.run import run_backup
-from backups.pitr.session import pgbackrest_program
-from backups.pitr.settings import server_settings
 from orchestrator.errors import EXIT_BAD_INPUT
-from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.local_machine import find_free_port, wait_until
 from orchestrator.postgresql.local_cluster import LocalCluster
-from tests.support.s3_tls import TlsMotoServer, write_certificate
+from tests.support.pitr_site import (
+    CIPHER_PASS,
+    S3_SECRET,
+    Site,
+    dr,
+    open_site,
+    postgres_account,
+    private_file,
+    psql,
+)
 
 pytestmark = pytest.mark.integration
-
-CIPHER_PASS = "pitr-Cipher-4b7e1d90"
-S3_KEY, S3_SECRET = "AKIADRPITRKEY0001", "pitr-S3-Secret-5c2f8e"
-S3_KEY_ENV, S3_SECRET_ENV = "DR_TEST_PITR_S3_KEY", "DR_TEST_PITR_S3_SECRET"
-BUCKET = "dr-pitr"
-
-
-@dataclass
-class Site:
-    base: Path
-    inventory: Path
-    cluster: LocalCluster
-    db: str
-    s3_endpoint: str
-    cert: Path
-
-    def context(self, inventory: Path | None = None) -> PitrContext:
-        loaded = load_inventory(inventory or self.inventory)
-        return PitrContext.for_set(loaded, "credit-pitr", journal=Journal(self.db))
-
-    def inventory_with(self, file_name: str, **changes: Any) -> Path:
-        return write_inventory(
-            self.base, file_name, port=self.cluster.port, s3_endpoint=self.s3_endpoint,
-            cert=self.cert, **changes,
-        )  # fmt: skip
-
-
-def _postgres() -> pwd.struct_passwd:
-    return pwd.getpwnam("postgres") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
-
-
-def _private_file(path: Path, text: str) -> None:
-    """A secret file only the postgres account (which archive_command runs as) reads."""
-    path.write_text(text + "\n")
-    path.chmod(0o600)
-    owner = _postgres()
-    os.chown(path, owner.pw_uid, owner.pw_gid)
-
-
-def write_inventory(
-    base: Path, file_name: str, *, port: int, s3_endpoint: str, cert: Path, **changes: Any
-) -> Path:
-    pitr: dict[str, Any] = {
-        "name": "credit-pitr",
-        "kind": "postgres-pitr",
-        "host_pair": "credit",
-        "stanza": "credit",
-        "pg_path": str(base / "primary" / "data"),
-        "pg_socket_path": str(base / "primary" / "run"),
-        "repositories": [
-            {"type": "posix", "path": str(base / "repo1")},
-            {
-                "type": "s3",
-                "endpoint": s3_endpoint,
-                "bucket": BUCKET,
-                "path": "/credit",
-                "uri_style": "path",
-                "ca_file": str(cert),
-                "access_key_id": f"env:{S3_KEY_ENV}",
-                "secret_access_key": f"env:{S3_SECRET_ENV}",
-            },
-        ],
-        "cipher_pass": f"file:{base / 'secrets' / 'cipher.pass'}",
-        "archive_timeout": "60s",
-        "schedule": {"full": "0 1 * * 0", "diff": "0 1 * * 1-6"},
-        "retention": {"full": 2, "diff": 6},
-        "config_file": str(base / "pgbackrest" / "credit.conf"),
-        "spool_path": str(base / "spool"),
-        "log_path": str(base / "log"),
-        "lock_path": str(base / "lock"),
-        "process_max": 4,
-        "start_fast": True,
-        "rpo": "5m",
-        **changes,
-    }
-    document = {
-        "name": "pitr-test",
-        "environment": "drill",
-        "sites": [{"name": "dc", "kind": "datacentre"}],
-        "hosts": [
-            {"name": "db-a", "address": "127.0.0.1", "site": "dc"},
-            {"name": "db-b", "address": "127.0.0.1", "site": "dc"},
-        ],
-        "host_pairs": [
-            {
-                "name": "credit",
-                "service": "credit",
-                "primary": "db-a",
-                "standby": "db-b",
-                "vip": "127.0.0.10/8",
-                "database": {"port": port, "name": "credit", "user": "postgres"},
-            }
-        ],
-        "backup_sets": [pitr],
-    }
-    path = base / file_name
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    base = Path(tempfile.mkdtemp(prefix="dr-test-pitr-"))
-    base.chmod(0o711)
-    (base / "secrets").mkdir(mode=0o755)
-    _private_file(base / "secrets" / "cipher.pass", CIPHER_PASS)
-    (base / "s3").mkdir(mode=0o755)
-    cert, key = write_certificate(base / "s3")
-    cert.chmod(0o644)
-    s3 = TlsMotoServer(find_free_port(), cert, key)
-    s3.start()
-    with pytest.MonkeyPatch.context() as patch:
-        # Before the cluster starts: archive_command reads the S3 keys from its environment.
-        patch.setenv(S3_KEY_ENV, S3_KEY)
-        patch.setenv(S3_SECRET_ENV, S3_SECRET)
-        patch.setenv("XDG_STATE_HOME", str(base / "state"))
-        s3_client = boto3.client(
-            "s3", endpoint_url=s3.url, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,
-            region_name="us-east-1", verify=str(cert),
-        )  # fmt: skip
-        s3_client.create_bucket(Bucket=BUCKET)
-        port = find_free_port()
-        inventory = write_inventory(
-            base, "inventory.yaml", port=port, s3_endpoint=s3.endpoint, cert=cert
-        )
-        loaded = load_inventory(inventory)
-        settings = server_settings(loaded, loaded.pitr_sets[0], pgbackrest_program())
-        cluster = LocalCluster(base / "primary" / "data", port=port, extra_settings=settings)
-        cluster.init(fast=True)
-        cluster.start()
-        try:
-            db = f"sqlite:///{base / 'journal.sqlite3'}"
-            yield Site(base, inventory, cluster, db, s3.endpoint, cert)
-        finally:
-            cluster.stop("immediate")
-            s3.stop()
-            shutil.rmtree(base, ignore_errors=True)
-
-
-def dr(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "orchestrator.cli.main", *args]
-    return subprocess.run(
-        command, capture_output=True, text=True, env=dict(os.environ), timeout=300
-    )
-
-
-def psql(cluster: LocalCluster, sql: str) -> str:
-    return cluster.psql(sql, database="postgres").strip()
+    with open_site() as opened:
+        yield opened
 
 
 def test_archives_backs_up_and_restores_to_a_moment_between_two_commits(site: Site) -> None:
@@ -202,7 +54,7 @@ def test_archives_backs_up_and_restores_to_a_moment_between_two_commits(site: Si
 
     config = Path(initialized["config_file"])
     assert oct(config.stat().st_mode & 0o777) == "0o600"
-    assert config.stat().st_uid == _postgres().pw_uid
+    assert config.stat().st_uid == postgres_account().pw_uid
     assert "archive_command" in initialized["postgresql_settings"]
     again = dr("backup", "init", "credit-pitr", "-i", str(site.inventory), "--db", site.db)
     assert again.returncode == 0, again.stderr  # stanza-create is safe to repeat
@@ -299,7 +151,7 @@ def test_a_wrong_cipher_pass_and_a_missing_stanza_say_what_to_do(site: Site) -> 
     assert shown.returncode == 1 and "dr backup init" in shown.stderr, shown.stdout
 
     wrong = site.base / "secrets" / "wrong.pass"
-    _private_file(wrong, "not-the-pass")
+    private_file(wrong, "not-the-pass")
     bad = site.inventory_with("inventory-wrong-pass.yaml", cipher_pass=f"file:{wrong}")
     listing = list_backups(site.context(bad))
     assert all("cipher pass" in (r["error"] or "") for r in listing["repositories"]), listing

@@ -202,7 +202,7 @@ def test_files_that_change_between_hashing_and_restic_reading_them_are_no_damage
     # dr hashes two files in milliseconds, long before restic, still opening the
     # repository, reads any: it stores both as they are after the change.
     assert by_path[str(report)].changed_during_backup
-    assert by_path[str(late)].changed_during_backup and by_path[str(late)].sha256 is None
+    assert by_path[str(late)].changed_during_backup and by_path[str(late)].digest is None
     moved = record.files["changed_while_backed_up"]
     assert record.files["verified"] + moved["count"] == record.files["expected"] == 3
     assert str(late) in moved["shown"]

@@ -17,6 +17,7 @@ import os
 import time
 from pathlib import Path
 
+import blake3
 import pytest
 
 from backups import manifest as mf
@@ -118,12 +119,12 @@ def test_only_a_file_unchanged_through_both_reads_keeps_a_hash_the_restore_must_
 
     by_name = {Path(e.path).name: e for e in found.entries}
     assert list(by_name) == ["appended.txt", "created.txt", "old.txt", "replaced.txt"]
-    assert not by_name["old.txt"].changed_during_backup and by_name["old.txt"].sha256
+    assert not by_name["old.txt"].changed_during_backup and by_name["old.txt"].digest
     for name in ("appended.txt", "created.txt", "replaced.txt"):
         assert by_name[name].changed_during_backup, name
     # What dr saw is kept: its hash (of the old version) and, for the new file, its size.
-    assert by_name["appended.txt"].sha256 is not None
-    assert by_name["created.txt"].sha256 is None and by_name["created.txt"].size == 11
+    assert by_name["appended.txt"].digest is not None
+    assert by_name["created.txt"].digest is None and by_name["created.txt"].size == 11
     assert found.vanished == sorted([str(settled / "gone.tmp"), str(settled / "removed.txt")])
     assert found.unreadable == [] and found.changed == 3
 
@@ -141,18 +142,18 @@ def test_a_file_changed_just_before_the_backup_is_not_vouched_for(settled):
 
 def test_a_file_written_while_dr_reads_it_has_no_hash(settled, monkeypatch):
     target = settled / "appended.txt"
-    digest = mf.hashlib.file_digest
+    hash_file = mf.digests.hash_file
 
-    def append_while_reading(handle, name):
-        result = digest(handle, name)
+    def append_while_reading(handle, algorithm, buffer):
+        result = hash_file(handle, algorithm, buffer)
         if handle.name == str(target):
             with open(target, "a") as other:
                 other.write("written during the read\n")
         return result
 
-    monkeypatch.setattr(mf.hashlib, "file_digest", append_while_reading)
+    monkeypatch.setattr(mf.digests, "hash_file", append_while_reading)
     [hashed] = [h for h in mf.hash_tree([str(settled)]) if h.path == str(target)]
-    assert not hashed.steady and hashed.sha256 is None
+    assert not hashed.steady and hashed.digest is None
 
 
 def test_a_name_that_is_not_utf8_is_matched_as_restic_shows_it(tmp_path):
@@ -181,7 +182,7 @@ def test_a_name_that_is_not_utf8_is_matched_as_restic_shows_it(tmp_path):
     assert mf.manifest_from_json(manifest.to_json()).files.files[0].path == entry.path
 
 
-def test_manifests_of_format_1_read_as_before_and_format_2_marks_only_changed_files():
+def test_manifests_of_format_1_read_as_sha256_and_format_3_names_its_algorithm():
     old = {
         "format": "dr-backup-manifest/1", "run_id": "r", "backup_set": "s", "host": "h",
         "started_at": "t0", "finished_at": "t1", "status": "ok", "restic_version": "0.14.0",
@@ -192,18 +193,64 @@ def test_manifests_of_format_1_read_as_before_and_format_2_marks_only_changed_fi
     }  # fmt: skip
     read = mf.manifest_from_json(json.dumps(old).encode())
     assert read.format == "dr-backup-manifest/1" and read.files is not None
+    assert read.hash_algorithm == read.files.hash_algorithm == "sha256"
     assert read.files.files == [mf.FileEntry("/d/a", 3, "ff", 1.5)]
     assert read.files.vanished == []
 
+    # Written again, it is format 3: the same SHA-256 values, the algorithm named once.
     read.format = mf.FORMAT
     read.files.files.append(mf.FileEntry("/d/b", None, None, None, changed_during_backup=True))
     written = json.loads(read.to_json())
-    assert written["format"] == "dr-backup-manifest/2"
+    assert written["format"] == "dr-backup-manifest/3" and written["hash_algorithm"] == "sha256"
+    assert "hash_algorithm" not in written["files"]
     assert written["files"]["files"] == [
-        {"path": "/d/a", "size": 3, "sha256": "ff", "mtime": 1.5},
-        {"path": "/d/b", "size": None, "sha256": None, "mtime": None,
+        {"path": "/d/a", "size": 3, "digest": "ff", "mtime": 1.5},
+        {"path": "/d/b", "size": None, "digest": None, "mtime": None,
          "changed_during_backup": True},
     ]  # fmt: skip
     assert mf.manifest_from_json(read.to_json()) == read
-    with pytest.raises(ValueError, match="not a dr-backup-manifest/2 manifest"):
+    with pytest.raises(ValueError, match="not a dr-backup-manifest/3 manifest"):
         mf.manifest_from_json(json.dumps({**old, "format": "other/1"}).encode())
+    unknown = {**written, "hash_algorithm": "md5"}
+    with pytest.raises(ValueError, match="'md5', an algorithm this dr does not know"):
+        mf.manifest_from_json(json.dumps(unknown).encode())
+
+
+def test_a_format_2_manifest_reads_its_sha256_file_and_dump_hashes():
+    old = {
+        "format": "dr-backup-manifest/2", "run_id": "r", "backup_set": "s", "host": "h",
+        "started_at": "t0", "finished_at": "t1", "status": "ok", "restic_version": "0.14.0",
+        "files": {"snapshot_id": "abc", "paths": ["/d"], "status": "ok", "unreadable": [],
+                  "error": None, "kind": "files", "vanished": ["/d/gone"],
+                  "files": [{"path": "/d/a", "size": 3, "sha256": "ff", "mtime": 1.5}]},
+        "databases": [{"name": "credit", "host_pair": "credit", "filename": "/credit.pgdump",
+                       "snapshot_id": "def", "status": "ok", "dump_bytes": 9,
+                       "dump_sha256": "ee", "error": None, "kind": "database",
+                       "tables": {"public.t": {"rows": 1, "checksum": "md5sum60:1"}}}],
+    }  # fmt: skip
+
+    read = mf.manifest_from_json(json.dumps(old).encode())
+
+    assert read.hash_algorithm == "sha256"
+    assert read.files is not None and read.files.hash_algorithm == "sha256"
+    assert read.files.files == [mf.FileEntry("/d/a", 3, "ff", 1.5)]
+    [database] = read.databases
+    assert (database.dump_digest, database.hash_algorithm) == ("ee", "sha256")
+
+
+def test_a_new_manifest_hashes_with_blake3_and_says_so(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"report\n")
+    [hashed] = mf.hash_tree([str(tmp_path)])
+    entry = mf.FileEntry(hashed.path, hashed.size, hashed.digest, hashed.mtime)
+    database = mf.DatabasePart("credit", "credit", "/credit.pgdump", "def", "ok")
+    manifest = mf.Manifest(
+        "r", "s", "h", "t0", "t1", "ok", "0.14.0",
+        mf.FilesPart("abc", [str(tmp_path)], "ok", files=[entry]), [database],
+    )  # fmt: skip
+
+    written = json.loads(manifest.to_json())
+
+    assert written["format"] == "dr-backup-manifest/3" and written["hash_algorithm"] == "blake3"
+    assert written["files"]["files"][0]["digest"] == blake3.blake3(b"report\n").hexdigest()
+    assert "hash_algorithm" not in written["databases"][0]
+    assert mf.manifest_from_json(manifest.to_json()).databases[0].hash_algorithm == "blake3"
