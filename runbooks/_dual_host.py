@@ -26,7 +26,7 @@ from orchestrator.errors import StepFailed, TransportError
 from orchestrator.postgresql import debian_commands
 from orchestrator.postgresql.errors import UnreadableOutput
 from orchestrator.postgresql.status import DatabaseStatus, parse_status
-from orchestrator.runbook import Param
+from orchestrator.runbook import Param, Verdict
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -237,6 +237,16 @@ def branch_view(ctx: StepContext, pair: HostPair, branch: Host, *, write: bool) 
         read=data.get("read"),
         loan_id=data.get("loan_id"),
     )
+
+
+def end_to_end_through_vip(ctx: StepContext, pair: HostPair) -> Verdict:
+    """The end-to-end check of every takeover: some branch writes a loan through the VIP
+    and reads it back."""
+    for branch in ctx.hosts(str(ctx.params["branches"])):
+        view = branch_view(ctx, pair, branch, write=True)
+        if view.read_and_write_ok:
+            return Verdict(True, f"{branch.name}: wrote loan {view.loan_id} and read it back")
+    return Verdict(False, "no branch can write and read through the VIP yet")
 
 
 def branch_views(ctx: StepContext, pair: HostPair, *, write: bool = False) -> list[BranchView]:

@@ -152,6 +152,14 @@ def _window_text(repository: dict[str, Any]) -> str:
 # ---- doing it -------------------------------------------------------------------------
 
 
+def clear_target(ctx: StepContext, pair: HostPair, host: Host) -> dict[str, int]:
+    """Stop the service and the database on a restore target; either may already be
+    stopped (a fresh backup-room host), so their exit codes are recorded, not judged."""
+    service = ctx.ssh(host, pair_ops.control(pair, "service_stop", host), warn=True, timeout=60)
+    database = ctx.ssh(host, pair_ops.control(pair, "db_stop", host), warn=True, timeout=120)
+    return {"service_stop_exit": service.exited, "db_stop_exit": database.exited}
+
+
 def restore_onto(
     ctx: StepContext,
     bset: PitrBackupSet,

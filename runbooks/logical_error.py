@@ -153,8 +153,7 @@ def plan_copy(ctx: StepContext) -> Verdict:
 def restore_copy(ctx: StepContext) -> dict[str, Any]:
     bset, host = _setup(ctx)
     pair = pair_ops.the_pair(ctx)
-    ctx.ssh(host, pair_ops.control(pair, "service_stop", host), warn=True, timeout=60)
-    ctx.ssh(host, pair_ops.control(pair, "db_stop", host), warn=True, timeout=120)
+    pitr.clear_target(ctx, pair, host)
     repository = int(ctx.fact(pitr.fact_key(host, "repository")))
     document = pitr.restore_onto(ctx, bset, host, pitr.the_point(ctx), repository)
     pair_ops.start_database(ctx, pair, host)

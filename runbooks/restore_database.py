@@ -139,9 +139,7 @@ rb.approval(
 def stop_target(ctx: StepContext) -> dict[str, Any]:
     pair = pair_ops.the_pair(ctx)
     host = target_host(ctx)
-    service = ctx.ssh(host, pair_ops.control(pair, "service_stop", host), warn=True, timeout=60)
-    database = ctx.ssh(host, pair_ops.control(pair, "db_stop", host), warn=True, timeout=120)
-    return {"service_stop_exit": service.exited, "db_stop_exit": database.exited}
+    return pitr.clear_target(ctx, pair, host)
 
 
 @stop_target.verify
@@ -284,11 +282,7 @@ def service_moved(ctx: StepContext) -> bool:
 )
 def verify_end_to_end(ctx: StepContext) -> Verdict:
     pair = pair_ops.the_pair(ctx)
-    for branch in ctx.hosts(str(ctx.params["branches"])):
-        view = pair_ops.branch_view(ctx, pair, branch, write=True)
-        if view.read_and_write_ok:
-            return Verdict(True, f"{branch.name}: wrote loan {view.loan_id} and read it back")
-    return Verdict(False, "no branch can write and read through the VIP yet")
+    return pair_ops.end_to_end_through_vip(ctx, pair)
 
 
 rb.mark_service_restored(

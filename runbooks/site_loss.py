@@ -230,8 +230,7 @@ def _recover(ctx: StepContext, system: System, host: Host) -> Any:
 
 def _recover_database(ctx: StepContext, bset: PitrBackupSet, host: Host) -> dict[str, Any]:
     pair: HostPair = ctx.inventory.pair(bset.host_pair)
-    ctx.ssh(host, pair_ops.control(pair, "service_stop", host), warn=True, timeout=60)
-    ctx.ssh(host, pair_ops.control(pair, "db_stop", host), warn=True, timeout=120)
+    pitr.clear_target(ctx, pair, host)
     repository = int(ctx.fact(pitr.fact_key(host, "repository")))
     # The restored cluster becomes the one production writes to: it archives again.
     document = pitr.restore_onto(
@@ -274,11 +273,7 @@ rb.manual(
 )
 def verify_end_to_end(ctx: StepContext) -> Verdict:
     pair = pair_ops.the_pair(ctx)
-    for branch in ctx.hosts(str(ctx.params["branches"])):
-        view = pair_ops.branch_view(ctx, pair, branch, write=True)
-        if view.read_and_write_ok:
-            return Verdict(True, f"{branch.name}: wrote loan {view.loan_id} and read it back")
-    return Verdict(False, "no branch can write and read through the VIP yet")
+    return pair_ops.end_to_end_through_vip(ctx, pair)
 
 
 rb.mark_service_restored(

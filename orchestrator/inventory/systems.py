@@ -116,9 +116,11 @@ def recovery_order(systems: Iterable[System]) -> list[System]:
     while pending:
         ready = [s for s in pending if all(d in done or d not in written for d in s.depends_on)]
         if not ready:
-            cycle = " -> ".join(_a_cycle(pending))
+            # Loading reports the circle itself, with lines (references._systems);
+            # this only guards an inventory built in code.
+            names = ", ".join(sorted(s.name for s in pending))
             raise UserInputError(
-                f"systems depend on each other in a circle ({cycle}); break it in the "
+                f"systems {names} depend on each other in a circle; break it in the "
                 "inventory's systems: depends_on"
             )
         first = min(ready, key=lambda s: (s.priority, written[s.name]))
@@ -126,13 +128,3 @@ def recovery_order(systems: Iterable[System]) -> list[System]:
         done.add(first.name)
         pending.remove(first)
     return ordered
-
-
-def _a_cycle(pending: list[System]) -> list[str]:
-    by_name = {s.name: s for s in pending}
-    walk: list[str] = []
-    current = pending[0].name
-    while current not in walk:
-        walk.append(current)
-        current = next(d for d in by_name[current].depends_on if d in by_name)
-    return [*walk[walk.index(current) :], current]
