@@ -103,7 +103,12 @@ def confirm_site_lost(ctx: StepContext) -> Verdict:
             f"机房并未整体失效（{seen}）：请用 dual-host-cutover 或 restore-database / the site "
             f"is not lost ({seen}): use dual-host-cutover or restore-database",
         )
-    ctx.mark_service_lost(reason=f"site loss: {pair.primary} and {pair.standby} are down")
+    # The site was lost before anyone started this runbook: its start is the latest the
+    # loss can have happened (a linked incident's outage start, if earlier, wins).
+    ctx.mark_service_lost(
+        at=ctx.run_started_at,
+        reason=f"site loss: {pair.primary} and {pair.standby} are down",
+    )
     ctx.set_alert_level(
         "red",
         "equipment",

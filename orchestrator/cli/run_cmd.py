@@ -70,6 +70,16 @@ def plan(
             console.print(f"       [dim]{escape(row.instructions)}[/]")
 
 
+# A drill can belong to an incident too: an exercise of the whole incident procedure, whose
+# declared outage start is then when the run's RTO and RPO clocks start.
+IncidentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--incident", help="Incident id this run belongs to (its outage start starts RTO)."
+    ),
+]
+
+
 def drill(
     name: RunbookArg,
     inventory: InventoryOption,
@@ -79,6 +89,7 @@ def drill(
             "--auto-confirm", help="Confirm manual steps and approvals automatically (drill only)."
         ),
     ] = False,
+    incident: IncidentOption = None,
     param: ParamOption = None,
     db: DbOption = None,
     runbooks: RunbooksOption = None,
@@ -93,7 +104,7 @@ def drill(
         "drill",
         auto_confirm=auto_confirm,
         reason=None,
-        incident=None,
+        incident=incident,
         param=param,
         db=db,
         runbooks=runbooks,
@@ -109,9 +120,7 @@ def run(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why this live run is started (recorded).")
     ] = None,
-    incident: Annotated[
-        str | None, typer.Option("--incident", help="Incident id this run belongs to.")
-    ] = None,
+    incident: IncidentOption = None,
     param: ParamOption = None,
     db: DbOption = None,
     runbooks: RunbooksOption = None,

@@ -56,6 +56,10 @@ class StepContext:
         return self._state.record.mode
 
     @property
+    def run_started_at(self) -> datetime:
+        return _aware(datetime.fromisoformat(self._state.record.started_at))
+
+    @property
     def is_drill(self) -> bool:
         return self._state.is_drill
 

@@ -164,7 +164,10 @@ class Engine:
             self.observer.step_finished(planned.path, mine[""].status, "done before the resume")
             return "succeeded"
         try:
-            applies = all(condition(ctx) for condition in planned.conditions)
+            applies = all(
+                condition(StepContext(state, planned.path, declared_with))
+                for condition, declared_with in planned.conditions
+            )
         except Exception as err:
             self._record(state, planned, "failed", error=f"its condition failed: {describe(err)}")
             return "failed"

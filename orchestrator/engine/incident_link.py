@@ -5,6 +5,7 @@ the next `dr incident tick`, so a runbook never waits on a mail server."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DrError
@@ -33,5 +34,21 @@ def raise_incident_level(state: RunState, level: AlertLevel, reason: str) -> Non
         # The run's own alert_level event is journaled; the tick catches up from it.
         log.warning("incident %s not raised to %s: %s", incident_id, level, err.message)
         state.observer.message(f"incident {incident_id}: level not raised ({err.message})")
+    finally:
+        store.dispose()
+
+
+def incident_outage_start(state: RunState) -> datetime | None:
+    """When the run's incident says business stopped, if the run belongs to one that
+    did: declared at detection, it is usually earlier than anything a runbook sees."""
+    incident_id = state.record.incident_id
+    if incident_id is None:
+        return None
+    store = IncidentStore(state.journal)
+    try:
+        return store.get(incident_id).outage_started_at
+    except DrError as err:
+        log.warning("incident %s not read for the outage start: %s", incident_id, err.message)
+        return None
     finally:
         store.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.engine.incident_link import incident_outage_start
 from orchestrator.engine.state import RunState
 from orchestrator.journal.records import MeasurementRecord
 from orchestrator.runbook import Marker, Runbook
@@ -67,6 +68,11 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
 
 def _lost_at(state: RunState) -> tuple[datetime, str]:
     marked = state.markers.get(Marker.SERVICE_LOST.value)
+    # A runbook marks the loss when it has seen it; the incident the run belongs to says
+    # when business really stopped, which is earlier when the run started late.
+    outage = incident_outage_start(state)
+    if outage is not None and (marked is None or outage < marked):
+        return outage, f"incident {state.record.incident_id}"
     if marked is not None:
         return marked, "marker"
     # Without a marker, the run's start (the declaration) is when the clock started.

@@ -23,7 +23,9 @@ class PlannedStep:
     step: Step
     runbook: Runbook
     params: dict[str, Any]
-    conditions: tuple[Condition, ...] = field(default=())
+    # Each condition with the parameters of the runbook that declared it: an include's
+    # `when` reads the including runbook's parameters, not the included one's.
+    conditions: tuple[tuple[Condition, dict[str, Any]], ...] = field(default=())
 
 
 def flatten(
@@ -112,13 +114,13 @@ def _flatten(
     params: dict[str, Any],
     *,
     prefix: str,
-    conditions: tuple[Condition, ...],
+    conditions: tuple[tuple[Condition, dict[str, Any]], ...],
     seen: tuple[str, ...],
 ) -> list[PlannedStep]:
     planned: list[PlannedStep] = []
     for step in runbook.steps:
         path = f"{prefix}{step.id}"
-        step_conditions = conditions + ((step.when,) if step.when else ())
+        step_conditions = conditions + (((step.when, params),) if step.when else ())
         if step.kind is not StepKind.SUB_RUNBOOK:
             planned.append(PlannedStep(path, step, runbook, params, step_conditions))
             continue

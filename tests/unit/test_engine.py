@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from orchestrator.errors import (
     RunNotResumable,
     UserInputError,
 )
+from orchestrator.incidents import IncidentStore
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.run_document import run_document
@@ -209,6 +211,18 @@ def test_sub_runbook_steps_run_in_place_with_prefixed_ids(
     assert [s.step_id for s in journal.steps(outcome.run_id)] == ["sub/child-step", "last"]
 
 
+def test_an_include_condition_reads_the_including_runbooks_parameters(
+    journal, registry, drill_inventory, effects
+):
+    outcome = _engine(journal, registry).start(
+        "parent", drill_inventory, _options(effects=effects, skip_sub="yes")
+    )
+    assert outcome.status == "succeeded"
+    assert _lines(effects) == ["parent-last"]
+    statuses = {s.step_id: s.status for s in journal.steps(outcome.run_id)}
+    assert statuses == {"sub/child-step": "skipped", "last": "succeeded"}
+
+
 def test_markers_measure_rto_and_rpo_against_the_targets(journal, registry, drill_inventory):
     outcome = _engine(journal, registry).start(
         "measured", drill_inventory, _options(lost_minutes_ago=40, data_minutes_before=2)
@@ -220,6 +234,32 @@ def test_markers_measure_rto_and_rpo_against_the_targets(journal, registry, dril
     assert rpo["value"] == pytest.approx(120, abs=0.01)
     assert (rpo["target"], rpo["met"]) == (300, True)
     assert rpo["detail"]["data_point_source"] == "test data point"
+
+
+def test_the_incidents_outage_start_is_when_service_was_lost_when_earlier(
+    journal, registry, drill_inventory
+):
+    store = IncidentStore(journal)
+    began = datetime.now(UTC) - timedelta(minutes=50)
+    incident = store.open(
+        inventory_name=drill_inventory.name,
+        inventory_path=None,
+        category="equipment",
+        level="orange",
+        summary="both hosts down",
+        actor="duty-wang",
+        started_at=began,
+    )
+    options = _options(lost_minutes_ago=40, data_minutes_before=2)
+    options.incident_id = incident.id
+    outcome = _engine(journal, registry).start("measured", drill_inventory, options)
+    doc = run_document(journal, outcome.run_id)
+    rto, rpo = doc["measurements"]["rto_seconds"], doc["measurements"]["rpo_seconds"]
+    # The runbook saw the loss 40 minutes ago; the incident says business stopped 50.
+    assert 50 * 60 <= rto["value"] < 50 * 60 + 30
+    assert rto["detail"]["lost_at_source"] == f"incident {incident.id}"
+    # The newest data (42 minutes ago) is younger than the outage: nothing was lost.
+    assert rpo["value"] == 0
 
 
 def test_manual_step_pauses_without_a_person_then_resumes_with_one(

@@ -208,8 +208,14 @@ def child_step(ctx: Any) -> None:
     _log(ctx, f"child:{ctx.params['label']}")
 
 
-parent = Runbook("parent", title="Parent", params={"effects": Param("")})
-parent.include("sub", "child", params={"effects": "{effects}", "label": "from-parent"})
+parent = Runbook("parent", title="Parent", params={"effects": Param(""), "skip_sub": Param("no")})
+# The include's condition reads the parent's own parameter, which the child does not have.
+parent.include(
+    "sub",
+    "child",
+    params={"effects": "{effects}", "label": "from-parent"},
+    when=lambda ctx: ctx.params["skip_sub"] != "yes",
+)
 
 
 @parent.action("last")
