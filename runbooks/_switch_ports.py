@@ -90,13 +90,18 @@ def carrier_verdict(ports: dict[str, PortStatus], moves: list[CableMove], name: 
 
 
 def configured(ports: dict[str, PortStatus] | None, switch: Switch, active: bool) -> bool:
-    """Whether every port of `switch`'s plan is in its domain (active) or detached."""
+    """Whether every port of `switch`'s plan forwards for its domain (active) or is
+    detached, judged by what each port forwards, whatever its link type."""
     if ports is None:
         return False
     for move in cable_moves(switch):
         status = ports.get(move.port)
-        wanted = move.domain if active else None
-        if status is None or status.domain != wanted:
+        if status is None:
+            return False
+        if active and move.domain is not None:
+            if not status.forwards(move.domain):
+                return False
+        elif not status.detached:
             return False
     return True
 

@@ -151,19 +151,23 @@ def standby_line_healthy(ctx: StepContext) -> Verdict:
 def swap_to_standby(ctx: StepContext) -> dict[str, str]:
     swap = _swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
-    # Detach first: both ports in one domain at once would loop the two switches.
+    # Detach first: both ports in one domain at once would loop the two switches. A
+    # detach that fails raises, so the cross-connect is never attached beside a line that
+    # still forwards.
     device.detach(swap.port)
     device.attach(swap.cross_connect_port, swap.domain)
+    device.save()  # only where the inventory says `save: true`
     return {"switch": swap.switch, "detached": swap.port, "attached": swap.cross_connect_port}
 
 
 @swap_to_standby.verify
 def on_standby(ctx: StepContext) -> bool:
+    # By what each port forwards (link type, VLANs, admin state), not by its access VLAN:
+    # a trunk or hybrid line port has none, yet forwards the branch's VLAN.
     swap = _swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
-    return (
-        device.port_status(swap.cross_connect_port).domain == swap.domain
-        and device.port_status(swap.port).domain != swap.domain
+    return device.port_status(swap.cross_connect_port).forwards(swap.domain) and not (
+        device.port_status(swap.port).forwards(swap.domain)
     )
 
 
@@ -201,8 +205,32 @@ failback = Runbook(
 )
 
 
+def _line_port_shut(ctx: StepContext) -> bool:
+    """Whether the failed line's port is shut down: how a Huawei trunk or hybrid port is
+    detached (VRP cannot make it an access port in one step), which hides its carrier."""
+    line = _line(ctx, "primary")
+    return not ctx.switch(line.switch).port_status(line.port).admin_up
+
+
+failback.manual(
+    "confirm-primary-line-repaired",
+    when=_line_port_shut,
+    title=Text(zh="确认主线路已修复", en="Confirm the primary line is repaired"),
+    instructions=Text(
+        zh="主线路所在交换机端口为 trunk/hybrid 口，切换时已被关闭（shutdown），"
+        "以免与跨接口同时转发，因此看不到其载波。请向运营商确认线路已修复并稳定，然后确认；"
+        "回切时先断开跨接口，再开启该端口。",
+        en="The primary line's switch port is a trunk or hybrid port, which the failover shut "
+        "down so that it could not forward beside the cross-connect; its carrier cannot be "
+        "watched. Confirm with the carrier that the line is repaired and stable, then confirm "
+        "here; the swap back detaches the cross-connect before it brings the port up.",
+    ),
+)
+
+
 @failback.wait_until(
     "primary-line-stable",
+    when=lambda ctx: not _line_port_shut(ctx),
     timeout="30m",
     interval="1s",
     hold="{stable_for}s",
@@ -228,9 +256,8 @@ def swap_to_primary(ctx: StepContext) -> dict[str, str]:
 def on_primary(ctx: StepContext) -> bool:
     swap = _swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
-    return (
-        device.port_status(swap.port).domain == swap.domain
-        and device.port_status(swap.cross_connect_port).domain != swap.domain
+    return device.port_status(swap.port).forwards(swap.domain) and not (
+        device.port_status(swap.cross_connect_port).forwards(swap.domain)
     )
 
 
@@ -250,6 +277,7 @@ def _swap_back(ctx: StepContext) -> dict[str, str]:
     device = ctx.switch(swap.switch)
     device.detach(swap.cross_connect_port)
     device.attach(swap.port, swap.domain)
+    device.save()  # only where the inventory says `save: true`
     return {"switch": swap.switch, "detached": swap.cross_connect_port, "attached": swap.port}
 
 

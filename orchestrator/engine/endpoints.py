@@ -66,4 +66,9 @@ def switch_endpoint(switch: Switch, inventory: Inventory, *, mode: str) -> Switc
         known_hosts=inventory.known_hosts,
         host_key_policy=host_key_policy(defaults.host_key_policy, drill=_is_drill(inventory, mode)),
         timeout=defaults.connect_timeout,
+        enable_secret=(
+            resolve_secret(switch.enable_secret) if switch.enable_secret is not None else None
+        ),
+        isolation_vlan=switch.isolation_vlan,
+        save_config=switch.save,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import IPvAnyAddress, PositiveInt
+from pydantic import Field, IPvAnyAddress, PositiveInt
 
 from orchestrator.inventory.field_types import Network, Port, PortName
 from orchestrator.inventory.names import Label, Name
@@ -37,12 +37,23 @@ class Switch(StrictModel):
     name: Name
     site: Name
     network: Network
-    device_type: Literal["linux", "cisco_ios", "huawei", "hp_comware"]
+    # netmiko's device type; `huawei_vrpv8` for CloudEngine (VRP8), whose changes are
+    # committed; hp_comware covers Comware 5 and 7.
+    device_type: Literal["linux", "cisco_ios", "huawei", "huawei_vrpv8", "hp_comware"]
     address: IPvAnyAddress
     port: Port = 22
     username: str
     password: SecretRef | None = None
     key_file: InventoryPath | None = None
+    # For an account without the privilege to configure: Cisco `enable`, Huawei/H3C
+    # `super` (a reference, like every secret).
+    enable_secret: SecretRef | None = None
+    # The VLAN that detached ports are parked in: reserved for that, carried by no trunk,
+    # hybrid port or VLAN interface (dr checks, and refuses one that is).
+    isolation_vlan: int = Field(default=999, ge=2, le=4094)
+    # Whether dr writes its changes to the startup configuration (`save` / `write memory`)
+    # so that they survive a reboot; without it they last until the switch restarts.
+    save: bool = False
     # The switch that takes over when this one fails (`switch-failover`): it must list
     # every port of this one, and takes each cable in the port of the same name.
     standby: Name | None = None

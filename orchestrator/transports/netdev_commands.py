@@ -2,58 +2,54 @@
 
 The runbooks speak of five port operations (detach, attach, enable, disable, save) and
 one question (what state is each port in). This module says, per netmiko device type,
-which CLI lines carry them out and which commands answer the question; `netdev` sends
-them and `netdev_parsers` reads the answers. Adding a vendor means adding one
-`CommandSet` here and one parser there, nothing else.
+which CLI lines carry them out and which commands answer the question; `netdev_plans`
+chooses the lines from the port's link type, `netdev` sends them, `netdev_textfsm` reads
+the answers. Adding a vendor means adding one `CommandSet` here and one parser there.
 
 linux (the lab switches; configuration is runtime-only, so save does nothing)
     status   ip -j -d link show
-    detach   ip link set dev P nomaster
-    attach   ip link set dev P master D
-    enable   ip link set dev P up             disable  ip link set dev P down
+    detach   ip link set dev P nomaster          attach   ip link set dev P master D
+    enable   ip link set dev P up                disable  ip link set dev P down
 cisco_ios (each change inside configure terminal ... end)
-    status   show interfaces status
-    detach   vlan I / exit / interface P / switchport access vlan I
-    attach   interface P / switchport access vlan D
-    enable   interface P / no shutdown        disable  interface P / shutdown
+    status   show interfaces status ; show interfaces switchport
+    to VLAN  interface P / switchport mode access / switchport access vlan V
+    enable   interface P / no shutdown           disable  interface P / shutdown
     save     write memory
-huawei (each change inside system-view ... return)
+huawei, huawei_vrpv8 (each change inside system-view ... return; VRP8 commits it)
     status   display interface brief ; display port vlan
-    detach   vlan I / quit / interface P / port default vlan I
-    attach   interface P / port default vlan D
-    enable   interface P / undo shutdown      disable  interface P / shutdown
+    to VLAN  interface P / port link-type access / port default vlan V   (access ports)
+    out      interface P / shutdown      back  interface P / undo shutdown   (other ports)
+    enable   interface P / undo shutdown         disable  interface P / shutdown
     save     save, answering y to its [Y/N] question
-hp_comware, i.e. H3C Comware (each change inside system-view ... return)
-    status   display interface brief
-    detach   vlan I / quit / interface P / port access vlan I
-    attach   interface P / port access vlan D
-    enable   interface P / undo shutdown      disable  interface P / shutdown
+hp_comware, i.e. H3C Comware 5 and 7 (each change inside system-view ... return)
+    status   display interface brief ; display vlan all
+    to VLAN  interface P / port link-type access / port access vlan V
+    enable   interface P / undo shutdown         disable  interface P / shutdown
     save     save force
 
-P is a port, D a forwarding domain (a bridge on linux, an access VLAN elsewhere), I the
-isolation VLAN. A *detached* port must stop forwarding yet stay administratively up, so
-that the line's carrier stays observable: on linux it leaves its bridge; on a VLAN
-switch it moves to the isolation VLAN (default 999), which `detach` creates if missing.
-That VLAN must be reserved for this use: no other port, no SVI, not allowed on any trunk.
+P is a port, D a forwarding domain (a bridge on linux, an access VLAN elsewhere), V a
+VLAN: D on attach, the isolation VLAN I on detach (created first with `vlan I`). A
+*detached* port must stop forwarding for every domain. Where the OS lets a trunk or
+hybrid port become an access port in one step (IOS, Comware) it is moved to I and
+stays administratively up, so that the line's carrier stays observable. VRP refuses
+`port link-type access` on a port whose VLAN configuration is not the default, so a
+Huawei trunk, hybrid or negotiating port is shut down instead: one line every VRP
+release accepts, which keeps the port's own configuration for the way back. I must be
+reserved for this use: `netdev_plans` refuses one that a trunk, hybrid port or SVI uses.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from orchestrator.errors import UserInputError
-from orchestrator.transports.netdev_parsers import (
-    PortStatus,
-    parse_cisco_ios,
-    parse_hp_comware,
-    parse_huawei,
-    parse_linux,
-)
+from orchestrator.transports.netdev_parsers import SwitchPorts, parse_linux
+from orchestrator.transports.netdev_textfsm import parse_cisco_ios, parse_hp_comware, parse_huawei
 
-DeviceType = Literal["linux", "cisco_ios", "huawei", "hp_comware"]
+DeviceType = Literal["linux", "cisco_ios", "huawei", "huawei_vrpv8", "hp_comware"]
 Action = Literal["attach", "detach", "enable", "disable"]
 DEFAULT_ISOLATION_VLAN = 999
 
@@ -77,7 +73,12 @@ class CommandSet:
     """What to send to one kind of device for each port operation.
 
     `parse` reads the outputs of the `status` commands, in order. Templates use
-    `{port}`, `{domain}` and `{isolation}`. With `config_mode` the lines of
+    `{port}`, `{domain}` and `{vlan}`. `attach` and `detach` join and leave a bridge
+    (linux); on VLAN switches `to_vlan` makes a port an access
+    port of `{vlan}`, `create_vlan` makes sure VLAN `{vlan}` exists; `non_access_out`
+    and `non_access_back` take a trunk/hybrid port out of service and back where the OS
+    cannot turn it into an access port in one step (None: `to_vlan` serves). `commit`:
+    the change is a candidate until committed (VRP8). With `config_mode` the lines of
     one operation go in one netmiko `send_config_set` (which enters and leaves the
     vendor's configuration mode, stopping at the first line that matches
     `error_pattern`, whose match is all netmiko reports, hence patterns that match the
@@ -88,7 +89,7 @@ class CommandSet:
     device_type: DeviceType
     domain_kind: Literal["bridge", "vlan"]
     status: tuple[str, ...]
-    parse: Callable[[Sequence[str]], list[PortStatus]]
+    parse: Callable[[Sequence[str]], SwitchPorts]
     attach: tuple[str, ...]
     detach: tuple[str, ...]
     enable: tuple[str, ...]
@@ -99,6 +100,11 @@ class CommandSet:
     # How the device shortens port names in its tables -> the full name (lower case keys).
     abbreviations: Mapping[str, str] = field(default_factory=dict)
     names_case_sensitive: bool = False
+    to_vlan: tuple[str, ...] = ()
+    create_vlan: tuple[str, ...] = ()
+    non_access_out: tuple[str, ...] | None = None
+    non_access_back: tuple[str, ...] | None = None
+    commit: bool = False
 
 
 LINUX = CommandSet(
@@ -121,20 +127,24 @@ LINUX = CommandSet(
 CISCO_IOS = CommandSet(
     device_type="cisco_ios",
     domain_kind="vlan",
-    status=("show interfaces status",),
+    status=("show interfaces status", "show interfaces switchport"),
     parse=parse_cisco_ios,
-    attach=("interface {port}", "switchport access vlan {domain}"),
+    attach=(),
+    detach=(),
+    # `switchport mode access` first: from trunk or dynamic mode IOS accepts it in one
+    # step, and it stops DTP from making the port a trunk again.
+    to_vlan=("interface {port}", "switchport mode access", "switchport access vlan {vlan}"),
     # `vlan N` creates the VLAN or enters it if it exists; a port in a VLAN that does not
     # exist shows "inactive" and hides its line state, which detach must keep visible.
-    detach=("vlan {isolation}", "exit", "interface {port}", "switchport access vlan {isolation}"),
+    create_vlan=("vlan {vlan}", "exit"),
     enable=("interface {port}", "no shutdown"),
     disable=("interface {port}", "shutdown"),
     save=SaveCommand("write memory"),
     config_mode=True,
     # IOS prefixes CLI errors with "% " (syslog lines start "%FAC-" and do not match).
-    # This includes "% Access VLAN does not exist. Creating vlan N": attaching a branch
-    # to a VLAN that did not exist is almost surely a wrong number, so it fails loudly.
-    error_pattern=r"^% .*$",
+    # "% Access VLAN does not exist. Creating vlan N" is not one: IOS creates the VLAN
+    # and moves the port; the read-back after the change judges the result.
+    error_pattern=r"^% (?!Access VLAN does not exist\. Creating vlan).*$",
     abbreviations={
         "gi": "GigabitEthernet",
         "fa": "FastEthernet",
@@ -154,8 +164,13 @@ HUAWEI = CommandSet(
     domain_kind="vlan",
     status=("display interface brief", "display port vlan"),
     parse=parse_huawei,
-    attach=("interface {port}", "port default vlan {domain}"),
-    detach=("vlan {isolation}", "quit", "interface {port}", "port default vlan {isolation}"),
+    attach=(),
+    detach=(),
+    # `port link-type access` before `port default vlan`: the documented prerequisite.
+    to_vlan=("interface {port}", "port link-type access", "port default vlan {vlan}"),
+    create_vlan=("vlan {vlan}", "quit"),
+    non_access_out=("interface {port}", "shutdown"),
+    non_access_back=("interface {port}", "undo shutdown"),
     enable=("interface {port}", "undo shutdown"),
     disable=("interface {port}", "shutdown"),
     save=SaveCommand("save", confirm_response="y"),
@@ -164,14 +179,22 @@ HUAWEI = CommandSet(
     abbreviations={"ge": "GigabitEthernet", "xge": "XGigabitEthernet", "eth": "Ethernet"},
 )
 
+# CloudEngine (VRP8): the same commands, made in a candidate configuration that netmiko's
+# huawei_vrpv8 driver commits; an uncommitted change does nothing.
+HUAWEI_VRPV8 = replace(HUAWEI, device_type="huawei_vrpv8", commit=True)
+
 HP_COMWARE = CommandSet(
     device_type="hp_comware",
     domain_kind="vlan",
-    # One table gives link state, access/trunk type and PVID of every layer-2 port.
-    status=("display interface brief",),
+    # Link state, type and PVID of every layer-2 port; then which ports carry each VLAN.
+    status=("display interface brief", "display vlan all"),
     parse=parse_hp_comware,
-    attach=("interface {port}", "port access vlan {domain}"),
-    detach=("vlan {isolation}", "quit", "interface {port}", "port access vlan {isolation}"),
+    attach=(),
+    detach=(),
+    # Comware turns a trunk or hybrid port into an access port in one step (only trunk
+    # <-> hybrid needs a stop at access), dropping the port's other VLANs.
+    to_vlan=("interface {port}", "port link-type access", "port access vlan {vlan}"),
+    create_vlan=("vlan {vlan}", "quit"),
     enable=("interface {port}", "undo shutdown"),
     disable=("interface {port}", "shutdown"),
     # `save force` writes the startup file without the interactive questions.
@@ -190,7 +213,7 @@ HP_COMWARE = CommandSet(
 )
 
 COMMAND_SETS: dict[str, CommandSet] = {
-    cs.device_type: cs for cs in (LINUX, CISCO_IOS, HUAWEI, HP_COMWARE)
+    cs.device_type: cs for cs in (LINUX, CISCO_IOS, HUAWEI, HUAWEI_VRPV8, HP_COMWARE)
 }
 
 
@@ -232,17 +255,8 @@ def check_domain(cs: CommandSet, domain: str | int, isolation_vlan: int) -> str:
     return str(int(text))
 
 
-def render(
-    cs: CommandSet,
-    action: Action,
-    port: str,
-    *,
-    domain: str | None = None,
-    isolation_vlan: int = DEFAULT_ISOLATION_VLAN,
-) -> list[str]:
-    """The exact lines that carry out `action` on `port` (already checked names)."""
-    templates: tuple[str, ...] = getattr(cs, action)
-    values = {"port": port, "domain": domain, "isolation": isolation_vlan}
+def fill(templates: Sequence[str], **values: object) -> list[str]:
+    """The lines of `templates` with `{port}`, `{vlan}`, ... filled in."""
     return [template.format(**values) for template in templates]
 
 

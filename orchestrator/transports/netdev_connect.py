@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ from orchestrator.transports.known_hosts import (
     append_known_host,
     bracketed,
 )
+from orchestrator.transports.netdev_commands import DEFAULT_ISOLATION_VLAN
+from orchestrator.transports.netdev_privilege import escalate
 
 if TYPE_CHECKING:
     from netmiko.base_connection import BaseConnection
@@ -56,6 +59,12 @@ class SwitchEndpoint(KnownHostsEntry):
     known_hosts: Path | None = None
     host_key_policy: HostKeyPolicy = "strict"
     timeout: float = 10.0
+    # The privileged-mode secret (Cisco `enable`, Huawei/H3C `super`), resolved; None when
+    # the account logs in with the privilege it needs.
+    enable_secret: str | None = field(default=None, repr=False)
+    isolation_vlan: int = DEFAULT_ISOLATION_VLAN
+    # Whether dr writes its changes to the startup configuration (`save:` in the inventory).
+    save_config: bool = False
 
     @property
     def where(self) -> str:
@@ -64,9 +73,10 @@ class SwitchEndpoint(KnownHostsEntry):
 
 
 def scrub(text: str, endpoint: SwitchEndpoint) -> str:
-    """`text` without the switch's password, for anything that leaves this module."""
-    if endpoint.password:
-        return text.replace(endpoint.password, "********")
+    """`text` without the switch's secrets, for anything that leaves this module."""
+    for secret in (endpoint.password, endpoint.enable_secret):
+        if secret:
+            text = text.replace(secret, "********")
     return text
 
 
@@ -88,6 +98,7 @@ def open_connection(endpoint: SwitchEndpoint, session_log: Path | None = None) -
             port=endpoint.port,
             username=endpoint.username,
             password=endpoint.password,
+            secret=endpoint.enable_secret or "",
             pkey=_load_key(endpoint),
             use_keys=False,
             allow_agent=False,
@@ -106,6 +117,17 @@ def open_connection(endpoint: SwitchEndpoint, session_log: Path | None = None) -
         raise _connect_error(endpoint, exc) from None
     if known is None:
         _remember_host_key(endpoint, connection)
+    if endpoint.enable_secret is not None:
+        try:
+            escalate(connection, endpoint.device_type)
+        except Exception as exc:
+            with suppress(Exception):
+                connection.disconnect()
+            raise TransportError(
+                f"{endpoint.where} refused privileged mode ({endpoint.device_type}): "
+                f"{scrub(str(exc).strip(), endpoint) or type(exc).__name__}; check the "
+                f"enable_secret reference and the account's privilege on the switch"
+            ) from None
     return connection
 
 

@@ -18,9 +18,9 @@ from contextlib import suppress
 from typing import Literal
 
 import paramiko
-from netmiko.exceptions import ConfigInvalidException, ReadException
+from netmiko.exceptions import ConfigInvalidException, NetmikoBaseException, ReadException
 
-from orchestrator.errors import TransportError
+from orchestrator.errors import HostKeyRejected, TransportError
 from orchestrator.transports.netdev_commands import CommandSet
 from orchestrator.transports.netdev_records import (
     DeviceConnection,
@@ -96,18 +96,29 @@ class Conversation:
                 f"before that one were applied and any after it were not sent; check the port "
                 f"name and VLAN, and read the port's state before retrying"
             )
-        except ReadException:
-            reason = f"no prompt within {self.command_timeout:g}s"
+        except ReadException as exc:
+            said = self._scrub(str(exc)).strip().splitlines()
+            reason = f"no prompt within {self.command_timeout:g}s" + (
+                f" ({said[0]})" if said else ""
+            )
             problem = (
-                f"no prompt from {self.where} within {self.command_timeout:g}s after "
-                f"{list(sent)}; it may or may not have been applied: check the port's state "
-                f"before retrying"
+                f"{reason} from {self.where} after {list(sent)}; it may or may not have been "
+                f"applied: check the port's state before retrying"
             )
         except (OSError, EOFError, paramiko.SSHException) as exc:
             reason = f"connection lost: {self._scrub(str(exc)) or type(exc).__name__}"
             problem = (
                 f"lost the connection to {self.where} during {list(sent)} ({reason}); it may "
                 f"or may not have been applied: check the switch before retrying"
+            )
+        except (NetmikoBaseException, ValueError) as exc:
+            # Every other netmiko failure (a write that failed, a prompt it could not find,
+            # a VRP8 commit the device refused) carries the device's words: keep them.
+            words = self._scrub(str(exc)).strip() or type(exc).__name__
+            reason = f"{type(exc).__name__}: {words}"
+            problem = (
+                f"{self.where} did not complete {list(sent)}: {words}. It may or may not "
+                f"have been applied: read the port's state before retrying"
             )
         else:
             self._record(kind, sent, output, started, exchanges)
@@ -120,11 +131,18 @@ class Conversation:
         if kind == "command":
             return str(connection.send_command(sent[0], read_timeout=self.command_timeout))
         if kind == "config":
-            return connection.send_config_set(
+            output = connection.send_config_set(
                 list(sent),
                 error_pattern=self.commands.error_pattern,
                 read_timeout=self.command_timeout,
             )
+            if self.commands.commit:
+                # VRP8 keeps the lines in a candidate configuration until `commit`; netmiko
+                # raises ValueError with the device's answer if the commit fails. A set
+                # that failed part-way is never committed: the session is closed, and VRP8
+                # drops a closed session's uncommitted changes.
+                output += connection.commit()
+            return output
         save = self.commands.save
         assert save is not None
         response = save.confirm_response
@@ -154,11 +172,12 @@ class Conversation:
             self.close()
         try:
             self._connection = self._connect()
+        except (HostKeyRejected, SwitchOperationFailed):
+            raise  # a refused host key stays what it is: the run must stop on it
         except TransportError as exc:
-            # Part-way through an operation, keep what was exchanged for the journal.
-            if exchanges and not isinstance(exc, SwitchOperationFailed):
-                raise SwitchOperationFailed(exc.message, exchanges) from None
-            raise
+            # As a switch operation's failure, so that `ctx.switch()` journals it with
+            # what was exchanged until then (the reads of this operation, if any).
+            raise SwitchOperationFailed(exc.message, exchanges) from None
         return self._connection
 
     def _scrub(self, text: str) -> str:

@@ -1,21 +1,23 @@
-"""Read each vendor's port-status output into `PortStatus` rows.
+"""What a switch says about its ports, as `PortStatus` rows: the port fact.
 
 Each parser gets the outputs of its command set's status commands, in order, and
 returns one row per layer-2 port, named as the device printed it (`netdev` expands
-abbreviations). Only the columns we need are read, so a firmware that adds a column at
-the end still parses; a table we cannot find at all raises `ParseError`, which is how a
-wrong `device_type` in the inventory shows itself.
-
-The Cisco, Huawei and H3C formats were written against representative transcripts
-(tests/data/netdev/), not captures from real devices, none being available here.
+abbreviations), plus the VLAN interfaces (SVIs) it lists. The vendors' tables are read
+by TextFSM templates from ntc-templates (`netdev_textfsm`), which the
+network-automation community keeps for many OS releases; the Linux lab switch is read
+here from `ip -j` JSON. A table we cannot read raises `ParseError`, which is how a wrong
+`device_type` in the inventory shows itself.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+LinkType = Literal["access", "trunk", "hybrid", "dynamic", "member", "bridge"]
+ALL_VLANS = frozenset(range(1, 4095))
 
 
 class ParseError(ValueError):
@@ -27,14 +29,33 @@ class PortStatus:
     """One switch port as the runbooks see it.
 
     `admin_up`: not shut down by configuration. `link_up`: carrier / line protocol.
-    `domain`: what the port forwards for: its bridge (linux) or access VLAN, as text;
-    None when detached (no bridge, or the isolation VLAN) and for trunk or routed ports.
+    `domain`: the access VLAN (as text) or bridge the port is in; None when detached (no
+    bridge, or the isolation VLAN) and for every port that is not an access port.
+    `link_type`: access, trunk, hybrid, dynamic (negotiates trunking: Cisco DTP, Huawei
+    negotiation-auto/desirable), member (of an aggregate, which carries its VLANs), or
+    bridge (linux). `pvid`: the untagged/native VLAN. `vlans`: every VLAN the port's
+    configuration lets it carry, whatever its link state: what it forwards once up.
+    `detached`: set by `NetDevice`: out of every domain but the isolation VLAN.
     """
 
     name: str
     admin_up: bool
     link_up: bool
     domain: str | None
+    link_type: LinkType = "access"
+    pvid: int | None = None
+    vlans: frozenset[int] = field(default_factory=frozenset)
+    detached: bool = False
+
+    def forwards(self, domain: str | int) -> bool:
+        """Whether the port, as configured and administratively up, carries `domain`'s
+        traffic (the bridge's, or the VLAN's tagged or untagged)."""
+        if not self.admin_up:
+            return False
+        if self.link_type == "bridge":
+            return self.domain == str(domain)
+        text = str(domain).strip()
+        return text.isdigit() and int(text) in self.vlans
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -42,10 +63,53 @@ class PortStatus:
             "admin_up": self.admin_up,
             "link_up": self.link_up,
             "domain": self.domain,
+            "link_type": self.link_type,
+            "pvid": self.pvid,
+            "vlans": vlan_ranges(self.vlans),
+            "detached": self.detached,
         }
 
 
-def parse_linux(outputs: Sequence[str]) -> list[PortStatus]:
+@dataclass(frozen=True)
+class SwitchPorts:
+    """Everything one status read tells: the layer-2 ports and the VLANs with an SVI."""
+
+    ports: list[PortStatus]
+    vlan_interfaces: frozenset[int] = frozenset()
+
+
+def parse_vlans(items: Iterable[str]) -> frozenset[int]:
+    """`["1", "10", "20-25"]` or `["ALL"]` -> the VLAN numbers; ParseError on anything else."""
+    vlans: set[int] = set()
+    for item in items:
+        for part in item.replace(",", " ").split():
+            if part.upper() == "ALL":
+                return ALL_VLANS
+            if part.upper() in {"NONE", "-"}:
+                continue
+            low, _, high = part.partition("-")
+            if not low.isdigit() or (high and not high.isdigit()):
+                raise ParseError(f"{part!r} is not a VLAN or VLAN range")
+            vlans.update(range(int(low), int(high or low) + 1))
+    return frozenset(vlans)
+
+
+def vlan_ranges(vlans: Iterable[int]) -> str:
+    """`{1, 2, 3, 10}` -> "1-3,10", for records and messages."""
+    ordered = sorted(vlans)
+    parts: list[str] = []
+    first = 0
+    while first < len(ordered):
+        last = first
+        while last + 1 < len(ordered) and ordered[last + 1] == ordered[last] + 1:
+            last += 1
+        low, high = ordered[first], ordered[last]
+        parts.append(str(low) if low == high else f"{low}-{high}")
+        first = last + 1
+    return ",".join(parts)
+
+
+def parse_linux(outputs: Sequence[str]) -> SwitchPorts:
     """`ip -j -d link show`: every link but loopback and the bridges themselves."""
     (text,) = outputs
     try:
@@ -68,105 +132,7 @@ def parse_linux(outputs: Sequence[str]) -> list[PortStatus]:
                 admin_up="UP" in flags,
                 link_up="LOWER_UP" in flags,
                 domain=link.get("master") if in_bridge else None,
+                link_type="bridge",
             )
         )
-    return ports
-
-
-_CISCO_LINK_UP = {"connected", "monitoring"}
-
-
-def parse_cisco_ios(outputs: Sequence[str]) -> list[PortStatus]:
-    """`show interfaces status`. The Name column holds free text with spaces, so
-    Status and Vlan are read at the header's column positions, not by splitting."""
-    (text,) = outputs
-    lines = text.splitlines()
-    header = next(
-        (i for i, line in enumerate(lines) if line.startswith("Port") and " Vlan " in line),
-        None,
-    )
-    if header is None:
-        raise ParseError("no `Port Name Status Vlan ...` header")
-    status_at = lines[header].index("Status")
-    ports = []
-    for line in lines[header + 1 :]:
-        words = line[status_at:].split()
-        if not line.strip() or len(words) < 2:
-            continue
-        status, vlan = words[0], words[1]
-        ports.append(
-            PortStatus(
-                name=line.split()[0],
-                admin_up=status != "disabled",
-                link_up=status in _CISCO_LINK_UP,
-                # "trunk", "routed" and "unassigned" are not access VLANs.
-                domain=vlan if vlan.isdigit() else None,
-            )
-        )
-    return ports
-
-
-def _rows_after(text: str, header_words: tuple[str, ...]) -> list[list[str]]:
-    """Whitespace-split rows that follow the first line starting with `header_words`."""
-    rows: list[list[str]] | None = None
-    for line in text.splitlines():
-        words = line.split()
-        if rows is None:
-            if tuple(words[: len(header_words)]) == header_words:
-                rows = []
-            continue
-        if not words or set(line.strip()) == {"-"}:
-            continue
-        rows.append(words)
-    if rows is None:
-        raise ParseError(f"no `{' '.join(header_words)}` header")
-    return rows
-
-
-def parse_huawei(outputs: Sequence[str]) -> list[PortStatus]:
-    """`display interface brief` (PHY state) joined with `display port vlan` (link type
-    and PVID); only ports listed by the latter are layer-2 ports and are returned."""
-    brief, port_vlan = outputs
-    phy = {row[0]: row[1] for row in _rows_after(brief, ("Interface", "PHY")) if len(row) >= 2}
-    ports = []
-    for row in _rows_after(port_vlan, ("Port", "Link", "Type", "PVID")):
-        if len(row) < 3 or row[0] not in phy:
-            continue
-        name, link_type, pvid = row[0], row[1], row[2]
-        state = phy[name]
-        ports.append(
-            PortStatus(
-                name=name,
-                # "*down" is administratively down; "^down" (standby) is not.
-                admin_up=not state.startswith("*"),
-                link_up=state.startswith("up"),
-                domain=pvid if link_type == "access" and pvid.isdigit() else None,
-            )
-        )
-    return ports
-
-
-def parse_hp_comware(outputs: Sequence[str]) -> list[PortStatus]:
-    """`display interface brief`, bridge-mode section only (the route-mode section above
-    it lists VLAN interfaces, loopbacks and the management port)."""
-    (text,) = outputs
-    marker = "Brief information on interfaces in bridge mode"
-    if marker not in text:
-        raise ParseError(f"no `{marker}` section")
-    bridge_part = text.split(marker, 1)[1]
-    header = ("Interface", "Link", "Speed", "Duplex", "Type", "PVID")
-    ports = []
-    for row in _rows_after(bridge_part, header):
-        if len(row) < 6:
-            continue
-        name, link, _speed, _duplex, port_type, pvid = row[:6]
-        ports.append(
-            PortStatus(
-                name=name,
-                admin_up=link != "ADM",
-                link_up=link.startswith("UP"),
-                # Type A = access; a trunk's or hybrid's PVID is not its domain.
-                domain=pvid if port_type == "A" and pvid.isdigit() else None,
-            )
-        )
-    return ports
+    return SwitchPorts(ports)

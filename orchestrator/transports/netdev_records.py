@@ -27,6 +27,8 @@ class DeviceConnection(Protocol):
 
     def save_config(self, cmd: str, confirm: bool, confirm_response: str) -> str: ...
 
+    def commit(self) -> str: ...
+
     def is_alive(self) -> bool: ...
 
     def disconnect(self) -> None: ...
@@ -88,3 +90,9 @@ class SwitchOperationFailed(TransportError):
     def __init__(self, message: str, exchanges: Sequence[Exchange]) -> None:
         super().__init__(message)
         self.exchanges = tuple(exchanges)
+
+
+class IsolationVlanInUse(SwitchOperationFailed):
+    """The inventory's isolation VLAN is carried by a trunk, hybrid port or SVI of the
+    switch, so parking a port in it would not take the port out of service; nothing was
+    changed."""

@@ -15,6 +15,8 @@ list of calls `NetDevice` made on its connection with what the device answered:
       - save_config: write memory
         confirm_response: y          # only where the device asks [Y/N]
         output: ...
+      - commit: commit               # VRP8 only: the candidate configuration committed
+        output: ...
 
 `RecordedSession` stands in for the netmiko connection below `NetDevice`: every call
 must be the next recorded one, with exactly the recorded lines, or `ReplayMismatch`
@@ -36,7 +38,7 @@ from typing import Any
 import yaml
 from netmiko.exceptions import ConfigInvalidException
 
-_CALLS = ("send_command", "send_config_set", "save_config")
+_CALLS = ("send_command", "send_config_set", "save_config", "commit")
 
 
 class ReplayMismatch(AssertionError):
@@ -116,6 +118,13 @@ class RecordedSession:
             )
         return recorded.output
 
+    def commit(self) -> str:
+        recorded = self._expect("commit", ("commit",))
+        if "Failed to generate committed config" in recorded.output:
+            # As netmiko's huawei_vrpv8 driver does.
+            raise ValueError(f"Commit failed with following errors:\n\n{recorded.output}")
+        return recorded.output
+
     def is_alive(self) -> bool:
         return True
 
@@ -175,6 +184,11 @@ class RecordingConnection:
         output = str(self._connection.save_config(cmd, confirm, confirm_response))
         response = confirm_response if confirm else None
         self.calls.append(RecordedCall("save_config", (cmd,), output, response))
+        return output
+
+    def commit(self) -> str:
+        output = str(self._connection.commit())
+        self.calls.append(RecordedCall("commit", ("commit",), output))
         return output
 
     def is_alive(self) -> bool:

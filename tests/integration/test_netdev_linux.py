@@ -42,6 +42,11 @@ class SwitchNamespace:
     address: str
 
 
+def bridge_port(name: str, admin_up: bool, link_up: bool, domain: str | None) -> PortStatus:
+    """A lab switch port as dr reads it: in a bridge, or detached."""
+    return PortStatus(name, admin_up, link_up, domain, "bridge", detached=domain is None)
+
+
 def _free_subnet_octet() -> int:
     used = {cidr for _, cidr in netns.addresses(None)}
     for octet in random.sample(range(256), 256):
@@ -120,8 +125,8 @@ def test_ports_and_port_status(switches: SwitchSessions, endpoint: SwitchEndpoin
     ports = {status.name: status for status in device.ports()}
     assert {"mgmt0", "ln-1", "far-1", "xc-1", "xcfar-1"} <= set(ports)
     assert "br1" not in ports and "lo" not in ports
-    assert ports["ln-1"] == PortStatus("ln-1", admin_up=True, link_up=True, domain="br1")
-    assert device.port_status("xc-1") == PortStatus("xc-1", True, True, None)
+    assert ports["ln-1"] == bridge_port("ln-1", True, True, "br1")
+    assert device.port_status("xc-1") == bridge_port("xc-1", True, True, None)
     # What went over the wire is what a lab switch runs, nothing wrapped around it.
     assert [exchange.sent for exchange in device.transcript] == [
         ("ip -j -d link show",),
@@ -135,14 +140,14 @@ def test_detach_keeps_the_line_carrier_observable(
     device = switches.device(endpoint)
     change = device.detach("ln-1")
     assert change.changed
-    assert change.after == PortStatus("ln-1", admin_up=True, link_up=True, domain=None)
+    assert change.after == bridge_port("ln-1", True, True, None)
     assert netns.link_info(switch_ns.name, "ln-1").master is None
     assert [e.sent for e in change.exchanges if e.sent[0].startswith("ip link")] == [
         ("ip link set dev ln-1 nomaster",)
     ]
 
     netns.set_link(switch_ns.name, "far-1", False)  # the line is cut at its far end
-    assert device.port_status("ln-1") == PortStatus("ln-1", True, False, None)
+    assert device.port_status("ln-1") == bridge_port("ln-1", True, False, None)
     netns.set_link(switch_ns.name, "far-1", True)
     assert device.port_status("ln-1").link_up
 
@@ -156,7 +161,7 @@ def test_the_cable_swap_attach_is_idempotent(
     device.detach("ln-1")
     attached = device.attach("xc-1", "br1")
     assert attached.changed
-    assert attached.after == PortStatus("xc-1", True, True, "br1")
+    assert attached.after == bridge_port("xc-1", True, True, "br1")
     assert netns.link_info(switch_ns.name, "xc-1").master == "br1"
     assert "ip link set dev xc-1 master br1" in attached.sent
 
@@ -172,7 +177,7 @@ def test_disable_and_enable(
 ) -> None:
     device = switches.device(endpoint)
     down = device.disable("ln-1")
-    assert down.after == PortStatus("ln-1", admin_up=False, link_up=False, domain="br1")
+    assert down.after == bridge_port("ln-1", False, False, "br1")
     assert not netns.link_info(switch_ns.name, "ln-1").up
     assert not netns.link_info(switch_ns.name, "far-1").carrier  # the far end sees it
     assert not device.disable("ln-1").changed

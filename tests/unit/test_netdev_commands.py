@@ -34,18 +34,22 @@ VENDORS: dict[str, dict[str, Any]] = {
         "xc": "GigabitEthernet1/0/3",
         "xc_short": "Gi1/0/3",
         "trunk": "GigabitEthernet1/0/24",
-        "status": ["show interfaces status"],
+        "status": ["show interfaces status", "show interfaces switchport"],
         "detach": [
             "vlan 999",
             "exit",
             "interface GigabitEthernet1/0/1",
+            "switchport mode access",
             "switchport access vlan 999",
         ],
-        "attach": ["interface GigabitEthernet1/0/3", "switchport access vlan 10"],
+        "attach": [
+            "interface GigabitEthernet1/0/3",
+            "switchport mode access",
+            "switchport access vlan 10",
+        ],
         "disable": ["interface GigabitEthernet1/0/2", "shutdown"],
         "enable": ["interface GigabitEthernet1/0/2", "no shutdown"],
         "save": "write memory",
-        "rejected": "% Access VLAN does not exist",
     },
     "huawei": {
         "line": "GigabitEthernet0/0/1",
@@ -58,9 +62,14 @@ VENDORS: dict[str, dict[str, Any]] = {
             "vlan 999",
             "quit",
             "interface GigabitEthernet0/0/1",
+            "port link-type access",
             "port default vlan 999",
         ],
-        "attach": ["interface GigabitEthernet0/0/3", "port default vlan 10"],
+        "attach": [
+            "interface GigabitEthernet0/0/3",
+            "port link-type access",
+            "port default vlan 10",
+        ],
         "disable": ["interface GigabitEthernet0/0/2", "shutdown"],
         "enable": ["interface GigabitEthernet0/0/2", "undo shutdown"],
         "save": "save",
@@ -72,14 +81,19 @@ VENDORS: dict[str, dict[str, Any]] = {
         "xc": "GigabitEthernet1/0/3",
         "xc_short": "GE1/0/3",
         "trunk": "Ten-GigabitEthernet1/0/49",
-        "status": ["display interface brief"],
+        "status": ["display interface brief", "display vlan all"],
         "detach": [
             "vlan 999",
             "quit",
             "interface GigabitEthernet1/0/1",
+            "port link-type access",
             "port access vlan 999",
         ],
-        "attach": ["interface GigabitEthernet1/0/3", "port access vlan 10"],
+        "attach": [
+            "interface GigabitEthernet1/0/3",
+            "port link-type access",
+            "port access vlan 10",
+        ],
         "disable": ["interface GigabitEthernet1/0/2", "shutdown"],
         "enable": ["interface GigabitEthernet1/0/2", "undo shutdown"],
         "save": "save force",
@@ -101,6 +115,13 @@ def replay(vendor: str, scenario: str) -> tuple[NetDevice, RecordedSession, list
     return NetDevice("sw-test", vendor, connect), session, logins
 
 
+def view(status: PortStatus | None) -> tuple[str, bool, bool, str | None] | None:
+    """What the runbooks read of a port: name, admin state, carrier, access domain."""
+    if status is None:
+        return None
+    return (status.name, status.admin_up, status.link_up, status.domain)
+
+
 def config_lines(change: object) -> list[list[str]]:
     return [list(e.sent) for e in change.exchanges if e.kind == "config"]  # type: ignore[attr-defined]
 
@@ -111,22 +132,22 @@ def test_line_failover_sends_exactly_the_vendor_commands(vendor: str) -> None:
     device, session, _ = replay(vendor, "line-failover")
 
     ports = {status.name: status for status in device.ports()}
-    assert ports[names["line"]] == PortStatus(names["line"], True, False, "10")
+    assert view(ports[names["line"]]) == (names["line"], True, False, "10")
     # The cross-connect starts parked in the isolation VLAN: detached, carrier visible.
-    assert ports[names["xc"]] == PortStatus(names["xc"], True, True, None)
+    assert view(ports[names["xc"]]) == (names["xc"], True, True, None)
     assert ports[names["trunk"]].domain is None
 
     detached = device.detach(names["line"])
     assert detached.changed
     assert config_lines(detached) == [names["detach"]]
     assert detached.before is not None and detached.before.domain == "10"
-    assert detached.after == PortStatus(names["line"], True, False, None)
+    assert view(detached.after) == (names["line"], True, False, None)
     assert detached.sent == [*names["status"], *names["detach"], *names["status"]]
 
     attached = device.attach(names["xc"], 10)
     assert attached.changed
     assert config_lines(attached) == [names["attach"]]
-    assert attached.after == PortStatus(names["xc"], True, True, "10")
+    assert view(attached.after) == (names["xc"], True, True, "10")
 
     # Again, naming the port the way the device abbreviates it: nothing to do.
     again = device.attach(names["xc_short"], "10")
@@ -151,7 +172,7 @@ def test_disable_and_enable_are_idempotent(vendor: str) -> None:
 
     down = device.disable(names["tellers"])
     assert config_lines(down) == [names["disable"]]
-    assert down.after == PortStatus(names["tellers"], False, False, "10")
+    assert view(down.after) == (names["tellers"], False, False, "10")
 
     still_down = device.disable(names["tellers"])
     assert not still_down.changed
@@ -159,11 +180,13 @@ def test_disable_and_enable_are_idempotent(vendor: str) -> None:
 
     up = device.enable(names["tellers"])
     assert config_lines(up) == [names["enable"]]
-    assert up.after == PortStatus(names["tellers"], True, True, "10")
+    assert view(up.after) == (names["tellers"], True, True, "10")
     session.assert_finished()
 
 
-@vendors
+# IOS answers an attach to a missing VLAN by creating it (test_netdev_detach.py has that,
+# and an IOS line it rejects).
+@pytest.mark.parametrize("vendor", ["huawei", "hp_comware"])
 def test_a_rejected_line_fails_and_the_session_is_replaced(vendor: str) -> None:
     names = VENDORS[vendor]
     device, session, logins = replay(vendor, "rejected")
@@ -203,7 +226,10 @@ def test_save_answers_the_huawei_question_and_checks_the_answer() -> None:
 
 
 def test_the_password_never_reaches_a_record() -> None:
-    calls = [RecordedCall("send_command", ("show interfaces status",), "login hunter2 failed")]
+    calls = [
+        RecordedCall("send_command", ("show interfaces status",), "login hunter2 failed"),
+        RecordedCall("send_command", ("show interfaces switchport",), "hunter2"),
+    ]
     session = RecordedSession(calls, device_type="cisco_ios", source="t")
     device = NetDevice("sw", "cisco_ios", lambda: session, secrets=["hunter2"])
     with pytest.raises(SwitchOperationFailed) as failed:
@@ -251,10 +277,10 @@ def test_linux_parser_reads_bridges_bonds_and_carrier() -> None:
             "linkinfo": {"info_slave_kind": "bond"},
         },
     ]
-    assert parse_linux([json.dumps(links)]) == [
-        PortStatus("ln-1", True, True, "br1"),
-        PortStatus("xc-1", True, False, None),
-        PortStatus("eth3", True, True, None),
+    assert [view(port) for port in parse_linux([json.dumps(links)]).ports] == [
+        ("ln-1", True, True, "br1"),
+        ("xc-1", True, False, None),
+        ("eth3", True, True, None),
     ]
     with pytest.raises(ParseError):
         parse_linux(["-bash: ip: command not found"])
@@ -262,7 +288,10 @@ def test_linux_parser_reads_bridges_bonds_and_carrier() -> None:
 
 def test_a_wrong_device_type_shows_as_unexpected_output() -> None:
     h3c = (DATA / "hp_comware" / "admin-state.yaml").read_text()
-    calls = [RecordedCall("send_command", ("show interfaces status",), h3c)]
+    calls = [
+        RecordedCall("send_command", ("show interfaces status",), h3c),
+        RecordedCall("send_command", ("show interfaces switchport",), h3c),
+    ]
     session = RecordedSession(calls, device_type="cisco_ios", source="t")
     with pytest.raises(SwitchOperationFailed, match="check device_type"):
         NetDevice("sw", "cisco_ios", lambda: session).ports()
