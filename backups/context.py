@@ -3,7 +3,6 @@ the journal and a progress sink. Built once per command by the CLI (or a schedul
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,7 +82,7 @@ class BackupContext:
     def record(self, kind: str, data: dict[str, Any], *, run_id: str | None = None) -> None:
         """Append a journal event. Masked once more on the way in: whatever reached the
         data, no secret value we know of is written."""
-        safe = json.loads(self.masker(json.dumps(data, default=str)))
+        safe = self.masker.data(data)
         with self._journal_lock:
             if self._held is not None:
                 self._held.append((kind, safe, run_id))

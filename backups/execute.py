@@ -28,33 +28,17 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from backups import digests
+from orchestrator.masking import Masker
 
 log = logging.getLogger("dr.backups")
+
+__all__ = ["Masker", "Runner", "child_environment", "hook_environment"]
 
 JsonCallback = Callable[[dict[str, Any]], object]
 _CHUNK = 1 << 20
 _STDERR_LIMIT = 64 * 1024
 # How long a child interrupted by SIGINT may take to clean up (restic: its lock).
 STOP_GRACE_S = 5.0
-
-
-class Masker:
-    """Replaces every known secret value with ***."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str) -> None:
-        # Very short values would mask ordinary words; no real password is that short.
-        if len(secret) >= 4:
-            self._secrets.add(secret)
-
-    def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
 
 
 @dataclass
@@ -86,10 +70,35 @@ class PipelineResult:
         return self.consumer.timed_out
 
 
+# What a child may take from our environment: where programs and home are, language,
+# time zone, temporary and cache directories, trusted CAs and proxies. Nothing else:
+# our environment holds every secret of the inventory (env: references) and a child
+# gets only those it needs, in `extra`.
+_INHERITED = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "XDG_CACHE_HOME"}
+    | {"SSL_CERT_FILE", "SSL_CERT_DIR", "http_proxy", "https_proxy", "no_proxy"}
+    | {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+)
+
+
 def child_environment(extra: dict[str, str], drop_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
-    """Our environment minus variables that would steer the child (RESTIC_*, AWS_*, PG*
-    left over from the shell), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes)}
+    """The few harmless variables of ours (`_INHERITED`, LC_*) plus `extra`: no secret
+    reaches a child unless given here. `drop_prefixes` names variables that would steer
+    the child (RESTIC_*, AWS_*, PG*), kept out even if a future list inherited them."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (k in _INHERITED or k.startswith("LC_")) and not k.startswith(drop_prefixes)
+    }
+    env.update(extra)
+    return env
+
+
+def hook_environment(extra: dict[str, str], secret_names: Iterable[str]) -> dict[str, str]:
+    """A hook's environment: ours (a hook is the inventory author's own command and may
+    need it) minus every variable the inventory names as a secret, plus `extra`."""
+    hidden = set(secret_names)
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(extra)
     return env
 

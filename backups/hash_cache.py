@@ -31,6 +31,7 @@ from pathlib import Path
 
 from backups import digests
 from backups.locks import state_dir
+from orchestrator.private_files import private_directory, sync_directory
 
 # Format 1 held SHA-256 hashes without saying so; it is not read (see `_load`).
 FORMAT = "dr-hash-cache/2"
@@ -98,13 +99,17 @@ class HashCache:
             "files": {p: [*key, at, digest] for p, (key, at, digest) in self._current.items()},
         }
         with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_directory(self.path.parent)
             fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".staged-")
             self._staged = Path(temporary)
             with os.fdopen(fd, "w") as handle:
                 # One write of one string: json.dump's many small writes cost more
                 # (bench/backup_vs_restic.py, the "unchanged" case, writes the cache).
                 handle.write(json.dumps(document, separators=(",", ":")))
+                # On disk before `commit()` renames it: a power cut must not leave a
+                # cache that is the new name over no content.
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def commit(self) -> None:
         """Make the staged hashes the cache (restic stored the files they describe)."""
@@ -112,6 +117,7 @@ class HashCache:
         if staged is not None and self.path is not None:
             with contextlib.suppress(OSError):
                 os.replace(staged, self.path)
+                sync_directory(self.path.parent)
 
     def discard(self) -> None:
         """Drop staged hashes that were not committed (the run failed)."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from backups.restic.locks import LockInfo, restic_thinks_stale
 from orchestrator.errors import BackupSetBusy
+from orchestrator.private_files import private_directory
 
 if TYPE_CHECKING:
     from backups.session import RepositorySession
@@ -45,8 +46,7 @@ def state_dir() -> Path:
 @contextlib.contextmanager
 def backup_set_lock(name: str, *, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the lock of backup set `name`, or raise BackupSetBusy naming its holder."""
-    directory = state_dir() / "locks"
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory = private_directory(state_dir() / "locks")
     path = directory / f"backup-set-{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

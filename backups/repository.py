@@ -53,8 +53,10 @@ class Repository:
         if ref.kind == "file":
             env[f"{prefix}PASSWORD_FILE"] = str(ref.path)
         else:
-            # restic runs this itself; it prints the variable restic inherited from us.
+            # restic runs this itself; it prints the variable restic inherited from us,
+            # given to restic explicitly (children inherit no secrets by default).
             env[f"{prefix}PASSWORD_COMMAND"] = f"printenv {ref.target}"
+            env[ref.target] = resolve_secret(ref)
         return env
 
     def credentials_environment(self) -> dict[str, str]:

@@ -162,7 +162,10 @@ def _validate(
     if not checks:
         return
     started = time.monotonic()
-    with connect(scratch, scratch_database) as conn:
+    # As the role that may only read, in read-only transactions: the queries come from
+    # the inventory and the data from production, and neither may change anything.
+    with connect(scratch, scratch_database, validator=True) as conn:
+        conn.set_session(readonly=True)
         for check in checks:
             result = run_validation(conn, check, snapshot_time, ctx.inventory.timezone)
             result["database"] = database

@@ -12,7 +12,7 @@ from typing import Any
 from backups import manifest as mf
 from backups.alongside import at_lower_priority
 from backups.context import BackupContext
-from backups.execute import Runner, child_environment
+from backups.execute import Runner, hook_environment
 from backups.hash_cache import HashCache, now_ns
 from backups.locks import backup_set_lock
 from backups.restic.backup import BackupOutput, is_progress, parse_status
@@ -228,7 +228,7 @@ def _database(
     from backups.sources.postgres import dump_target
     from backups.sources.postgres_dump import dump_database
 
-    target = dump_target(ctx.inventory, database)
+    target = dump_target(ctx.inventory, database, query_timeout_s=ctx.backup_set.timeouts.query)
     part_name = mf.database_part_name(database.name)
     part = dump_database(
         session,
@@ -282,12 +282,14 @@ def _copy(ctx: BackupContext, result: BackupResult) -> None:
 def _hooks(ctx: BackupContext, result: BackupResult, when: str) -> None:
     commands = getattr(ctx.backup_set.hooks, when)
     runner = Runner(ctx.masker)
-    env = child_environment(
+    secrets = (ref.target for _, ref in ctx.inventory.secret_refs() if ref.kind == "env")
+    env = hook_environment(
         {
             "DR_BACKUP_SET": ctx.backup_set.name,
             "DR_BACKUP_RUN": result.run_id,
             "DR_BACKUP_STATUS": result.status,
-        }
+        },
+        secrets,
     )
     limit = ctx.backup_set.timeouts.hook
     for command in commands:

@@ -3,7 +3,6 @@ the masker and the journal. Built once per command by the CLI (or a scheduler)."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,7 +52,7 @@ class PitrContext:
         journal = self.opened_journal()
         if journal is None:
             return
-        safe = json.loads(self.masker(json.dumps(data, default=str)))
+        safe = self.masker.data(data)
         journal.append(
             kind,
             run_id=run_id,

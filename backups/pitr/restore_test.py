@@ -156,8 +156,14 @@ def _validate(
 ) -> None:
     database, zone = _database(ctx), ctx.inventory.timezone
     started = time.monotonic()
-    for check in ctx.backup_set.restore_test.validations:
-        with contextlib.closing(scratch.connect(check.database or database)) as conn:
+    checks = ctx.backup_set.restore_test.validations
+    if checks:
+        scratch.add_validator()
+    for check in checks:
+        # As a role that may only read, read-only: the queries run on production data.
+        target = check.database or database
+        with contextlib.closing(scratch.connect(target, validator=True)) as conn:
+            conn.set_session(readonly=True)
             result = run_validation(conn, check, point.moment, zone)
         result["database"] = check.database or database
         record.validations.append(result)

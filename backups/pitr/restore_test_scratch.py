@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pwd
 import re
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from orchestrator.postgresql.errors import PostgresError
 from orchestrator.postgresql.local_cluster import SUPERUSER, LocalCluster
 
 TARGET, END_OF_ARCHIVE = "target", "end of archive"
+VALIDATOR = "dr_validate"
 SCRATCH_SETTINGS = {
     "hot_standby": "off",
     "archive_mode": "off",
@@ -68,17 +70,24 @@ class Recovery:
 
 
 class RestoredCluster(LocalCluster):
-    """`owner`: the account the restored files belong to (pgBackRest's, PostgreSQL's)."""
+    """`owner`: the account the restored files belong to (pgBackRest's, PostgreSQL's).
+
+    It listens on its Unix socket only, and the validations run as `VALIDATOR`, a role
+    that may only read (see `backups.restore.scratch_pg`). Its environment is ours:
+    its restore_command reads `env:` secrets from it (`backups.pgbackrest.archiving`)."""
 
     def __init__(self, data_dir: Path, owner: pwd.struct_passwd) -> None:
         super().__init__(
             data_dir,
             port=find_free_port(),
+            listen_address="",
+            allowed_networks=[],
             name="dr-pitr-restore-test",
             extra_settings=SCRATCH_SETTINGS,
         )
         self._owner = owner
         self._log_offset = 0
+        self.validator_password = secrets.token_urlsafe(18)
 
     def recover(self, timeout: float) -> Recovery:
         """Start the server, wait until it is promoted, and say where replay stopped."""
@@ -107,12 +116,24 @@ class RestoredCluster(LocalCluster):
             detail=detail,
         )
 
-    def connect(self, database: str) -> PgConnection:
-        """A session as the superuser, over the socket (peer: our own access rules)."""
+    def connect(self, database: str, *, validator: bool = False) -> PgConnection:
+        """A session over the socket: as the superuser (peer: our own access rules), or
+        as the read-only `VALIDATOR` (made by `add_validator`)."""
+        if validator:
+            return psycopg2.connect(
+                host=str(self.socket_dir), port=self.port, user=VALIDATOR, dbname=database,
+                password=self.validator_password, connect_timeout=10,
+                application_name="dr-restore-test",
+            )  # fmt: skip
         return psycopg2.connect(
             host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname=database,
             connect_timeout=10, application_name="dr-restore-test",
         )  # fmt: skip
+
+    def add_validator(self) -> None:
+        """The role the inventory's validation queries run as: it may read, nothing more."""
+        self.create_role(VALIDATOR, self.validator_password)
+        self.psql(f"GRANT pg_read_all_data TO {VALIDATOR};")
 
     # -- internals ----------------------------------------------------------------------
 

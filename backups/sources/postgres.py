@@ -11,7 +11,11 @@ and lists every table's data.
 Otherwise its snapshot is forgotten and the run fails: a snapshot that looks valid but
 holds a broken dump is the worst outcome a backup can have.
 
-The password goes to pg_dump as PGPASSWORD in its own environment only.
+The password goes to pg_dump as PGPASSWORD in its own environment only, and so does the
+database's name (PGDATABASE): pg_dump reads a `--dbname` holding `=` as a whole
+connection string, which could send the dump, and the password, to another server. TLS
+follows the pair's `sslmode`/`sslrootcert`; every statement of our own (row counts,
+checksums) has a time limit, so a locked table fails the backup instead of hanging it.
 """
 
 from __future__ import annotations
@@ -64,13 +68,18 @@ class DumpTarget:
     port: int
     user: str
     password_ref: Any  # SecretRef | None
+    sslmode: str = "prefer"
+    sslrootcert: str | None = None
+    query_timeout_s: int = 3600
 
     @property
     def label(self) -> str:
         return f"{self.name} on {self.address}:{self.port}"
 
 
-def dump_target(inventory: Inventory, database: BackupDatabase) -> DumpTarget:
+def dump_target(
+    inventory: Inventory, database: BackupDatabase, *, query_timeout_s: int = 3600
+) -> DumpTarget:
     if database.host_pair is None:
         raise UserInputError(
             f"database {database.name!r}: name the host_pair whose server holds it"
@@ -88,6 +97,9 @@ def dump_target(inventory: Inventory, database: BackupDatabase) -> DumpTarget:
         port=pair.database.port,
         user=pair.database.user,
         password_ref=pair.database.password,
+        sslmode=pair.database.sslmode,
+        sslrootcert=str(pair.database.sslrootcert) if pair.database.sslrootcert else None,
+        query_timeout_s=query_timeout_s,
     )
 
 
@@ -103,7 +115,15 @@ def pg_program(name: str) -> str:
 
 
 def client_environment(target: DumpTarget, masker: Masker) -> dict[str, str]:
-    extra = {"PGCONNECT_TIMEOUT": "10", "PGAPPNAME": "dr-backup"}
+    extra = {
+        "PGCONNECT_TIMEOUT": "10",
+        "PGAPPNAME": "dr-backup",
+        # Read as a name only, never as a connection string (unlike --dbname).
+        "PGDATABASE": target.name,
+        "PGSSLMODE": target.sslmode,
+    }
+    if target.sslrootcert is not None:
+        extra["PGSSLROOTCERT"] = target.sslrootcert
     if target.password_ref is not None:
         password = resolve_secret(target.password_ref)
         masker.add(password)
@@ -121,7 +141,6 @@ def dump_command(target: DumpTarget, snapshot: str) -> list[str]:
         "--host", target.address,
         "--port", str(target.port),
         "--username", target.user,
-        "--dbname", target.name,
     ]  # fmt: skip
 
 
@@ -142,6 +161,9 @@ def exported_snapshot(target: DumpTarget, masker: Masker) -> Iterator[Any]:
             dbname=target.name,
             connect_timeout=10,
             application_name="dr-backup",
+            sslmode=target.sslmode,
+            sslrootcert=target.sslrootcert,
+            options=f"-c statement_timeout={target.query_timeout_s * 1000}",
         )
     except psycopg2.Error as err:
         message = masker(str(err).strip())

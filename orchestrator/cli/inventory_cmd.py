@@ -10,11 +10,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, printable
 from orchestrator.cli.options import InventoryOption
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory, SecretRef, format_duration, load_inventory
+from orchestrator.inventory.cleartext import cleartext_warnings
 from orchestrator.inventory.secrets import secret_warning
+from orchestrator.private_files import write_atomically
 
 app = typer.Typer(
     help="Check and show inventories (资产清单): sites, hosts, lines, power, backups, contacts.",
@@ -29,6 +31,8 @@ def check(file: FileArg) -> None:
     """Validate FILE; list every problem as FILE:LINE: field: message (exit 2) or say ok."""
     inventory = load_inventory(file)
     _warn_about_secrets(inventory)
+    for warning in cleartext_warnings(inventory):
+        error_console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
     summary = f"{file}: ok — {_summary(inventory)} (environment: {inventory.environment})"
     # soft_wrap: one line per result, whatever the terminal width, so scripts can grep it.
     console.print(Text(summary), soft_wrap=True)
@@ -78,7 +82,7 @@ def ansible(
     if output is None:
         sys.stdout.write(text)
         return
-    output.write_text(text)
+    write_atomically(output, text)
     console.print(Text(f"{output}: Ansible inventory of {_summary(inv)}"), soft_wrap=True)
 
 
@@ -125,15 +129,16 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for column in columns:
         table.add_column(column)
     for row in rows:
-        # Text cells: names from the file are shown as written, never read as rich markup.
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+        # Text cells: names from the file are shown as written, never read as rich markup;
+        # escaped before the table measures them (the console would escape them anyway).
+        table.add_row(*(Text("" if v is None else printable(str(v))) for v in row))
     console.print(table)
 
 
 def _print_tables(inv: Inventory) -> None:
     console.print(
         Text.assemble(
-            (inv.name, "bold"),
+            (printable(inv.name), "bold"),
             f"  environment: {inv.environment}  timezone: {inv.timezone}\n",
             f"source: {inv.source_path}\nsha256: {inv.digest}",
         )

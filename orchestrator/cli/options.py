@@ -25,7 +25,8 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="Journal database URL (default: DR_DB, else the per-user SQLite "
+        help="Journal database URL, or a reference to one (env:NAME, file:PATH) so that "
+        "no password shows in the process list (default: DR_DB, else the per-user SQLite "
         "file ~/.local/state/dr/journal.sqlite3).",
         show_default=False,
     ),
@@ -69,7 +70,13 @@ ParamOption = Annotated[
 
 def open_journal(db: str | None) -> Journal:
     from orchestrator.journal import Journal, resolve_journal_url
+    from orchestrator.journal.location import password_on_command_line
 
+    warning = password_on_command_line(db)
+    if warning is not None:
+        from orchestrator.cli.console import error_console
+
+        error_console.print(f"[yellow]warning: {warning}[/]")
     return Journal(resolve_journal_url(db))
 
 

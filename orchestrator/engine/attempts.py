@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.engine.context import StepContext
 from orchestrator.engine.plan import PlannedStep
 from orchestrator.engine.state import RunState
-from orchestrator.errors import DrError
+from orchestrator.errors import DrError, JournalError
 from orchestrator.journal.records import StepRecord
 from orchestrator.runbook import StepKind, Verdict, seconds
 
@@ -83,6 +83,10 @@ def run_on_host(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
             return HostOutcome(name, "succeeded", _summary(result))
+        except JournalError:
+            # The action may have taken effect and the journal cannot say so: trying it
+            # again could do it twice. Stop the run; `dr resume` asks the verify first.
+            raise
         except Exception as err:  # a runbook's own bug must fail the step, not the engine
             error = describe(err)
             journal.append(

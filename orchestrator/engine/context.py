@@ -10,6 +10,7 @@ from orchestrator.engine.endpoints import ssh_endpoint, switch_endpoint
 from orchestrator.engine.incident_link import raise_incident_level
 from orchestrator.engine.state import RunState
 from orchestrator.errors import StepFailed, TransportError
+from orchestrator.masking import known_secrets
 from orchestrator.notify import DeliveryResult, Message, deliver
 from orchestrator.runbook import Marker
 from orchestrator.text import Text, as_text
@@ -89,7 +90,8 @@ class StepContext:
         target = self.inventory.host(host) if isinstance(host, str) else host
         endpoint = ssh_endpoint(target, self.inventory, mode=self.mode)
         result = self._state.ssh.run(endpoint, command, timeout=timeout, stdin=stdin)
-        self._record_command("ssh", target.name, command, _result_record(result))
+        secrets = [stdin.decode(errors="replace") if isinstance(stdin, bytes) else stdin or ""]
+        self._record_command("ssh", target.name, command, _result_record(result), secrets)
         if not warn and not result.ok:
             raise StepFailed(f"`{command}` on {target.name} {_exit_detail(result)}")
         return result
@@ -115,25 +117,34 @@ class StepContext:
         host = about.name if about is not None and not isinstance(about, str) else about
         shown = command_line(command)
         facts: dict[str, Any] = {"env": sorted(env)} if env else {}
+        secrets = [stdin or "", *(env or {}).values()]
         try:
             result = run_local(command, timeout=timeout, stdin=stdin, env=env)
         except TransportError as err:
-            self._record_command("local", host, shown, {**facts, "error": err.message})
+            self._record_command("local", host, shown, {**facts, "error": err.message}, secrets)
             raise
-        self._record_command("local", host, shown, {**facts, **_result_record(result)})
+        self._record_command("local", host, shown, {**facts, **_result_record(result)}, secrets)
         if not warn and not result.ok:
             raise StepFailed(f"`{shown}` on this machine {_exit_detail(result)}")
         return result
 
     def _record_command(
-        self, transport: str, host: str | None, command: str, outcome: dict[str, Any]
+        self,
+        transport: str,
+        host: str | None,
+        command: str,
+        outcome: dict[str, Any],
+        secrets: Sequence[str] = (),
     ) -> None:
+        # Masked with every secret the process has read and this command's own (its
+        # stdin, its environment): a command may echo what it was given.
+        mask = known_secrets(secrets)
         self._state.journal.append(
             "command",
             run_id=self.run_id,
             step_id=self.path,
             host=host,
-            data={"transport": transport, "command": command, **outcome},
+            data=mask.data({"transport": transport, "command": command, **outcome}),
         )
 
     def switch(self, name: str) -> JournaledSwitch:

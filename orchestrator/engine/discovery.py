@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+from orchestrator.engine.runbook_digest import runbook_digest
 from orchestrator.errors import RunbookDefinitionError, RunbookNotFound
 from orchestrator.runbook import Runbook
 
@@ -106,7 +107,7 @@ def _load_file(path: Path) -> ModuleType:
 
 def _collect(module: ModuleType, found: dict[str, Runbook]) -> None:
     source = getattr(module, "__file__", None) or module.__name__
-    digest = _file_digest(source)
+    digest = runbook_digest(source)
     for value in vars(module).values():
         if not isinstance(value, Runbook):
             continue
@@ -118,13 +119,6 @@ def _collect(module: ModuleType, found: dict[str, Runbook]) -> None:
         value.source_file = source
         value.digest = digest
         found[value.name] = value
-
-
-def _file_digest(path: str) -> str:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def _load_failure(where: str, err: Exception) -> str:

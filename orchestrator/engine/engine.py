@@ -88,7 +88,8 @@ class Engine:
         )
         self.journal.create_run(record)
         state = self._state(record, inventory, options)
-        return self._execute(state, runbook, plan, prior={}, resumed=False)
+        with self.journal.run_lease().hold(record.id):
+            return self._execute(state, runbook, plan, prior={}, resumed=False)
 
     def resume(
         self,
@@ -97,6 +98,14 @@ class Engine:
         options: RunOptions,
         *,
         allow_changed: bool = False,
+    ) -> RunOutcome:
+        self.journal.get_run(run_id)  # an unknown run is refused before any lease is taken
+        # The lease first: of two resumes of one run, only its holder reads and goes on.
+        with self.journal.run_lease().hold(run_id):
+            return self._resume(run_id, inventory, options, allow_changed=allow_changed)
+
+    def _resume(
+        self, run_id: str, inventory: Inventory, options: RunOptions, *, allow_changed: bool
     ) -> RunOutcome:
         record = self.journal.get_run(run_id)
         runbook = self.registry.get(record.runbook)

@@ -9,7 +9,14 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestrator.inventory.durations import Duration
-from orchestrator.inventory.field_types import AbsolutePath, Cron, Port, ResticLocation, ResticTag
+from orchestrator.inventory.field_types import (
+    AbsolutePath,
+    Cron,
+    DatabaseName,
+    Port,
+    ResticLocation,
+    ResticTag,
+)
 from orchestrator.inventory.names import Label, Name
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
@@ -19,7 +26,7 @@ from orchestrator.inventory.strict import StrictModel
 class BackupDatabase(StrictModel):
     """A PostgreSQL database dumped (pg_dump -Fc) straight into the repository."""
 
-    name: Label  # the database to dump, on the pair's server
+    name: DatabaseName  # the database to dump, on the pair's server
     host_pair: Name | None = None
     source: Literal["primary", "standby"] = "primary"
     format: Literal["custom"] = "custom"
@@ -105,6 +112,8 @@ class BackupTimeouts(StrictModel):
     dump: Duration = Field(default=6 * 3600, ge=1)
     # Any other single restic command (backup of the files, copy, check, prune, dump).
     restic: Duration = Field(default=24 * 3600, ge=1)
+    # One statement on the database server: each table's row count and checksum.
+    query: Duration = Field(default=3600, ge=1)
 
 
 class RestoreExpect(StrictModel):

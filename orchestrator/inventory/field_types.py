@@ -14,7 +14,8 @@ AlertLevel = Literal["blue", "yellow", "orange", "red"]
 # The seed's three alert categories; each has its own escalation rules (DOMAIN.md).
 AlertCategory = Literal["network", "equipment", "system"]
 Network = Literal["funds", "nonfunds"]
-Port = Annotated[int, Field(ge=1, le=65535)]
+# strict: YAML's `true` is no port (lax validation would read it as port 1).
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 
 
 def _port_name_as_text(value: Any) -> Any:
@@ -135,3 +136,28 @@ Cron = Annotated[str, AfterValidator(_check_cron)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 AbsolutePath = Annotated[str, AfterValidator(_check_absolute)]
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+# What pg_dump and libpq would read as a connection string rather than a name ("host=x
+# dbname=y" redirects the dump, and its password, elsewhere), or cannot hold: PostgreSQL
+# keeps 63 bytes of a name.
+_DB_NAME_UNSAFE = re.compile(r"[\s='\"\\\x00-\x1f\x7f]")
+
+
+def _check_database_name(value: str) -> str:
+    if not value or _DB_NAME_UNSAFE.search(value) or "://" in value:
+        raise PydanticCustomError(
+            "database_name",
+            "a database name may not be empty or hold spaces, '=', quotes, backslashes, "
+            "control characters or '://' (a client would read it as a connection string)",
+        )
+    if len(value.encode()) > 63:
+        raise PydanticCustomError("database_name", "PostgreSQL keeps at most 63 bytes of a name")
+    return value
+
+
+DatabaseName = Annotated[str, AfterValidator(_check_database_name)]
+"""The name of a PostgreSQL database, never a connection string."""
+
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+"""libpq's sslmode; production expects verify-full (`dr inventory check` warns otherwise)."""

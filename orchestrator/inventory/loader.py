@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from orchestrator.errors import InventoryError, Problem
+from orchestrator.inventory.cleartext import production_refusals
+from orchestrator.inventory.limits import MAX_FILE_BYTES, long_names
 from orchestrator.inventory.models import Inventory
 from orchestrator.inventory.paths import BASE_DIR
 from orchestrator.inventory.references import check_references
@@ -37,6 +39,8 @@ def load_inventory(path: Path | str) -> Inventory:
     for finding in check_references(located.data, located.line_of):
         line = located.line_of(finding.path)
         problems.append(Problem(file, line, render_path(finding.path), finding.message))
+    for where, message in [*long_names(located.data), *production_refusals(located.data)]:
+        problems.append(Problem(file, located.line_of(where), render_path(where), message))
 
     if problems or inventory is None:
         raise InventoryError(_in_file_order(problems))
@@ -46,7 +50,13 @@ def load_inventory(path: Path | str) -> Inventory:
 
 def _read(source: Path, file: str) -> bytes:
     try:
-        return source.read_bytes()
+        with source.open("rb") as handle:
+            # One byte more than the limit tells a file at the limit from one above it.
+            content = handle.read(MAX_FILE_BYTES + 1)
+        if len(content) > MAX_FILE_BYTES:
+            message = f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not an inventory"
+            raise InventoryError([Problem(file, None, "", message)])
+        return content
     except FileNotFoundError:
         message = "no such file; check the path"
     except IsADirectoryError:

@@ -49,6 +49,11 @@ class SmtpSettings(StrictModel):
     port: Port = 25
     sender: Email = Field(alias="from")
     starttls: bool = False
+    # Implicit TLS from the first byte (SMTPS, usually port 465), instead of STARTTLS.
+    tls: bool = False
+    # A login (its password) is sent only over TLS; a drill's test server may lack it,
+    # and only a drill inventory may say so (`dr inventory check` refuses it elsewhere).
+    allow_cleartext_login: bool = False
     username: str | None = None
     password: SecretRef | None = None
     timeout: float = Field(default=10, gt=0)
@@ -57,6 +62,8 @@ class SmtpSettings(StrictModel):
     def _login_needs_both(self) -> SmtpSettings:
         if (self.username is None) != (self.password is None):
             raise ValueError("smtp: give both username and password (a reference), or neither")
+        if self.starttls and self.tls:
+            raise ValueError("smtp: choose starttls or tls (implicit TLS), not both")
         return self
 
 

@@ -8,17 +8,29 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, IPvAnyAddress, Tag
 
-from orchestrator.inventory.field_types import HttpUrl, Port, PortName, Vip
+from orchestrator.inventory.field_types import (
+    DatabaseName,
+    HttpUrl,
+    Port,
+    PortName,
+    SslMode,
+    Vip,
+)
 from orchestrator.inventory.names import Label, Name
+from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
 
 
 class Database(StrictModel):
     port: Port = 5432
-    name: str
+    name: DatabaseName
     user: str
     password: SecretRef | None = None
+    # TLS to the server (libpq's sslmode, and the CA file its certificate must chain to):
+    # production wants verify-full; "prefer" (libpq's default) checks no certificate.
+    sslmode: SslMode = "prefer"
+    sslrootcert: InventoryPath | None = None
     # Streaming replication (rebuild-standby): the role a standby connects as, its
     # password, and each pair host's address for replication where that is not its
     # inventory address (a data-centre LAN apart from the management network).

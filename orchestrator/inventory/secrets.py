@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from orchestrator.errors import SecretUnavailable
 from orchestrator.inventory.paths import anchor_path
+from orchestrator.masking import remember_secret
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -119,8 +120,10 @@ def resolve_secret(ref: SecretRef) -> str:
             raise SecretUnavailable(
                 f"secret {ref} is set but empty; export {ref.target}=... before running"
             )
-        return value
-    return _read_secret_file(ref)
+    else:
+        value = _read_secret_file(ref)
+    remember_secret(value)
+    return value
 
 
 def _read_secret_file(ref: SecretRef) -> str:

@@ -14,6 +14,9 @@ class StrictModel(BaseModel):
 
     A default with constraints is written `Field(default=10, gt=0)`, by keyword: the type
     checker reads a positional one as no default, and then the model as not buildable
-    without arguments (`Field(default_factory=Model)` elsewhere fails to check)."""
+    without arguments (`Field(default_factory=Model)` elsewhere fails to check).
 
-    model_config = ConfigDict(extra="forbid")
+    No number may be infinite or NaN (YAML's `.inf`, `.nan`): an infinite timeout never
+    fires, and NaN compares false with every bound, so `gt=0` would let it through."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)

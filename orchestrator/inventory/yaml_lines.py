@@ -15,6 +15,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from orchestrator.errors import InventoryError, Problem
+from orchestrator.inventory.limits import MAX_EXPANDED_VALUES, TooLarge, expanded_size
 
 DataPath = tuple[Any, ...]
 """Keys and list indices from the document's root to a value, e.g. ("hosts", 2, "ssh")."""
@@ -50,6 +51,7 @@ def parse_yaml(text: str, file: str) -> LocatedData:
         root = loader.get_single_node()
         if root is None:
             return LocatedData(data=None)
+        expanded_size(root)
         builder = _Builder(loader, file)
         data = builder.build(root, ())
     except yaml.MarkedYAMLError as err:
@@ -59,6 +61,12 @@ def parse_yaml(text: str, file: str) -> LocatedData:
         raise InventoryError(
             [Problem(file, None, "", f"not a readable YAML file: {err}")]
         ) from None
+    except TooLarge:
+        message = (
+            f"the YAML's aliases would expand to more than {MAX_EXPANDED_VALUES} values, "
+            "far more than any inventory holds; write the values out instead of nesting aliases"
+        )
+        raise InventoryError([Problem(file, None, "", message)]) from None
     except RecursionError:
         raise InventoryError(
             [Problem(file, None, "", "the YAML is nested too deeply to be an inventory")]

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from orchestrator.private_files import create_private
+
 # Execution options of a connection that will write: see make_engine.
 WRITE: dict[str, Any] = {"dr_write": True}
 
@@ -23,7 +25,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only: SQLite gives its -wal and -shm files the database file's mode.
+        create_private(Path(parsed.database))
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -48,6 +48,19 @@ runs = Table(
     Column("owner_host", String(200)),
 )
 
+# Who is carrying a run out now (orchestrator/journal/run_lease.py): one row per run,
+# taken in one serialised transaction, so two `dr resume` of one run cannot both go on.
+run_leases = Table(
+    "run_leases",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("holder", String(200)),
+    Column("host", String(200)),
+    Column("pid", Integer),
+    Column("since", String(40)),
+    Column("expires_at", Float),  # epoch seconds: compares the same on both databases
+)
+
 steps = Table(
     "steps",
     metadata,

@@ -29,6 +29,7 @@ from orchestrator.journal.chain import verify_events as _verify_events
 from orchestrator.journal.database import WRITE, make_engine
 from orchestrator.journal.hot_sql import HotSql
 from orchestrator.journal.records import EventRecord, MeasurementRecord, RunRecord, StepRecord
+from orchestrator.journal.run_lease import RunLease
 
 Projection = Callable[[Connection], None]
 
@@ -302,6 +303,10 @@ class Journal:
 
     def describe(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
+
+    def run_lease(self) -> RunLease:
+        """The runs' leases in this database: one process carries a run out at a time."""
+        return RunLease(self._engine)
 
     # ---- internals -----------------------------------------------------------------
 

@@ -95,6 +95,12 @@ def _with_retries(
                 return DeliveryResult(channel, recipient, False, attempt, error)
         except DrError as err:  # a secret that cannot be read: asking again will not help
             return DeliveryResult(channel, recipient, False, attempt, err.message)
+        except Exception as err:
+            # A fault of ours must not stop the notices after this one; its text may hold
+            # a secret (a URL's token), so only its class is kept, and no traceback.
+            error = f"{channel}: unexpected {type(err).__name__} (its text may hold a secret)"
+            log.debug("%s to %s failed with %s", channel, recipient, type(err).__name__)
+            return DeliveryResult(channel, recipient, False, attempt, error)
         log.warning("%s to %s, attempt %d failed: %s", channel, recipient, attempt, error)
         if attempt <= retries:
             sleep(backoff * 2 ** (attempt - 1))

@@ -1,7 +1,9 @@
 """Chat-bot webhooks: a generic JSON POST, and the WeCom, DingTalk and Feishu bot formats.
 
 A bot URL carries its access token, so it is a secret reference and never appears in a
-message, a log or the journal; errors name the webhook, not the URL.
+message, a log or the journal; errors name the webhook, not the URL. That holds for a
+malformed URL too: it is checked here before urllib sees it, because urllib's and
+http.client's errors quote the URL they refused.
 
 Signing (the bots' "加签" setting), HMAC-SHA256 then base64:
 - DingTalk: key = secret, message = f"{timestamp_ms}\\n{secret}"; the timestamp and the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import urllib.error
@@ -32,7 +35,7 @@ from orchestrator.notify.message import Message
 def post_webhook(
     hook: Webhook, message: Message, contacts: list[Contact], now: float | None = None
 ) -> None:
-    url = resolve_secret(hook.url).strip()
+    url = _checked_url(hook, resolve_secret(hook.url).strip())
     secret = resolve_secret(hook.secret) if hook.secret is not None else None
     moment = time.time() if now is None else now
     body = payload(hook, message, contacts)
@@ -77,6 +80,29 @@ def feishu_signature(secret: str, timestamp_s: int) -> dict[str, str]:
     return {"timestamp": str(timestamp_s), "sign": base64.b64encode(digest).decode()}
 
 
+def _checked_url(hook: Webhook, url: str) -> str:
+    """`url` if it is a plain http(s) URL; else a permanent failure that does not quote
+    it (no scheme such as file:// that would read or write on this machine)."""
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        problem = "cannot be parsed"
+    else:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "is not an http:// or https:// URL with a host"
+        elif any(c.isspace() or not c.isprintable() for c in url):
+            problem = "contains spaces or control characters"
+    if problem is not None:
+        raise DeliveryFailed(
+            f"webhook {hook.name} ({hook.kind}): the URL read from {hook.url} {problem}; "
+            "fix that secret",
+            permanent=True,
+        )
+    return url
+
+
 def _with_query(url: str, extra: dict[str, str]) -> str:
     joiner = "&" if urllib.parse.urlsplit(url).query else "?"
     return url + joiner + urllib.parse.urlencode(extra)
@@ -100,6 +126,9 @@ def _post(hook: Webhook, url: str, body: dict[str, Any]) -> None:
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise DeliveryFailed(f"{where}: cannot reach it ({reason})") from None
+    except (ValueError, http.client.HTTPException) as err:
+        # Their messages may quote the URL, and with it the token: the class name only.
+        raise DeliveryFailed(f"{where}: the request failed ({type(err).__name__})") from None
     _check_bot_reply(hook, where, reply)
 
 

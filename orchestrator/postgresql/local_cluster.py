@@ -74,6 +74,7 @@ class LocalCluster:
         allowed_networks: Sequence[str] | None = None,
         bin_dir: Path = DEFAULT_BIN_DIR,
         extra_settings: Mapping[str, str] | None = None,
+        clean_environment: bool = False,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.state_dir = self.data_dir.parent
@@ -94,6 +95,7 @@ class LocalCluster:
         # Added to dr.conf as written there (archive_mode, archive_command, ...).
         self.extra_settings = dict(extra_settings or {})
         self._superuser_password = superuser_password
+        self._clean_environment = clean_environment  # see ProgramRunner.inherit_environment
         self._passwords: dict[str, str] = {}
         if superuser_password is not None:
             self._passwords[SUPERUSER] = superuser_password
@@ -130,7 +132,7 @@ class LocalCluster:
             self._wait_ready(timeout)
             return
         # Checked before the cluster, so the operator hears about the real obstacle first.
-        if self.netns is None:
+        if self.netns is None and self.listen_address:
             self._check_port_free()
         if not self._initialized:
             raise PostgresError(
@@ -283,8 +285,10 @@ class LocalCluster:
 
     @property
     def endpoint(self) -> Endpoint:
+        # "": no TCP at all (the restore test's scratch server): clients use the socket.
         unspecified = {"*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
-        return Endpoint(unspecified.get(self.listen_address, self.listen_address), self.port)
+        host = unspecified.get(self.listen_address, self.listen_address) or str(self.socket_dir)
+        return Endpoint(host, self.port)
 
     # ----- internals: files ------------------------------------------------------------
 
@@ -302,6 +306,7 @@ class LocalCluster:
             passfile=self.passfile,
             bin_dir=self.bin_dir,
             netns=self.netns,
+            inherit_environment=not self._clean_environment,
         )
 
     def _prepare_dirs(self) -> None:

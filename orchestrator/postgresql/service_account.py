@@ -50,6 +50,9 @@ class ProgramRunner:
     passfile: Path
     bin_dir: Path = DEFAULT_BIN_DIR
     netns: str | None = None
+    # False: programs (and the server they start) see no variable of ours but PATH and
+    # LANG: the restore test's scratch server runs restored SQL and must hold no secret.
+    inherit_environment: bool = True
 
     def program(self, name: str) -> str:
         path = self.bin_dir / name
@@ -74,7 +77,10 @@ class ProgramRunner:
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         # PG* variables from the operator's shell (PGHOST, PGDATA, PGPASSWORD, ...) would
         # silently point our programs elsewhere.
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+        if self.inherit_environment:
+            env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+        else:
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         env |= extra or {}
         env |= {
             "PGPASSFILE": str(self.passfile),

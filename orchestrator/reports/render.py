@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orchestrator.errors import ReportError, UserInputError
+from orchestrator.private_files import write_atomically
 from orchestrator.reports.blocks import Document
 from orchestrator.reports.i18n import ReportLang
 
@@ -36,10 +37,8 @@ def write_report(
         sys.stdout.write(content)
         return
     try:
-        if isinstance(content, bytes):
-            output.write_bytes(content)
-        else:
-            output.write_text(content, encoding="utf-8")
+        # Owner-only and whole or not at all: a report describes the bank's systems.
+        write_atomically(output, content)
     except OSError as err:
         raise ReportError(f"cannot write the report to {output}: {err.strerror}") from None
 

@@ -94,6 +94,8 @@ def write_inventory(tmp_path: Path, smtp_port: int, webhooks: list[dict] | None 
                 "port": smtp_port,
                 "from": "dr@lab.invalid",
                 "username": "dr-alerts",
+                # The test server has no TLS; only a drill may log in without it.
+                "allow_cleartext_login": True,
                 "password": "env:C1_SMTP_PASSWORD",
             },
             "webhooks": webhooks

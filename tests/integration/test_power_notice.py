@@ -100,6 +100,8 @@ def _inventory(tmp_path: Path, ups: UpsLab, smtp_port: int) -> Inventory:
                 "port": smtp_port,
                 "from": "dr@lab.invalid",
                 "username": "dr-alerts",
+                # The test server has no TLS; only a drill may log in without it.
+                "allow_cleartext_login": True,
                 "password": "env:PN_SMTP_PASSWORD",
             },
             "webhooks": [{"name": "duty-group", "url": "env:PN_DUTY_URL", "levels": ["blue"]}],

@@ -194,6 +194,8 @@ LEAVES = {
     "orchestrator.durations",
     "orchestrator.verdicts",
     "orchestrator.local_machine",
+    "orchestrator.masking",
+    "orchestrator.private_files",
 }
 
 
