@@ -116,9 +116,14 @@ def longest_outage(
     return max(observed_outages(prober_log, since, until), key=lambda o: o.seconds, default=None)
 
 
-def acknowledged_writes(loadgen_log: Path, until: datetime | None = None) -> list[AckedWrite]:
-    """Every write the service acknowledged, up to ``until`` (by acknowledgement time)."""
+def acknowledged_writes(
+    loadgen_log: Path, until: datetime | None = None, since: datetime | None = None
+) -> list[AckedWrite]:
+    """Every write the service acknowledged from ``since`` up to ``until`` (by
+    acknowledgement time). ``since`` lets a test judge only its own writes: the log
+    spans the whole lab session, and earlier drills may have lost writes on purpose."""
     until = _aware(until)
+    since = _aware(since)
     writes = []
     for record in _records(loadgen_log):
         if record.get("event") != "ack":
@@ -126,7 +131,7 @@ def acknowledged_writes(loadgen_log: Path, until: datetime | None = None) -> lis
         acked_at = _time(record.get("acked_at"))
         if acked_at is None or not isinstance(record.get("id"), int):
             continue
-        if until is not None and acked_at > until:
+        if (until is not None and acked_at > until) or (since is not None and acked_at < since):
             continue
         writes.append(
             AckedWrite(
@@ -141,14 +146,17 @@ def acknowledged_writes(loadgen_log: Path, until: datetime | None = None) -> lis
     return writes
 
 
-def lost_writes(loadgen_log: Path, dsn: str, until: datetime | None = None) -> LostWrites:
-    """Acknowledged writes (up to ``until``) whose row the database at ``dsn`` lacks.
+def lost_writes(
+    loadgen_log: Path, dsn: str, until: datetime | None = None, since: datetime | None = None
+) -> LostWrites:
+    """Acknowledged writes (from ``since`` up to ``until``) whose row the database at
+    ``dsn`` lacks.
 
     A row counts as present only with the id *and* the timestamp the service reported:
     after a failover that lost writes, the promoted server can hand the same id to a
     new row, which must not hide the loss.
     """
-    writes = acknowledged_writes(loadgen_log, until)
+    writes = acknowledged_writes(loadgen_log, until, since)
     unknown = sorted({w.kind for w in writes} - _TABLES.keys())
     if unknown:
         raise LabError(f"{loadgen_log} holds writes of unknown kinds: {', '.join(unknown)}")

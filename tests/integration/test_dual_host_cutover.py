@@ -142,6 +142,9 @@ def test_host_down_cutover_moves_service_and_data_without_two_primaries(pair, tm
     assert doc["measurements"]["rpo_seconds"]["value"] >= 0
 
 
+# Twenty cutovers, each followed by a rebuilt pair, take far more than one test's usual
+# 300 s; the bound is for the whole loop.
+@pytest.mark.timeout(1200)
 def test_partitioned_primary_is_fenced_by_its_outlet_or_the_run_stops_and_says_why(pair, tmp_path):
     """20 runs with dc-a alive and serving but cut off from the orchestrator. Odd runs
     have the lab's fencing (SSH, then the UPS outlet): the outlet fences dc-a and the

@@ -119,8 +119,16 @@ def pair(lab: Any) -> Any:
     reset_pair(lab)
 
 
+@pytest.fixture
+def began(pair: Any) -> datetime:
+    """When the test's own writes begin. The load generator's log spans the lab session,
+    and earlier drills (an asynchronous cutover, a rebuilt pair) lost writes on purpose;
+    each test judges only the writes acknowledged since the pair was rebuilt for it."""
+    return datetime.now().astimezone()
+
+
 def test_restore_to_a_moment_holds_every_write_before_it_and_none_after(
-    pair: Any, tmp_path: Path
+    pair: Any, began: datetime, tmp_path: Path
 ) -> None:
     lab = pair
     inventory = _inventory(lab, tmp_path)
@@ -140,10 +148,12 @@ def test_restore_to_a_moment_holds_every_write_before_it_and_none_after(
 
     log = _loadgen_log(lab)
     restored = lab.credit_dsn(TOPO, "backup")
-    assert list(lost_writes(log, restored, until=point - SLACK)) == []
-    missing = {(w.kind, w.id) for w in lost_writes(log, restored)}
+    assert list(lost_writes(log, restored, until=point - SLACK, since=began)) == []
+    missing = {(w.kind, w.id) for w in lost_writes(log, restored, since=began)}
     after = [
-        w for w in acknowledged_writes(log) if w.committed_at and w.committed_at > point + SLACK
+        w
+        for w in acknowledged_writes(log, since=began)
+        if w.committed_at and w.committed_at > point + SLACK
     ]
     assert after, "the load generator wrote nothing after the point"
     assert all((w.kind, w.id) in missing for w in after)
@@ -152,7 +162,7 @@ def test_restore_to_a_moment_holds_every_write_before_it_and_none_after(
 
 
 def test_logical_error_puts_back_every_row_the_bad_delete_destroyed(
-    pair: Any, tmp_path: Path
+    pair: Any, began: datetime, tmp_path: Path
 ) -> None:
     lab = pair
     inventory = _inventory(lab, tmp_path)
@@ -162,7 +172,8 @@ def test_logical_error_puts_back_every_row_the_bad_delete_destroyed(
     destroyed = deleted_rows(record)
     assert destroyed and record.deleted["repayments"] == len(destroyed)
     live = lab.credit_dsn(TOPO, "dc-a")
-    assert len(lost_writes(_loadgen_log(lab), live)) > 0  # acknowledged repayments gone
+    # Acknowledged repayments are gone from the live database.
+    assert len(lost_writes(_loadgen_log(lab), live, since=began)) > 0
     time.sleep(ARCHIVED_WITHIN_S)
     try:
         document = _drill(
@@ -175,13 +186,15 @@ def test_logical_error_puts_back_every_row_the_bad_delete_destroyed(
         assert put_back["inserted"] == len(destroyed)
         # Every acknowledged write is in the live database again: nothing was lost, and
         # the runbook says so too.
-        assert list(lost_writes(_loadgen_log(lab), live)) == []
+        assert list(lost_writes(_loadgen_log(lab), live, since=began)) == []
         assert document["measurements"]["rpo_seconds"]["value"] == 0
     finally:
         lab.heal("logical-corruption", [])
 
 
-def test_site_loss_moves_the_service_to_the_backup_room(pair: Any, tmp_path: Path) -> None:
+def test_site_loss_moves_the_service_to_the_backup_room(
+    pair: Any, began: datetime, tmp_path: Path
+) -> None:
     lab = pair
     inventory = _inventory(lab, tmp_path)
     time.sleep(5)
@@ -192,7 +205,7 @@ def test_site_loss_moves_the_service_to_the_backup_room(pair: Any, tmp_path: Pat
         document = _drill(tmp_path, inventory, "site-loss", incident=incident)
         log = _loadgen_log(lab)
         backup = lab.credit_dsn(TOPO, "backup")
-        lost = lost_writes(log, backup, until=lost_at + timedelta(seconds=2))
+        lost = lost_writes(log, backup, until=lost_at + timedelta(seconds=2), since=began)
         # What was lost is what the last archive_timeout (15 s) had not yet closed, plus
         # the asynchronous push behind it: well within the minute the issue allows.
         assert 0 < lost.seconds <= 30
@@ -202,7 +215,7 @@ def test_site_loss_moves_the_service_to_the_backup_room(pair: Any, tmp_path: Pat
         # The recovery point is the boundary the load generator sees: every lost write
         # was committed after it, every write committed before it is kept.
         assert all(w.committed_at is None or w.committed_at > recovered_to for w in lost)
-        kept = acknowledged_writes(log, until=lost_at)
+        kept = acknowledged_writes(log, until=lost_at, since=began)
         before = {(w.kind, w.id) for w in kept if w.committed_at and w.committed_at <= recovered_to}
         assert before and before.isdisjoint({(w.kind, w.id) for w in lost})
         # The runbook's RPO, from the incident's outage start, agrees with the load
