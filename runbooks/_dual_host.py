@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from ipaddress import ip_interface
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import StepFailed, TransportError
+from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
+from orchestrator.inventory.command_templates import fill
 from orchestrator.postgresql import debian_commands
 from orchestrator.postgresql.errors import UnreadableOutput
 from orchestrator.postgresql.status import DatabaseStatus, parse_status
@@ -95,13 +96,14 @@ def standby_of(ctx: StepContext, pair: HostPair) -> Host:
     return ctx.inventory.host(pair.standby)
 
 
-def control(pair: HostPair, action: str, host: Host) -> str:
+def control(pair: HostPair, action: str, host: Host, **values: object) -> str:
     """The inventory's command for `action` (a `PairControl` field) on `host`, or the
-    Debian default where the inventory leaves it out."""
+    Debian default where the inventory leaves it out; `{host}` and the placeholders in
+    `values` filled in, shell-quoted."""
     command = getattr(pair.control, action)
     if command is None:
         command = debian_commands.DEFAULTS[action]
-    return str(command).replace("{host}", host.name)
+    return fill(str(command), host=host.name, **values)
 
 
 def vip_address(pair: HostPair) -> str:
@@ -113,9 +115,15 @@ def vip_address(pair: HostPair) -> str:
 
 
 def reachable(ctx: StepContext, host: Host) -> bool:
-    """Whether `host` answers over SSH right now (the orchestrator's own vantage point)."""
+    """Whether `host` answers over SSH right now (the orchestrator's own vantage point).
+
+    A refused host key raises `HostKeyRejected` instead of answering False: a host that
+    offers the wrong key may be someone else in its place, and reading it as down would
+    let a cutover fence (cut the power of) a primary that may be healthy."""
     try:
         return ctx.ssh(host, "true", warn=True, timeout=PROBE_TIMEOUT_S).ok
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return False
 
@@ -125,6 +133,8 @@ def database_status(ctx: StepContext, pair: HostPair, host: Host) -> DatabaseSta
     database does not answer."""
     try:
         result = ctx.ssh(host, control(pair, "db_status", host), warn=True, timeout=30)
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return None
     if not result.ok:
@@ -147,6 +157,8 @@ def service_running(ctx: StepContext, pair: HostPair, host: Host) -> bool | None
     """Whether the pair's service runs on `host`; None when the host does not answer."""
     try:
         return ctx.ssh(host, control(pair, "service_running", host), warn=True, timeout=30).ok
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return None
 
@@ -158,6 +170,8 @@ def holds_vip(ctx: StepContext, pair: HostPair, host: Host) -> bool | None:
     )
     try:
         result = ctx.ssh(host, command, warn=True, timeout=PROBE_TIMEOUT_S)
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return None
     return result.ok and bool(result.stdout.strip())
@@ -187,6 +201,8 @@ def database_reachable_from(
     command = f"python3 -c {shlex.quote(probe)} {shlex.quote(address)} {port}"
     try:
         return ctx.ssh(observer, command, warn=True, timeout=PROBE_TIMEOUT_S).ok
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return None
 
@@ -223,6 +239,8 @@ def branch_view(ctx: StepContext, pair: HostPair, branch: Host, *, write: bool) 
     )
     try:
         result = ctx.ssh(branch, command, warn=True, timeout=PROBE_TIMEOUT_S + 10)
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return BranchView(branch.name, answered=False)
     try:
@@ -264,6 +282,8 @@ def branch_views(ctx: StepContext, pair: HostPair, *, write: bool = False) -> li
 def _control(ctx: StepContext, pair: HostPair, action: str, host: Host, timeout: float) -> None:
     try:
         ctx.ssh(host, control(pair, action, host), timeout=timeout)
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError as err:
         raise StepFailed(f"{host.name}: cannot run {action}: {err.message}") from None
 

@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import StepFailed, TransportError
+from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
+from orchestrator.inventory.command_templates import fill
 from runbooks import _dual_host as pair_ops
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def fence_over_ssh(ctx: StepContext, pair: HostPair, host: Host) -> FenceAttempt
         pair_ops.stop_service(ctx, pair, host)
         pair_ops.stop_database(ctx, pair, host)
         pair_ops.release_vip(ctx, pair, host)
+    except HostKeyRejected:
+        raise  # a refused key is not a failed fence: no other method may follow it
     except (StepFailed, TransportError) as err:
         return FenceAttempt("ssh", False, f"stopping {host.name} over SSH failed: {err}")
     if pair_ops.database_status(ctx, pair, host) is not None:
@@ -94,8 +97,8 @@ def fence_by_ups_outlet(ctx: StepContext, method: UpsOutletFence, host: Host) ->
 def fence_by_command(ctx: StepContext, method: CommandFence, host: Host) -> FenceAttempt:
     """Run the inventory's local fencing command (a vendor's IPMI or PDU tool) on this
     machine; exit 0 means the host is fenced. `{host}` and `{address}` in it are
-    replaced."""
-    command = method.command.replace("{host}", host.name).replace("{address}", str(host.address))
+    replaced, quoted."""
+    command = fill(method.command, host=host.name, address=str(host.address))
     try:
         done = ctx.local(command, about=host, timeout=COMMAND_TIMEOUT_S, warn=True)
     except TransportError as err:

@@ -9,18 +9,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed
+from orchestrator.inventory.command_templates import fill
 from orchestrator.runbook import Param, Verdict
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
-    from orchestrator.inventory import Generator, Ups
+    from orchestrator.inventory import Generator, Host, Ups
     from orchestrator.transports.genset import GensetStatus
     from orchestrator.transports.ups import UpsReading
 
 PRODUCTION_SHUTDOWN = "shutdown -h +1 'dr: UPS battery low'"
 # In a drill the hosts may share the machine with the orchestrator (the lab's do): the
 # default must leave a trace in the journal and nothing else.
-DRILL_SHUTDOWN = "echo 'dr drill: {host} would shut down now (UPS battery low)'"
+# `{host}` stands outside the quotes: the runbook fills it in shell-quoted.
+DRILL_SHUTDOWN = "echo 'dr drill:' {host} 'would shut down now (UPS battery low)'"
 
 DEVICES = {
     "ups": Param("", "the UPS (power.ups name in the inventory); empty: the first one"),
@@ -48,10 +50,15 @@ OUTAGE_PARAMS = {
     ),
     "shutdown_command": Param(
         "",
-        f"command run on each host, {{host}} its name; empty: `{PRODUCTION_SHUTDOWN}` in a "
-        "live run, a harmless echo in a drill",
+        f"command run on each host, {{host}} its name (shell-quoted: write it outside "
+        f"quotes); empty: `{PRODUCTION_SHUTDOWN}` in a live run, a harmless echo in a drill",
     ),
 }
+
+
+def shutdown_command(template: str, host: Host) -> str:
+    """The shutdown command for `host`: `template` with `{host}` filled in, quoted."""
+    return fill(template, host=host.name)
 
 
 # ---- the inventory's power section ---------------------------------------------------

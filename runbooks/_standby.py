@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import StepFailed, TransportError
+from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
 from orchestrator.inventory import resolve_secret
+from orchestrator.postgresql import debian_commands
 from orchestrator.postgresql.errors import UnreadableOutput
 from orchestrator.postgresql.replication import (
     Replica,
+    Upstream,
     parse_replicas,
     pgpass_line,
     streaming_from,
@@ -100,6 +102,8 @@ def replicas(ctx: StepContext, pair: HostPair, primary: Host) -> list[Replica] |
     """The standbys `primary` is sending WAL to; None when it does not answer."""
     try:
         result = ctx.ssh(primary, control(pair, "db_replicas", primary), warn=True, timeout=30)
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return None
     if not result.ok:
@@ -121,6 +125,8 @@ def control_data(ctx: StepContext, pair: HostPair, host: Host) -> ControlData | 
     """pg_controldata of `host`'s cluster; None when the host or the command fails."""
     try:
         result = ctx.ssh(host, control(pair, "db_controldata", host), warn=True, timeout=30)
+    except HostKeyRejected:
+        raise  # a refused key is not a down host: stop the run
     except TransportError:
         return None
     if not result.ok:
@@ -135,16 +141,16 @@ def control_data(ctx: StepContext, pair: HostPair, host: Host) -> ControlData | 
 
 
 def _follow(pair: HostPair, action: str, host: Host, upstream: Host) -> str:
-    """The control command `action` on `host`, aimed at `upstream`'s database."""
+    """The control command `action` on `host`, aimed at `upstream`'s database: the
+    inventory's template with its placeholders filled in (quoted), or the Debian default
+    built for that primary."""
     database = pair.database
     port = database.port if database is not None else 5432
     user = database.replication_user if database is not None else "replicator"
-    return (
-        control(pair, action, host)
-        .replace("{upstream}", database_address(pair, upstream))
-        .replace("{port}", str(port))
-        .replace("{replication_user}", user)
-    )
+    address = database_address(pair, upstream)
+    if getattr(pair.control, action) is None:
+        return debian_commands.FOLLOW[action](Upstream(address, port, user))
+    return control(pair, action, host, upstream=address, port=port, replication_user=user)
 
 
 def store_replication_password(

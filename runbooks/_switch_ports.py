@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import StepFailed, TransportError
+from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
+from orchestrator.inventory.command_templates import fill
 from orchestrator.runbook import Verdict
 from orchestrator.text import Text
 
@@ -69,6 +70,8 @@ def read_ports(ctx: StepContext, name: str) -> dict[str, PortStatus] | None:
     """Every port of switch `name` by name, or None when its management does not answer."""
     try:
         return {status.name: status for status in ctx.switch(name).ports()}
+    except HostKeyRejected:
+        raise  # a refused key is not a dead switch: stop the run
     except TransportError:
         return None
 
@@ -115,7 +118,7 @@ def branch_hosts(ctx: StepContext, switch: Switch) -> list[str]:
 def branches_reach_service(ctx: StepContext) -> Verdict:
     switch, _ = switches(ctx)
     url = ctx.inventory.pair(ctx.params["pair"]).service_url
-    command = ctx.params["probe_command"].format(url=url)
+    command = fill(ctx.params["probe_command"], url=url)
     hosts = branch_hosts(ctx, switch)
     if not hosts:
         raise StepFailed(

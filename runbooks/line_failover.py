@@ -11,10 +11,12 @@ has been healthy for a while (not one ping), then swaps back.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import StepFailed, TransportError
+from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
+from orchestrator.inventory.command_templates import fill
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks._alert_levels import declare
@@ -26,8 +28,10 @@ if TYPE_CHECKING:
 PARAMS = {
     "branch": Param("branch-1", "the branch (its site name) whose line failed"),
     "probe_command": Param(
-        "python3 -c \"import urllib.request; urllib.request.urlopen('{url}', timeout=2)\"",
-        "how a branch host checks the service ({url} is the pair's service_url)",
+        'python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], '
+        'timeout=2)" {url}',
+        "how a branch host checks the service ({url} is the pair's service_url, filled in "
+        "shell-quoted: write it outside quotes)",
     ),
     "pair": Param("credit", "the host pair whose service the branch must reach"),
 }
@@ -51,7 +55,7 @@ def _branch_host(ctx: StepContext) -> str:
 
 def _service_check(ctx: StepContext) -> Verdict:
     url = ctx.inventory.pair(ctx.params["pair"]).service_url
-    command = ctx.params["probe_command"].format(url=url)
+    command = fill(ctx.params["probe_command"], url=url)
     result = ctx.ssh(_branch_host(ctx), command, warn=True, timeout=10)
     return Verdict(
         result.ok, f"{_branch_host(ctx)} {'reaches' if result.ok else 'cannot reach'} {url}"
@@ -86,13 +90,16 @@ def diagnose(ctx: StepContext) -> Verdict:
     line = _line(ctx, "primary")
     try:
         status = ctx.switch(line.switch).port_status(line.port)
+    except HostKeyRejected:
+        raise  # a refused key is not a device fault: stop the run
     except TransportError as err:  # the switch's management does not answer: device fault
         ctx.remember("fault", "device")
         ctx.remember("failed_switch", line.switch)
         declare(ctx, "switch-down", switch=line.switch)
         return Verdict(True, f"switch {line.switch} unreachable ({err}): device fault")
+    peer_address = shlex.quote(str(line.peer_address))
     peer = (
-        ctx.ssh(_branch_host(ctx), f"ping -c 1 -W 1 {line.peer_address}", warn=True, timeout=10).ok
+        ctx.ssh(_branch_host(ctx), f"ping -c 1 -W 1 {peer_address}", warn=True, timeout=10).ok
         if line.peer_address
         else status.link_up
     )

@@ -32,6 +32,7 @@ from runbooks._power import (
     low_runtime,
     mains_wait,
     output_ok,
+    shutdown_command,
     stable_for,
     the_generator,
     the_ups,
@@ -417,7 +418,7 @@ def shutdown_hosts(ctx: StepContext) -> dict[str, object]:
         if host.name in done:
             continue
         # One at a time: a host's priority means its peers of lower number are down first.
-        result = ctx.ssh(host, command.replace("{host}", host.name), warn=True, timeout=60)
+        result = ctx.ssh(host, shutdown_command(command, host), warn=True, timeout=60)
         ctx.record(
             "power.shutdown",
             {"host": host.name, "priority": host.shutdown_priority, "exited": result.exited},

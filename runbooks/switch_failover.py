@@ -46,8 +46,10 @@ PARAMS = {
     "switch": Param("sw-funds", "the failed switch (its inventory name)"),
     "pair": Param("credit", "the host pair whose service the branches must reach"),
     "probe_command": Param(
-        "python3 -c \"import urllib.request; urllib.request.urlopen('{url}', timeout=2)\"",
-        "how a branch host checks the service ({url} is the pair's service_url)",
+        'python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], '
+        'timeout=2)" {url}',
+        "how a branch host checks the service ({url} is the pair's service_url, filled in "
+        "shell-quoted: write it outside quotes)",
     ),
 }
 

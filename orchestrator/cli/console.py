@@ -37,6 +37,8 @@ class SafeConsole(Console):
                 yield Segment(printable(segment.text), segment.style, segment.control)
 
 
-console = SafeConsole(highlight=False)
+# emoji=False: rich would print "FILE:100: field" as "FILE💯 field" (its :100: emoji code),
+# and a name such as :fire: in the data as a picture.
+console = SafeConsole(highlight=False, emoji=False)
 # soft_wrap: an error line such as FILE:LINE: field: message must stay one line when piped.
-error_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+error_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)

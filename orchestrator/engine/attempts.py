@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.engine.context import StepContext
 from orchestrator.engine.plan import PlannedStep
 from orchestrator.engine.state import RunState
-from orchestrator.errors import DrError, JournalError
+from orchestrator.errors import DrError, HostKeyRejected, JournalError
 from orchestrator.journal.records import StepRecord
 from orchestrator.runbook import StepKind, Verdict, seconds
 
@@ -35,6 +35,29 @@ class StepTimedOut(Exception):
 
 
 def run_on_host(
+    state: RunState, planned: PlannedStep, host: Host | None, prior: StepRecord | None
+) -> HostOutcome:
+    """Run the step on `host` (None: once), with its verify, retries and waits.
+
+    A refused host key fails the step at once, with no retry and no more polls: it is
+    not a transient fault but a host that may be someone else (errors.HostKeyRejected),
+    and only a person who has checked the key out of band can decide to go on."""
+    try:
+        return _run_on_host(state, planned, host, prior)
+    except HostKeyRejected as err:
+        name = host.name if host is not None else ""
+        state.journal.step_finished(
+            state.run_id,
+            planned.path,
+            name,
+            kind=planned.step.kind,
+            status="failed",
+            error=err.message,
+        )
+        return HostOutcome(name, "failed", err.message)
+
+
+def _run_on_host(
     state: RunState, planned: PlannedStep, host: Host | None, prior: StepRecord | None
 ) -> HostOutcome:
     step = planned.step
@@ -83,9 +106,10 @@ def run_on_host(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
             return HostOutcome(name, "succeeded", _summary(result))
-        except JournalError:
-            # The action may have taken effect and the journal cannot say so: trying it
-            # again could do it twice. Stop the run; `dr resume` asks the verify first.
+        except (JournalError, HostKeyRejected):
+            # JournalError: the action may have taken effect and the journal cannot say
+            # so: trying it again could do it twice. Stop the run; `dr resume` asks the
+            # verify first. HostKeyRejected: see run_on_host.
             raise
         except Exception as err:  # a runbook's own bug must fail the step, not the engine
             error = describe(err)
@@ -225,6 +249,8 @@ def _wait_until(
 def _evaluate(fn: Any, args: tuple[Any, ...], timeout: float | None) -> Verdict:
     try:
         return _as_verdict(call_with_timeout(fn, args, timeout))
+    except HostKeyRejected:
+        raise  # not a "no" from the check: the run stops (run_on_host)
     except Exception as err:
         return Verdict(False, describe(err))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, IPvAnyInterface
 from pydantic_core import PydanticCustomError
@@ -23,7 +24,22 @@ def _port_name_as_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-PortName = Annotated[str, BeforeValidator(_port_name_as_text)]
+# What a switch's CLI or a UPS calls a port: sent to the device as part of a command, so
+# no spaces, newlines or other control characters (a newline would be a second command).
+_PORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._:-]{0,63}")
+
+
+def _check_port_name(value: str) -> str:
+    if not _PORT_NAME.fullmatch(value):
+        raise PydanticCustomError(
+            "port_name",
+            "a port is letters, digits, '/', '.', '_', ':' and '-', starting with a letter "
+            "or digit, e.g. 1 or GigabitEthernet0/0/1",
+        )
+    return value
+
+
+PortName = Annotated[str, BeforeValidator(_port_name_as_text), AfterValidator(_check_port_name)]
 """A switch port or UPS outlet label ("1", "GigabitEthernet0/0/1")."""
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -51,18 +67,46 @@ def _check_cron(value: str) -> str:
     return value
 
 
+# The characters RFC 3986 allows in a URL: no spaces, quotes, backquotes, backslashes or
+# control characters. Those left ($ ; & ( ) ') are legal in URLs and reach a shell only
+# quoted (runbooks/_dual_host.py, fleet_check.py).
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
 def _check_http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value):
+    if not _is_http_url(value):
         raise PydanticCustomError(
-            "http_url", "expected an http:// or https:// URL, e.g. http://10.77.0.10:8080/health"
+            "http_url",
+            "expected an http:// or https:// URL without spaces, quotes or control "
+            "characters, e.g. http://10.77.0.10:8080/health",
         )
     return value
+
+
+def _is_http_url(value: str) -> bool:
+    if not _URL_CHARACTERS.fullmatch(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+
+
+# NUL ends a path for the kernel; a newline would start a new line in a configuration
+# file dr writes (pgBackRest's) or in a command's output dr reads.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_absolute(value: str) -> str:
     if not value.startswith("/"):
         raise PydanticCustomError(
             "absolute_path", "backup paths are absolute paths on the host, e.g. /srv/credit"
+        )
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "absolute_path", "a path may not hold control characters (NUL, newline, tab, ESC)"
         )
     return value
 

@@ -7,14 +7,14 @@ from typing import Literal
 from pydantic import Field, IPvAnyAddress
 
 from orchestrator.inventory.field_types import Port
-from orchestrator.inventory.names import Name
+from orchestrator.inventory.names import Identifier, Name
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
 
 
 class SshSettings(StrictModel):
-    user: str = "root"
+    user: Identifier = "root"
     port: Port = 22
     key_file: InventoryPath | None = None
     known_hosts: InventoryPath | None = None

@@ -10,18 +10,54 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-# Names are used on the command line and in host selectors ("site:xiguan,role:db",
-# "pair:credit.primary"), so they may not hold the characters that split selectors.
-# Anything else is allowed, including Chinese names for sites.
-_NAME = re.compile(r"^[^\s,:]+$")
+# Names reach shell command lines on the hosts (`{host}` in a pair's control commands,
+# the power runbook's shutdown command), the journal, host selectors
+# ("site:xiguan,role:db", "pair:credit.primary") and the operator's terminal. Quoting
+# protects the shell; a small character set protects everything else as well (no
+# option-like leading '-', no control characters, no right-to-left marks that make a
+# name read differently from what it is). 63 characters, as a DNS label.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_NAME_RULE = "1 to 63 letters (A-Z, a-z), digits, '.', '_' or '-', starting with a letter or digit"
+# A network interface as Linux names it (eth0, bond0.100, eth0:1): IFNAMSIZ keeps 15.
+_INTERFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,14}")
+
+
+def shown(value: str) -> str:
+    """`value` for an error message: escaped, so that a control character or a
+    right-to-left mark in it cannot act on the operator's terminal; cut when long."""
+    text = ascii(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _validate_name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise PydanticCustomError(
             "name",
-            "a name must be non-empty and contain no spaces, commas or colons "
-            "(they separate host selectors such as 'site:NAME,role:NAME')",
+            "a name is {rule} (names reach command lines on the hosts and selectors such "
+            "as 'site:NAME,role:NAME'); got {got}",
+            {"rule": _NAME_RULE, "got": shown(value)},
+        )
+    return value
+
+
+def _validate_identifier(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise PydanticCustomError(
+            "identifier",
+            "an account or role name here is {rule} (it reaches command lines on the "
+            "hosts); got {got}",
+            {"rule": _NAME_RULE, "got": shown(value)},
+        )
+    return value
+
+
+def _validate_interface(value: str) -> str:
+    if not _INTERFACE.fullmatch(value):
+        raise PydanticCustomError(
+            "interface",
+            "a network interface is 1 to 15 letters, digits, '.', '_', ':', '@' or '-', "
+            "starting with a letter or digit, e.g. eth0 or bond0.100; got {got}",
+            {"got": shown(value)},
         )
     return value
 
@@ -33,7 +69,13 @@ def _validate_label(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(_validate_name)]
-"""The name of a site, host, pair, line, switch, UPS, generator or backup set."""
+"""The name of a site, host, pair, line, switch, UPS, generator, backup set or system."""
+
+Identifier = Annotated[str, AfterValidator(_validate_identifier)]
+"""An account or role: SSH and switch users, database roles, a NUT UPS and its user."""
+
+InterfaceName = Annotated[str, AfterValidator(_validate_interface)]
+"""A host's network interface (the VIP's)."""
 
 Label = Annotated[str, AfterValidator(_validate_label)]
 """Free text that must not be blank (a contact's name, a system's name)."""

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, IPvAnyAddress, PositiveInt
 
 from orchestrator.inventory.field_types import Network, Port, PortName
-from orchestrator.inventory.names import Label, Name
+from orchestrator.inventory.names import Identifier, Label, Name
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
@@ -42,7 +42,7 @@ class Switch(StrictModel):
     device_type: Literal["linux", "cisco_ios", "huawei", "huawei_vrpv8", "hp_comware"]
     address: IPvAnyAddress
     port: Port = 22
-    username: str
+    username: Identifier
     password: SecretRef | None = None
     key_file: InventoryPath | None = None
     # For an account without the privilege to configure: Cisco `enable`, Huawei/H3C

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, IPvAnyAddress, Tag
+from pydantic import AfterValidator, Discriminator, IPvAnyAddress, Tag
+from pydantic_core import PydanticCustomError
 
+from orchestrator.inventory.command_templates import quoted_message, quoted_placeholders
 from orchestrator.inventory.field_types import (
     DatabaseName,
     HttpUrl,
@@ -16,16 +18,35 @@ from orchestrator.inventory.field_types import (
     SslMode,
     Vip,
 )
-from orchestrator.inventory.names import Label, Name
+from orchestrator.inventory.names import Identifier, InterfaceName, Label, Name
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
+
+# What the runbooks fill into a pair's control commands and a fencing command.
+CONTROL_PLACEHOLDERS = ("host", "upstream", "port", "replication_user")
+FENCE_PLACEHOLDERS = ("host", "address")
+
+
+def _template(names: tuple[str, ...]) -> AfterValidator:
+    def check(value: str) -> str:
+        inside = quoted_placeholders(value, names)
+        if inside:
+            raise PydanticCustomError("command_template", quoted_message(inside, value))
+        return value
+
+    return AfterValidator(check)
+
+
+ControlCommand = Annotated[str, _template(CONTROL_PLACEHOLDERS)]
+"""A shell command run on a pair's host; its placeholders stand outside quotes."""
+FenceCommand = Annotated[Label, _template(FENCE_PLACEHOLDERS)]
 
 
 class Database(StrictModel):
     port: Port = 5432
     name: DatabaseName
-    user: str
+    user: Identifier
     password: SecretRef | None = None
     # TLS to the server (libpq's sslmode, and the CA file its certificate must chain to):
     # production wants verify-full; "prefer" (libpq's default) checks no certificate.
@@ -34,7 +55,7 @@ class Database(StrictModel):
     # Streaming replication (rebuild-standby): the role a standby connects as, its
     # password, and each pair host's address for replication where that is not its
     # inventory address (a data-centre LAN apart from the management network).
-    replication_user: str = "replicator"
+    replication_user: Identifier = "replicator"
     replication_password: SecretRef | None = None
     replication_addresses: dict[Name, IPvAnyAddress] = {}
 
@@ -64,7 +85,7 @@ class CommandFence(StrictModel):
     """Run a local command (e.g. a vendor's IPMI tool); exit 0 means fenced."""
 
     method: Literal["command"]
-    command: Label
+    command: FenceCommand
 
 
 _FENCE_METHODS = ("ssh", "ups-outlet", "manual", "command")
@@ -93,34 +114,35 @@ FenceMethod = Annotated[
 
 class PairControl(StrictModel):
     """How the pair's database and service are driven on a host, as shell commands run
-    over SSH on that host (`{host}` is replaced by its inventory name). A database
-    command left out (None) is the default for Debian's PostgreSQL 15 cluster `main`,
-    which the runbooks take from orchestrator/postgresql/debian_commands.py: the inventory
-    only describes, it knows no PostgreSQL. The service defaults fit a systemd unit
+    over SSH on that host (`{host}` is replaced by its inventory name, shell-quoted as
+    every placeholder is, so it stands outside quotes: command_templates.py).
+    A database command left out (None) is the default for Debian's PostgreSQL 15 cluster
+    `main`, which the runbooks take from orchestrator/postgresql/debian_commands.py: the
+    inventory only describes, it knows no PostgreSQL. The service defaults fit a systemd unit
     `credit-report`.
 
     `db_status` prints one JSON object: in_recovery, receive_lsn, replay_lsn and
     last_replay_at (ISO time of the last replayed commit, null when none);
     `service_running` exits 0 only while the service runs."""
 
-    db_status: str | None = None
-    db_start: str | None = None
-    db_stop: str | None = None
-    db_promote: str | None = None
-    service_start: str = "systemctl start credit-report"
-    service_stop: str = "systemctl stop credit-report"
-    service_running: str = "systemctl is-active --quiet credit-report"
+    db_status: ControlCommand | None = None
+    db_start: ControlCommand | None = None
+    db_stop: ControlCommand | None = None
+    db_promote: ControlCommand | None = None
+    service_start: ControlCommand = "systemctl start credit-report"
+    service_stop: ControlCommand = "systemctl stop credit-report"
+    service_running: ControlCommand = "systemctl is-active --quiet credit-report"
     # Planned switchover and standby rebuild (runbooks/_standby.py). `{upstream}`,
     # `{port}` and `{replication_user}` are the primary to follow; `db_store_password`
     # reads one .pgpass line on stdin (never a command-line argument); `db_replicas`
     # prints a JSON list of pg_stat_replication rows (application_name, client_addr,
     # state, replay_lsn); `db_controldata` prints pg_controldata's report.
-    db_checkpoint: str | None = None
-    db_controldata: str | None = None
-    db_replicas: str | None = None
-    db_store_password: str | None = None
-    db_rewind: str | None = None
-    db_base_backup: str | None = None
+    db_checkpoint: ControlCommand | None = None
+    db_controldata: ControlCommand | None = None
+    db_replicas: ControlCommand | None = None
+    db_store_password: ControlCommand | None = None
+    db_rewind: ControlCommand | None = None
+    db_base_backup: ControlCommand | None = None
 
 
 class HostPair(StrictModel):
@@ -131,7 +153,7 @@ class HostPair(StrictModel):
     primary: Name
     standby: Name
     vip: Vip
-    vip_interface: str = "eth0"
+    vip_interface: InterfaceName = "eth0"
     database: Database | None = None
     service_url: HttpUrl | None = None
     fencing: list[FenceMethod] = []

@@ -12,12 +12,18 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 BASE_DIR = "base_dir"
 
 
 def anchor_path(path: Path, info: ValidationInfo | None) -> Path:
     """Expand "~" and make `path` absolute against the inventory's directory, if known."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in str(path)):
+        # NUL ends a path for the kernel; a newline splits the lines of what shows it.
+        raise PydanticCustomError(
+            "path_control", "a path may not hold control characters (NUL, newline, tab, ESC)"
+        )
     expanded = path.expanduser()
     if expanded.is_absolute():
         return Path(os.path.normpath(expanded))

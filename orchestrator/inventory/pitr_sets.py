@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 from orchestrator.inventory.backup_sets import BackupSet
 from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.field_types import AbsolutePath, Cron, Port
-from orchestrator.inventory.names import Name
+from orchestrator.inventory.names import Identifier, Name
 from orchestrator.inventory.object_lock import ObjectLockPolicy
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.pitr_restore_test import PitrChecks, PitrRestoreTest
@@ -177,12 +177,12 @@ class PitrBackupSet(StrictModel):
     pg_path: AbsolutePath = "/var/lib/postgresql/15/main"
     pg_port: Port | None = None
     pg_socket_path: AbsolutePath = "/var/run/postgresql"
-    pg_user: str = "postgres"
+    pg_user: Identifier = "postgres"
     # Where the cluster lives on each host, when that differs from host to host (the
     # lab's pair shares one machine); without it every host has it at pg_path.
     clusters: list[PitrCluster] = []
     # The account pgBackRest runs as: PostgreSQL's own, since archive_command runs as it.
-    os_user: str = "postgres"
+    os_user: Identifier = "postgres"
     # Default /etc/pgbackrest/STANZA.conf; dr writes it (0600, no secrets in it).
     config_file: AbsolutePath | None = None
     spool_path: AbsolutePath = "/var/spool/pgbackrest"

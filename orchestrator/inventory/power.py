@@ -6,7 +6,7 @@ from pydantic import Field
 
 from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.field_types import Port
-from orchestrator.inventory.names import Name
+from orchestrator.inventory.names import Identifier, Name
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
 
@@ -17,8 +17,8 @@ class Ups(StrictModel):
     name: Name
     nut_host: str = "127.0.0.1"
     nut_port: Port = 3493
-    ups_name: str
-    username: str | None = None
+    ups_name: Identifier
+    username: Identifier | None = None
     password: SecretRef | None = None
     protects: list[Name] = []
     low_runtime_seconds: Duration = 300

@@ -3,9 +3,10 @@ the defaults of the inventory's `host_pairs[].control`.
 
 They are built from this package's facts and operations, the same ones the drill lab's
 host script runs, so a production host and a lab host print the same text for the
-runbooks' parsers. They run over SSH as root; `{upstream}`, `{port}` and
-`{replication_user}` are the inventory template's placeholders for the primary to follow
-(the runbooks fill them in).
+runbooks' parsers. They run over SSH as root. The two that follow a primary are built
+for it (`rewind`, `base_backup`: FOLLOW), its values quoted for each shell that reads
+them; REWIND and BASE_BACKUP show their shape with the placeholders an inventory's own
+command would use.
 """
 
 from __future__ import annotations
@@ -49,11 +50,18 @@ def _psql(sql: str) -> str:
     return f'{_AS_POSTGRES} psql -XAtq -c "{sql}"'
 
 
-def _base_backup() -> str:
+def rewind(upstream: Upstream) -> str:
+    """pg_rewind of the local cluster onto `upstream`."""
+    return f"{_AS_POSTGRES} {PG_BIN}/pg_rewind {_join(build_rewind(PG_DATA, upstream))}"
+
+
+def base_backup(upstream: Upstream) -> str:
+    """Set the local cluster aside and copy `upstream`'s. The copy's arguments are quoted
+    for the inner shell, and the whole script once more for the outer one."""
     kept = PG_DATA + SET_ASIDE_SUFFIX
     script = (
         f"rm -rf {kept} && {{ [ ! -e {PG_DATA} ] || mv {PG_DATA} {kept}; }} && "
-        f"{PG_BIN}/pg_basebackup {_join(build_base_backup(PG_DATA, _FOLLOWED))}"
+        f"{PG_BIN}/pg_basebackup {_join(build_base_backup(PG_DATA, upstream))}"
     )
     return f"{_AS_POSTGRES} sh -c {shlex.quote(script)}"
 
@@ -71,8 +79,11 @@ PROMOTE = f"{_AS_POSTGRES} {PG_BIN}/pg_ctl {_join(build_promote(PG_DATA, PROMOTE
 CHECKPOINT = _psql(CHECKPOINT_SQL)
 # One .pgpass line on stdin (replication.pgpass_line), never on the command line.
 STORE_PASSWORD = f"{_AS_POSTGRES} sh -c 'umask 077 && cat > ~/.pgpass'"
-REWIND = f"{_AS_POSTGRES} {PG_BIN}/pg_rewind {_join(build_rewind(PG_DATA, _FOLLOWED))}"
-BASE_BACKUP = _base_backup()
+REWIND = rewind(_FOLLOWED)
+BASE_BACKUP = base_backup(_FOLLOWED)
+# The defaults that follow a primary, by field: built with the real upstream, never
+# filled in as templates (their placeholders sit inside quotes).
+FOLLOW = {"db_rewind": rewind, "db_base_backup": base_backup}
 
 # By the inventory's `host_pairs[].control` field each one stands in for.
 DEFAULTS = {

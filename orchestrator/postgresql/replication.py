@@ -31,7 +31,17 @@ class Upstream:
     @property
     def conninfo(self) -> str:
         # dbname: pg_rewind reads files through SQL functions, which need a database.
-        return f"host={self.host} port={self.port} user={self.user} dbname=postgres"
+        values = (("host", self.host), ("port", self.port), ("user", self.user))
+        pairs = " ".join(f"{key}={_conninfo_value(str(value))}" for key, value in values)
+        return f"{pairs} dbname=postgres"
+
+
+def _conninfo_value(value: str) -> str:
+    """`value` as libpq reads it in a `key=value` string: quoted when it is empty or holds
+    a space, quote or backslash (so that no value can add a key of its own)."""
+    if value and not any(c.isspace() or c in "'\\" for c in value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # ---- the replicas fact ----------------------------------------------------------------
