@@ -71,6 +71,11 @@ class LostWrites:
     def __len__(self) -> int:
         return len(self.writes)
 
+    def excluding(self, earlier: set[tuple[str, int]]) -> LostWrites:
+        """Without the writes (kind, id) lost before: the load generator's log spans the
+        lab session, and earlier drills (an asynchronous cutover) lose writes on purpose."""
+        return LostWrites(tuple(w for w in self.writes if (w.kind, w.id) not in earlier))
+
     def __iter__(self) -> Iterator[AckedWrite]:
         return iter(self.writes)
 
@@ -116,14 +121,9 @@ def longest_outage(
     return max(observed_outages(prober_log, since, until), key=lambda o: o.seconds, default=None)
 
 
-def acknowledged_writes(
-    loadgen_log: Path, until: datetime | None = None, since: datetime | None = None
-) -> list[AckedWrite]:
-    """Every write the service acknowledged from ``since`` up to ``until`` (by
-    acknowledgement time). ``since`` lets a test judge only its own writes: the log
-    spans the whole lab session, and earlier drills may have lost writes on purpose."""
+def acknowledged_writes(loadgen_log: Path, until: datetime | None = None) -> list[AckedWrite]:
+    """Every write the service acknowledged, up to ``until`` (by acknowledgement time)."""
     until = _aware(until)
-    since = _aware(since)
     writes = []
     for record in _records(loadgen_log):
         if record.get("event") != "ack":
@@ -131,7 +131,7 @@ def acknowledged_writes(
         acked_at = _time(record.get("acked_at"))
         if acked_at is None or not isinstance(record.get("id"), int):
             continue
-        if (until is not None and acked_at > until) or (since is not None and acked_at < since):
+        if until is not None and acked_at > until:
             continue
         writes.append(
             AckedWrite(
@@ -146,17 +146,14 @@ def acknowledged_writes(
     return writes
 
 
-def lost_writes(
-    loadgen_log: Path, dsn: str, until: datetime | None = None, since: datetime | None = None
-) -> LostWrites:
-    """Acknowledged writes (from ``since`` up to ``until``) whose row the database at
-    ``dsn`` lacks.
+def lost_writes(loadgen_log: Path, dsn: str, until: datetime | None = None) -> LostWrites:
+    """Acknowledged writes (up to ``until``) whose row the database at ``dsn`` lacks.
 
     A row counts as present only with the id *and* the timestamp the service reported:
     after a failover that lost writes, the promoted server can hand the same id to a
     new row, which must not hide the loss.
     """
-    writes = acknowledged_writes(loadgen_log, until, since)
+    writes = acknowledged_writes(loadgen_log, until)
     unknown = sorted({w.kind for w in writes} - _TABLES.keys())
     if unknown:
         raise LabError(f"{loadgen_log} holds writes of unknown kinds: {', '.join(unknown)}")
