@@ -51,7 +51,7 @@ def one_round(lab: Lab, db: str, inventory_file: str) -> tuple[float, float, flo
     failed_at = datetime.now(UTC)
     lab.fault("host-down", ["dc-a"])
     started = time.monotonic()
-    env = {**os.environ, "DR_DB": db, "DR_LANG": "en", "DR_OPERATOR": "bench"}
+    env = {**os.environ, "DR_DB": db, "DR_LANG": "en"}
     result = subprocess.run(
         [
             *(sys.executable, "-m", "orchestrator.cli.main", "drill", "dual-host-cutover"),

@@ -32,7 +32,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def time_dr(inventory: Path, db: str) -> tuple[float, int, int]:
-    env = {**os.environ, "DR_DB": db, "DR_LANG": "en", "DR_OPERATOR": "bench"}
+    env = {**os.environ, "DR_DB": db, "DR_LANG": "en"}
     started = time.monotonic()
     done = subprocess.run(
         [str(VENV_BIN / "dr"), "drill", "fleet-check", "-i", str(inventory),

@@ -30,7 +30,7 @@ from orchestrator.local_machine import wait_until
 
 
 def dr(db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DR_DB": db, "DR_LANG": "en", "DR_OPERATOR": "bench"}
+    env = {**os.environ, "DR_DB": db, "DR_LANG": "en"}
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli.main", *args],
         env=env,

@@ -161,6 +161,9 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                 "language": "zh",
             },
         ],
+        # Approval steps in unattended drills (--auto-confirm) are given by these
+        # leaders (each only where on the step's roster, never the starter).
+        "drill": {"auto_approve_by": ["director-li", "director-zhao"]},
         "escalation": {
             "blue": ["duty-wang"],
             "yellow": ["duty-wang", "tech-zhang"],

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from lab.sshd import SshServer
+from orchestrator.identity import terminal_account
 from orchestrator.local_machine import find_free_port
 
 INVENTORY_NAME = "inventory.yaml"
@@ -79,9 +80,11 @@ def _inventory(server: SshServer) -> dict[str, object]:
             }
         ],
         "contacts": [
-            {"name": "duty-operator", "role": "duty-operator"},
+            # Whoever runs `make drill-local` is its duty operator (dr knows the OS account).
+            {"name": "duty-operator", "role": "duty-operator", "login": terminal_account()[0]},
             {"name": "leadership-chair", "role": "leadership"},
         ],
+        "drill": {"auto_approve_by": ["leadership-chair"]},
         "targets": [
             {"system": "credit-report", "category": "information-system", "rto": "15m", "rpo": "1h"}
         ],

@@ -15,6 +15,9 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_STOPPED = 3  # the operator aborted the run or paused it (Ctrl-C); `dr resume` goes on
 EXIT_WAITING = 4  # a manual step or approval waits for a person and no terminal can ask
+# The journal does not verify (a broken or rewritten chain, a row that differs from its
+# chained event, a head below its anchor): `dr journal verify` and the reports refuse.
+EXIT_UNVERIFIED = 5
 
 
 class DrError(Exception):
@@ -85,6 +88,16 @@ class RunNotResumable(UserInputError):
 
 class JournalError(DrError):
     """The journal could not be opened or written."""
+
+
+class JournalUnverified(DrError):
+    """The journal, or a figure read from it, does not verify: nothing is printed from it."""
+
+    exit_code = EXIT_UNVERIFIED
+
+
+class JournalKeyMissing(UserInputError):
+    """A live run, or a command that needs the journal key, found no key."""
 
 
 class PluginUnavailable(DrError):

@@ -327,6 +327,18 @@ def _manual_fence_evidence(ctx: StepContext, pair: HostPair) -> Verdict:
 
 # ---- 4. take over -------------------------------------------------------------------
 
+rb.approval(
+    "approve-promotion",
+    title=Text(zh="领导审批：提升备机接管生产", en="Leadership approves promoting the standby"),
+    instructions=Text(
+        zh="旧主机已隔离（见上一步）。批准后备机将被提升为主库并接管服务地址与业务；"
+        "此操作按橙色预警处置，须经应急领导小组批准。",
+        en="The old primary is fenced (see the step above). Once approved, the standby is "
+        "promoted to primary and takes over the service address and the service: an "
+        "orange-level action, approved by the leadership group.",
+    ),
+)
+
 
 @rb.action(
     "promote-standby",

@@ -400,6 +400,31 @@ def loads_supplied(ctx: StepContext) -> Verdict:
     return verdict
 
 
+def _whole_pair_goes_down(ctx: StepContext) -> bool:
+    """Shutting down both hosts of a pair stops the service: a red-level action."""
+    if ctx.fact("path") != "shutdown":
+        return False
+    names = {host.name for host in _shutdown_order(ctx)}
+    return any(p.primary in names and p.standby in names for p in ctx.inventory.host_pairs)
+
+
+outage.approval(
+    "approve-pair-shutdown",
+    when=_whole_pair_goes_down,
+    title=Text(
+        zh="领导审批：关闭双机的两台主机",
+        en="Leadership approves shutting down both hosts of a pair",
+    ),
+    instructions=Text(
+        zh="电池将耗尽，本次关机包括同一双机组的两台主机，业务将中断（红色预警）。"
+        "请尽快批准：不批准时电池耗尽会导致非正常断电。",
+        en="The battery is running out and this shutdown takes down both hosts of a pair: "
+        "the service stops (red). Approve quickly: without it the battery runs out and the "
+        "hosts lose power uncleanly.",
+    ),
+)
+
+
 @outage.action(
     "shutdown-hosts",
     when=_path("shutdown"),

@@ -15,6 +15,7 @@ packages=(
   poppler-utils                           # pdftoppm, to check rendered reports
   fonts-wqy-microhei                      # a CJK TrueType font: Chinese in report PDFs and charts
   python3-apt                             # Ansible's apt module on managed hosts (and the lab's)
+  chromium chromium-driver                # the console's browser test (Selenium drives Debian's)
 )
 
 missing=()

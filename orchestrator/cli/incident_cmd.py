@@ -3,6 +3,7 @@ of orchestrator.incidents (handling.py, tick.py) and renders what they return.""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from orchestrator.cli.options import (
     operator_name,
 )
 from orchestrator.cli.summary import print_json
+from orchestrator.identity import check_claim, incident_rights
 from orchestrator.incidents import IncidentStore, handling
 from orchestrator.incidents.checks import ScopeChange, one_of
 from orchestrator.incidents.handling import Handled, IncidentUpdate
@@ -79,7 +81,7 @@ def open_incident(
         category=category,
         level=level,
         summary=summary,
-        actor=operator_name(operator),
+        actor=operator_name(operator, inv),
         scope=ScopeChange(provinces, branches_down, branches_total, impact),
         started_at=moment("--started-at", started_at, inv.timezone),
         business_stopped=not no_outage,
@@ -130,7 +132,7 @@ def update_incident(
         note=note,
     )
     journal = open_journal(db)
-    actor = operator_name(operator)
+    actor = _actor_for(journal, incident_id, operator, level)
     handled = handling.update_incident(journal, incident_id, change, actor=actor)
     _print_handled(journal, handled, json_out)
 
@@ -145,10 +147,27 @@ def close_incident(
 ) -> None:
     """Declare the incident over; the roster is told."""
     journal = open_journal(db)
-    handled = handling.close_incident(
-        journal, incident_id, actor=operator_name(operator), resolution=resolution
-    )
+    actor = _actor_for(journal, incident_id, operator, None)
+    handled = handling.close_incident(journal, incident_id, actor=actor, resolution=resolution)
     _print_handled(journal, handled, json_out)
+
+
+def _actor_for(journal: Journal, incident_id: str, claimed: str | None, level: str | None) -> str:
+    """Who changes the incident: the terminal's person; lowering the level must be the
+    leadership (identity/incident_rights.py)."""
+    store = IncidentStore(journal)
+    try:
+        incident = store.require_open(incident_id)
+    finally:
+        store.dispose()
+    inventory = handling.incident_inventory(incident)
+    if incident_rights.lowering(incident, level):
+        assert level is not None
+        person = incident_rights.person_who_may_lower(incident, inventory, level)
+        check_claim(claimed, person, option="--operator")
+        check_claim(os.environ.get("DR_OPERATOR"), person, option="DR_OPERATOR")
+        return person.contact
+    return operator_name(claimed, inventory)
 
 
 @app.command("list")

@@ -59,11 +59,11 @@ def _registrars() -> dict[str, Callable[[], None]]:
         app.add_typer(inventory_cmd.app, name="inventory")
 
     def runs() -> None:
-        from orchestrator.cli import runs_cmd
+        from orchestrator.cli import journal_cmd, runs_cmd
 
         app.add_typer(runs_cmd.runbook_app, name="runbook")
         app.add_typer(runs_cmd.runs_app, name="runs")
-        app.add_typer(runs_cmd.journal_app, name="journal")
+        app.add_typer(journal_cmd.app, name="journal")
 
     def backup() -> None:
         from orchestrator.cli import backup_cmd
@@ -90,6 +90,11 @@ def _registrars() -> dict[str, Callable[[], None]]:
 
         app.add_typer(report_cmd.app, name="report")
 
+    def serve() -> None:
+        from orchestrator.cli import serve_cmd
+
+        app.add_typer(serve_cmd.app, name="serve")
+
     def run_commands() -> None:
         from orchestrator.cli import run_cmd
 
@@ -106,6 +111,7 @@ def _registrars() -> dict[str, Callable[[], None]]:
         "scheduler": scheduler,
         "incident": incident,
         "report": report,
+        "serve": serve,
         **dict.fromkeys(("plan", "drill", "run", "resume", "approve"), run_commands),
     }
 

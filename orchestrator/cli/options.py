@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +17,8 @@ if TYPE_CHECKING:
     # The engine pulls in paramiko and netmiko; commands that run no runbook (backup,
     # restore-test) should not pay for loading them at every start.
     from orchestrator.engine.discovery import RunbookRegistry
+    from orchestrator.inventory import Inventory
+    from orchestrator.inventory.secrets import SecretRef
     from orchestrator.journal import Journal
 
 DbOption = Annotated[
@@ -55,8 +55,9 @@ OperatorOption = Annotated[
     str | None,
     typer.Option(
         "--operator",
-        help="Who is running this (default: DR_OPERATOR, then the "
-        "login name). Recorded in the journal.",
+        help="Optional check of who you are: must be your own contact name or login "
+        "(dr knows you from your OS account, mapped by contacts[].login; so does "
+        "DR_OPERATOR). Naming someone else is refused.",
         show_default=False,
     ),
 ]
@@ -68,8 +69,11 @@ ParamOption = Annotated[
 ]
 
 
-def open_journal(db: str | None) -> Journal:
+def open_journal(db: str | None, key: SecretRef | None = None) -> Journal:
+    """The journal, with its key when there is one (DR_JOURNAL_KEY, `key` from the
+    inventory's `journal.key`, else ~/.config/dr/journal.key: orchestrator/journal/key.py)."""
     from orchestrator.journal import Journal, resolve_journal_url
+    from orchestrator.journal.key import load_key
     from orchestrator.journal.location import password_on_command_line
 
     warning = password_on_command_line(db)
@@ -77,7 +81,7 @@ def open_journal(db: str | None) -> Journal:
         from orchestrator.cli.console import error_console
 
         error_console.print(f"[yellow]warning: {warning}[/]")
-    return Journal(resolve_journal_url(db))
+    return Journal(resolve_journal_url(db), load_key(key))
 
 
 def journal_opener(db: str | None) -> Callable[[], Journal]:
@@ -91,8 +95,13 @@ def open_registry(runbooks: list[Path] | None) -> RunbookRegistry:
     return RunbookRegistry.discover([*dirs_from_environment(), *(runbooks or [])])
 
 
-def operator_name(explicit: str | None) -> str:
-    return explicit or os.environ.get("DR_OPERATOR") or getpass.getuser()
+def operator_name(explicit: str | None, inventory: Inventory | None = None) -> str:
+    """The journal's name for the person at this terminal (see cli/acting.py); a name
+    given by --operator or DR_OPERATOR is checked against it, never taken on trust."""
+    from orchestrator.cli.acting import acting_person
+    from orchestrator.identity import shown_name
+
+    return shown_name(acting_person(inventory, explicit, mapped=False))
 
 
 def language(explicit: str | None) -> Lang:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from orchestrator.cli.acting import acting_person
 from orchestrator.cli.console import console, error_console
 from orchestrator.cli.live_view import LiveView, TerminalOperator
 from orchestrator.cli.options import (
@@ -21,7 +22,6 @@ from orchestrator.cli.options import (
     language,
     open_journal,
     open_registry,
-    operator_name,
     parse_params,
 )
 from orchestrator.cli.summary import print_json, print_run
@@ -29,6 +29,7 @@ from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
 from orchestrator.engine.admission import admit_run
 from orchestrator.engine.plan import flatten, plan_rows, resolve_params
 from orchestrator.errors import EXIT_OK, EXIT_STOPPED, EXIT_WAITING
+from orchestrator.identity import check_claim, one_time, shown_name
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.run_document import run_document
@@ -163,42 +164,62 @@ def resume(
     journal = open_journal(db)
     record = journal.get_run(run_id)
     lang_code = language(lang or record.options.get("lang"))
+    inv = load_inventory(Path(record.inventory_path))
+    person = acting_person(inv, operator, mapped=record.mode == "live")
     options = RunOptions(
         mode=record.mode,
-        operator=operator_name(operator),
+        operator=shown_name(person),
+        person=person,
         lang=lang_code,
         auto_confirm=bool(record.options.get("auto_confirm")),
         reason=record.reason,
         incident_id=record.incident_id,
     )
     engine = _engine(journal, runbooks, lang_code)
-    outcome = engine.resume(
-        run_id, load_inventory(Path(record.inventory_path)), options, allow_changed=allow_changed
-    )
+    outcome = engine.resume(run_id, inv, options, allow_changed=allow_changed)
     _report(journal, outcome, json_out)
 
 
 def approve(
     run_id: Annotated[str, typer.Argument(help="The run waiting for approval.")],
     step: Annotated[str, typer.Argument(help="The approval step's id.")],
-    approver: Annotated[
-        str,
+    code: Annotated[
+        str | None,
         typer.Option(
-            "--as", help="Your name as in the inventory's contacts (must hold the step's role)."
+            "--code",
+            help="The one-time code sent to you (approve from any terminal). Without it, "
+            "you approve as the contact your OS account maps to (contacts[].login).",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    claimed: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Optional check: your own contact name. Naming someone else is refused.",
+            show_default=False,
+        ),
+    ] = None,
     note: Annotated[str, typer.Option("--note", help="A remark for the record.")] = "",
     db: DbOption = None,
 ) -> None:
-    """Approve a waiting approval step (by someone other than the run's starter)."""
+    """Approve a waiting approval step (by someone on its roster, not the run's starter)."""
     journal = open_journal(db)
     record = journal.get_run(run_id)
-    approvals.approve(
-        journal, load_inventory(Path(record.inventory_path)), run_id, step, approver, note
-    )
+    inv = load_inventory(Path(record.inventory_path))
+    if code is not None:
+        # Every check first: a code is spent only on an approval that will be recorded.
+        person = one_time.check(journal, code, run_id=run_id, step_path=step)
+        check_claim(claimed, person, option="--as")
+        approvals.check_may_approve(journal, inv, run_id, step, person)
+        person = one_time.redeem(journal, code, run_id=run_id, step_path=step)
+    else:
+        person = acting_person(inv, None, mapped=True)
+        check_claim(claimed, person, option="--as")
+    approvals.approve(journal, inv, run_id, step, person, note)
     console.print(
-        f"approved step {escape(step)} of run {run_id} as {escape(approver)}; "
-        f"the run continues with `dr resume {run_id}`"
+        f"approved step {escape(step)} of run {run_id} as {escape(person.contact)} "
+        f"({escape(person.proof)}); the run continues with `dr resume {run_id}`"
     )
 
 
@@ -221,17 +242,20 @@ def _start(
     lang_code = language(lang)
     options = RunOptions(
         mode=mode,
-        operator=operator_name(operator),
+        operator="",
         lang=lang_code,
         auto_confirm=auto_confirm,
         reason=reason,
         incident_id=incident,
         params=parse_params(param),
     )
-    journal = open_journal(db)
+    journal = open_journal(db, inv.journal.key)
     # Refused before the engine is built, so a refusal is the only message; the engine
     # asks the same rules again before it records the run.
     admit_run(options, inv, journal)
+    # Who starts it: the OS account's contact (a live run must have one), never a name.
+    person = acting_person(inv, operator, mapped=mode == "live")
+    options.operator, options.person = shown_name(person), person
     outcome = _engine(journal, runbooks, lang_code).start(name, inv, options)
     _report(journal, outcome, json_out)
 

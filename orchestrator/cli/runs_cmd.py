@@ -1,4 +1,4 @@
-"""`dr runs list|show`, `dr runbook list|show`, `dr journal verify`."""
+"""`dr runs list|show`, `dr runbook list|show` (`dr journal ...` is journal_cmd.py)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ from orchestrator.cli.options import (
     open_registry,
 )
 from orchestrator.cli.summary import print_json, print_run
-from orchestrator.errors import EXIT_FAILED
 from orchestrator.journal.run_document import run_document
 
 runs_app = typer.Typer(help="Runs recorded in the journal.", no_args_is_help=True)
 runbook_app = typer.Typer(help="The runbooks available.", no_args_is_help=True)
-journal_app = typer.Typer(help="The journal itself.", no_args_is_help=True)
 
 
 @runs_app.command("list")
@@ -115,34 +113,3 @@ def show_runbook(
             f"{number:>3}. {step.id} \\[{step.kind}] {escape(step.title(lang_code))}"
             f"{escape(target)}{escape(extra)}"
         )
-
-
-@journal_app.command("verify")
-def verify_journal(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Prove the hash chain: exits 1 and names the first bad event after any tampering."""
-    journal = open_journal(db)
-    verdict = journal.verify()
-    if json_out:
-        print_json(
-            console,
-            {
-                "ok": verdict.ok,
-                "checked": verdict.checked,
-                "head_hash": verdict.head_hash,
-                "first_bad_seq": verdict.first_bad_seq,
-                "reason": verdict.reason,
-                "journal": journal.describe(),
-            },
-        )
-    elif verdict.ok:
-        console.print(
-            f"[green]journal intact[/]: {verdict.checked} events, head "
-            f"{verdict.head_hash[:16]}… ({journal.describe()})"
-        )
-    else:
-        console.print(
-            f"[bold red]journal broken at event {verdict.first_bad_seq}[/]: "
-            f"{escape(verdict.reason)} ({verdict.checked} events verified before it)"
-        )
-    if not verdict.ok:
-        raise typer.Exit(EXIT_FAILED)

@@ -7,8 +7,10 @@ copy that could drift. The rules, in order:
    and with a reason or an incident, --auto-confirm only in a drill;
 2. a run that joins an incident joins an open one: its alert levels raise that incident
    and its approvals follow the incident's roster, which means nothing once it is closed.
-Every refusal is a UserInputError (ModeRefused, IncidentNotFound, IncidentClosed) whose
-message says what to do instead.
+3. a live run needs the journal key: what it records must not be rewritable unseen by
+   whoever can write the database (drills may run unkeyed, and their journal says so).
+Every refusal is a UserInputError (ModeRefused, IncidentNotFound, IncidentClosed,
+JournalKeyMissing) whose message says what to do instead.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import TYPE_CHECKING
 
 from orchestrator.engine.modes import check_mode
 from orchestrator.engine.state import RunOptions
+from orchestrator.errors import JournalKeyMissing
 from orchestrator.incidents import Incident, IncidentStore
 from orchestrator.journal import Journal
+from orchestrator.journal.key import MISSING_KEY_HINT
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
@@ -34,6 +38,17 @@ def admit_run(options: RunOptions, inventory: Inventory, journal: Journal) -> In
         reason=options.reason,
         incident_id=options.incident_id,
     )
+    incident = _joined_incident(options, journal)
+    if options.mode == "live" and not journal.keyed:
+        # A live run is what auditors read afterwards: its journal must be one that a
+        # person with database access cannot rewrite unseen (orchestrator/journal/key.py).
+        raise JournalKeyMissing(
+            f"a live run needs the journal key, and none was found: {MISSING_KEY_HINT}"
+        )
+    return incident
+
+
+def _joined_incident(options: RunOptions, journal: Journal) -> Incident | None:
     if options.incident_id is None:
         return None
     store = IncidentStore(journal)

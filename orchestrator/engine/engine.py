@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.engine import approvals
+from orchestrator.engine import approval_roster, approvals
 from orchestrator.engine.admission import admit_run
 from orchestrator.engine.attempts import DONE, HostOutcome, describe, run_on_host, run_rollback
 from orchestrator.engine.context import StepContext, record_marker
@@ -27,10 +27,12 @@ from orchestrator.engine.plan import PlannedStep, flatten, resolve_params
 from orchestrator.engine.resume import check_resumable, restore_state
 from orchestrator.engine.signals import pause_on_interrupt
 from orchestrator.engine.state import RunOptions, RunState
+from orchestrator.identity.code_delivery import send_codes
 from orchestrator.journal import Journal
 from orchestrator.journal.records import RunRecord, StepRecord
 from orchestrator.journal.statuses import worst
 from orchestrator.runbook import Marker, Runbook, StepKind
+from orchestrator.text import Text
 from orchestrator.transports.netdev import SwitchSessions
 from orchestrator.transports.ssh import SshTransport
 
@@ -82,7 +84,12 @@ class Engine:
             reason=options.reason,
             incident_id=options.incident_id,
             params=params,
-            options={"lang": options.lang, "auto_confirm": options.auto_confirm},
+            options={
+                "lang": options.lang,
+                "auto_confirm": options.auto_confirm,
+                # Who started it, and how we know: approvals are refused to this person.
+                "starter": options.person.to_dict() if options.person else None,
+            },
             owner_pid=os.getpid(),
             owner_host=socket.gethostname(),
         )
@@ -303,33 +310,41 @@ class Engine:
     def _approval(self, state: RunState, planned: PlannedStep, title: str) -> str:
         step = planned.step
         self.observer.step_started(planned.path, title, [])
-        if state.options.auto_confirm:
-            self._record(
-                state,
-                planned,
-                "succeeded",
-                actor="auto-confirm (drill)",
-                result={"approved_by": "auto-confirm (drill)", "role": step.role},
-            )
-            self.observer.step_finished(planned.path, "succeeded", "auto-approved (drill)")
-            return "succeeded"
-        self._record(state, planned, "waiting", result={"role": step.role})
-        command = f"dr approve {state.run_id} {planned.path} --as NAME"
-        self.operator_io.wait_notice(
-            f"waiting for approval by role {step.role!r}: the approver runs `{command}` "
-            f"/ 等待 {step.role} 审批"
+        roster = approval_roster.fix(
+            self.journal, state.inventory, state.record, planned.path, step.role or "leadership"
         )
+        approved = approvals.find(self.journal, state.run_id, planned.path, state.inventory)
+        if state.options.auto_confirm and approved is None:
+            # A drill approves unattended only through the inventory's drill roster.
+            approvals.record_drill_approval(state, planned.path, roster)
+        if approvals.find(self.journal, state.run_id, planned.path, state.inventory) is None:
+            self._record(state, planned, "waiting", result={"role": step.role})
+            sent = send_codes(
+                self.journal,
+                state.inventory,
+                run_id=state.run_id,
+                step_path=planned.path,
+                members=roster.members,
+                plan=_plan_text(step.title, step.instructions),
+            )
+            self.operator_io.wait_notice(_approval_notice(state, planned, roster.members, sent))
         approval = approvals.wait_for(
             state, planned.path, poll=getattr(self.operator_io, "interactive", False)
         )
         if approval is None:
             return "interrupted" if state.pause_requested.is_set() else "waiting"
+        proof = str((approval.data or {}).get("proof") or "")
+        if approval.kind == approvals.REFUSED_EVENT:
+            refused = {"refused_by": approval.actor, "role": step.role, "proof": proof}
+            self._record(state, planned, "declined", actor=approval.actor, result=refused)
+            self.observer.step_finished(planned.path, "declined", f"refused by {approval.actor}")
+            return "declined"
         self._record(
             state,
             planned,
             "succeeded",
             actor=approval.actor,
-            result={"approved_by": approval.actor, "role": step.role},
+            result={"approved_by": approval.actor, "role": step.role, "proof": proof},
         )
         self.observer.step_finished(planned.path, "succeeded", f"approved by {approval.actor}")
         return "succeeded"
@@ -370,7 +385,22 @@ class Engine:
         self.journal.set_run_status(
             state.run_id, status, detail=message, finished=final, actor=state.options.operator
         )
-        return RunOutcome(state.run_id, status, message)
+        return RunOutcome(state.run_id, status, message + self._anchor(state))
+
+    def _anchor(self, state: RunState) -> str:
+        """The journal's head, written outside its database at the end of every run.
+        A failed anchor is journaled and flagged in the run's message; it never changes
+        how the run ended (orchestrator/anchors/write.py)."""
+        from orchestrator.anchors.write import anchor_journal
+
+        results = anchor_journal(self.journal, state.inventory, ssh=self.ssh, run_id=state.run_id)
+        failed = [f"{r.where}: {r.error}" for r in results if not r.ok]
+        if not failed:
+            return ""
+        return (
+            f"; WARNING: the journal anchor could not be written to {'; '.join(failed)} "
+            "/ 警告：日志锚点写入失败"
+        )
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -423,10 +453,30 @@ def _waiting_message(state: RunState, planned: PlannedStep) -> str:
     if planned.step.kind is StepKind.APPROVAL:
         return (
             f"step {planned.path} waits for approval by role {planned.step.role!r}: the "
-            f"approver runs `dr approve {state.run_id} {planned.path} --as NAME`, then "
+            f"approver runs `dr approve {state.run_id} {planned.path}` from their own "
+            f"account (or with `--code CODE` from the code sent to them), then "
             f"`dr resume {state.run_id}`"
         )
     return (
         f"step {planned.path} waits for a person; run `dr resume {state.run_id}` in a "
         "terminal to see the instructions and confirm"
     )
+
+
+def _approval_notice(
+    state: RunState, planned: PlannedStep, members: tuple[str, ...], sent: list[str]
+) -> str:
+    who = ", ".join(members) or "nobody: no contact holds the role (see the inventory)"
+    codes = f"; one-time codes sent to {', '.join(sent)}" if sent else ""
+    return (
+        f"waiting for approval by role {planned.step.role!r} ({who}){codes}: an approver runs "
+        f"`dr approve {state.run_id} {planned.path}` from their own account, or with "
+        f"`--code CODE` from any terminal / 等待 {planned.step.role} 审批（{who}）"
+    )
+
+
+def _plan_text(title: Text, instructions: Text | None) -> Text:
+    """What the approver is asked to approve, as their message shows it."""
+    if instructions is None:
+        return title
+    return Text(zh=f"{title.zh}\n{instructions.zh}", en=f"{title.en}\n{instructions.en}")

@@ -14,6 +14,7 @@ from orchestrator.journal.records import RunRecord
 from orchestrator.text import Lang
 
 if TYPE_CHECKING:
+    from orchestrator.identity import Person
     from orchestrator.inventory import Inventory
     from orchestrator.transports.netdev import SwitchSessions
     from orchestrator.transports.ssh import SshTransport
@@ -30,6 +31,8 @@ class RunOptions:
     reason: str | None = None
     incident_id: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # The authenticated person at the terminal (`operator` is their recorded name).
+    person: Person | None = None
 
 
 @dataclass

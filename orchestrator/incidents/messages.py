@@ -100,7 +100,8 @@ def approval_message(
     incident: Incident, inventory: Inventory, run_id: str, runbook: str, step_id: str
 ) -> Message:
     """A run of an orange/red incident waits for the leadership group's approval."""
-    command = f"dr approve {run_id} {step_id} --as NAME"
+    # From the approver's own OS account; the one-time code sent to them works anywhere.
+    command = f"dr approve {run_id} {step_id} [--code CODE]"
     return Message(
         key=f"{incident.id}:approval:{run_id}:{step_id}",
         level=incident.level,

@@ -18,3 +18,6 @@ class Contact(StrictModel):
     dingtalk: str | None = None
     feishu: str | None = None
     language: Literal["zh", "en"] = "zh"
+    # The OS account this person logs in with on the orchestrator host: `dr` knows who
+    # is acting from the process's real uid, never from a name typed on the command line.
+    login: Label | None = None

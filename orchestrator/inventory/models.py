@@ -19,11 +19,13 @@ from orchestrator.inventory.backup_sets import BackupSet
 from orchestrator.inventory.contacts import Contact
 from orchestrator.inventory.field_types import AlertLevel, TimeZone
 from orchestrator.inventory.hosts import Defaults, Host, Site, SshSettings
+from orchestrator.inventory.journal_settings import JournalSettings
 from orchestrator.inventory.names import Label, did_you_mean
 from orchestrator.inventory.network import Line, Switch
 from orchestrator.inventory.notifications import Notifications
 from orchestrator.inventory.pairs import HostPair
 from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.people_settings import ConsoleSettings, DrillSettings
 from orchestrator.inventory.pitr_sets import AnyBackupSet, PitrBackupSet
 from orchestrator.inventory.power import Generator, Power, Ups
 from orchestrator.inventory.recovery_plan import PlannedDrill, Target
@@ -72,6 +74,11 @@ class Inventory(StrictModel):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     # What comes back in which order after a site is lost (systems.py).
     systems: list[System] = []
+    # The journal's key and the places its head is anchored (journal_settings.py).
+    journal: JournalSettings = Field(default_factory=JournalSettings)
+    # The console's address (approval links) and the drill roster (people_settings.py).
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    drill: DrillSettings = Field(default_factory=DrillSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
     _digest: str | None = PrivateAttr(default=None)

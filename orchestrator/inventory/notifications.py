@@ -75,6 +75,9 @@ class Webhook(StrictModel):
     levels: list[AlertLevel] = ["blue", "yellow", "orange", "red"]
     language: Literal["zh", "en", "both"] = "both"
     timeout: float = Field(default=10, gt=0)
+    # A bot whose chat is this contact's alone: one-time approval codes for that contact
+    # go here (never to a group bot, where everyone in the group would read them).
+    owner: Name | None = None
 
     @model_validator(mode="after")
     def _secret_only_where_signed(self) -> Webhook:

@@ -84,8 +84,10 @@ class _Checker:
         self._switches()
         self._ups()
         self._escalation()
+        self._logins()
         self._backup_sets()
         self._systems()
+        self._journal_anchors()
         return self._findings
 
     def _duplicates(self, plural: str) -> None:
@@ -214,6 +216,47 @@ class _Checker:
             return
         for level, names in escalation.items():
             self._refs(("escalation", level), names, "contacts")
+
+    def _logins(self) -> None:
+        drill = self._data.get("drill")
+        if isinstance(drill, dict):
+            self._refs(("drill", "auto_approve_by"), drill.get("auto_approve_by"), "contacts")
+        self._unique_logins()
+
+    def _unique_logins(self) -> None:
+        """One OS account is one person: two contacts with one login could each be the
+        other, and the starter could approve their own run as the second."""
+        first: dict[str, str] = {}
+        for path, contact in _items(self._data, ("contacts",)):
+            login, name = contact.get("login"), contact.get("name")
+            if not isinstance(login, str):
+                continue
+            if login in first:
+                self._add(
+                    (*path, "login"),
+                    f"login {login!r} is already contact {first[login]!r}'s: each person "
+                    "logs in with an account of their own",
+                )
+            else:
+                first[login] = str(name)
+
+    def _journal_anchors(self) -> None:
+        # The backup host an anchor file lives on (journal_settings.py), and the roles a
+        # notice goes to: a role nobody holds would anchor nowhere, silently.
+        roles = {c.get("role") for _, c in _items(self._data, ("contacts",))}
+        for path, anchor in _items(self._data, ("journal", "anchors")):
+            place = anchor.get("ssh_file")
+            if isinstance(place, dict):
+                self._ref((*path, "ssh_file", "host"), place.get("host"), "hosts")
+            notify = anchor.get("notify")
+            if isinstance(notify, dict) and isinstance(notify.get("roles"), list):
+                for index, role in enumerate(notify["roles"]):
+                    if role not in roles:
+                        self._add(
+                            (*path, "notify", "roles", index),
+                            f"no contact holds role {role!r}: the anchor notice would reach "
+                            "nobody; give a contact that role or name another",
+                        )
 
     def _backup_sets(self) -> None:
         for path, backup_set in _items(self._data, ("backup_sets",)):

@@ -1,4 +1,12 @@
-"""The hash chain over events: how a link is computed and how the chain is proved."""
+"""The hash chain over events: how a link is computed and how the chain is proved.
+
+Each event has a SHA-256 `hash` over the previous hash and its own fields, and, when
+the journal has a key (key.py), a `mac`: "hmac-sha256:KEY_ID:HEX", an HMAC of that hash
+under a key the database does not hold. The hash alone is tamper-evident only against
+accidents (anyone can recompute it); the MAC is what a person with database access but
+not the key cannot forge. Events written before a key existed (no `mac`) verify as an
+unkeyed prefix; an unkeyed event after a keyed one is a stripped MAC, and fails.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.journal.key import JournalKey
 
 GENESIS_HASH = "0" * 64
+# Separates an event's MAC from an anchor's, made with the same key.
+_EVENT_DOMAIN = "dr-journal-event\x00"
 
 
 def canonical_json(value: Any) -> str:
@@ -33,6 +46,12 @@ def link_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def event_mac(key: JournalKey, event_hash: str) -> str:
+    """The keyed link of an event: it names its algorithm and key, never the key."""
+    digest = key.mac(_EVENT_DOMAIN + event_hash)
+    return f"hmac-sha256:{key.key_id}:{digest}"
+
+
 @dataclass(frozen=True)
 class ChainVerdict:
     ok: bool
@@ -40,12 +59,25 @@ class ChainVerdict:
     head_hash: str
     first_bad_seq: int | None = None
     reason: str = ""
+    # How far the proof goes: "hmac-sha256" (every event from `keyed_from` on has a MAC
+    # that verified under `key_id`), or "sha256" (no MAC was checked: unkeyed events, or
+    # no key in hand), which catches accidents, not a person who recomputes the chain.
+    algorithm: str = "sha256"
+    key_id: str | None = None
+    keyed_from: int | None = None
+    unkeyed: int = 0
+    head_mac: str | None = None
+
+    @property
+    def keyed(self) -> bool:
+        return self.algorithm == "hmac-sha256"
 
 
 def verify_events(
     # Any keys: SQLAlchemy's row mappings are keyed by name or column.
     rows: Iterable[Mapping[Any, Any]],
     head: Mapping[Any, Any] | None,
+    key: JournalKey | None = None,
 ) -> ChainVerdict:
     """Walk the events in seq order; name the first one that breaks the chain.
 
@@ -56,6 +88,7 @@ def verify_events(
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
+    macs = _MacCheck(key)
     for row in rows:
         seq = row["seq"]
         if seq != expected_seq:
@@ -84,6 +117,9 @@ def verify_events(
                 seq,
                 f"event {seq} was altered after it was written (its hash does not match)",
             )
+        problem = macs.check(seq, row["hash"], row.get("mac"))
+        if problem:
+            return ChainVerdict(False, checked, expected_prev, seq, problem)
         expected_prev = row["hash"]
         expected_seq += 1
         checked += 1
@@ -98,4 +134,56 @@ def verify_events(
             f"the chain head records event {head_seq} but the journal ends at event "
             f"{checked}: events at the end were removed or the head was altered",
         )
-    return ChainVerdict(True, checked, expected_prev)
+    return ChainVerdict(
+        True,
+        checked,
+        expected_prev,
+        algorithm="hmac-sha256" if macs.keyed_from is not None and key else "sha256",
+        key_id=macs.key_id,
+        keyed_from=macs.keyed_from,
+        unkeyed=macs.unkeyed,
+        head_mac=macs.last_mac,
+    )
+
+
+class _MacCheck:
+    """The keyed half of the walk: each event's MAC, under the key in hand."""
+
+    def __init__(self, key: JournalKey | None) -> None:
+        self.key = key
+        self.keyed_from: int | None = None
+        self.key_id: str | None = key.key_id if key else None
+        self.unkeyed = 0
+        self.last_mac: str | None = None
+
+    def check(self, seq: int, event_hash: str, mac: str | None) -> str:
+        """'' when the event's MAC holds (or may be absent); else what is wrong."""
+        self.last_mac = mac
+        if not mac:
+            if self.keyed_from is not None:
+                return (
+                    f"event {seq} has no MAC although event {self.keyed_from} and later ones "
+                    "are keyed: its MAC was stripped, the event rewritten"
+                )
+            self.unkeyed += 1
+            return ""
+        if self.keyed_from is None:
+            self.keyed_from = seq
+        algorithm, _, rest = mac.partition(":")
+        key_id, _, _digest = rest.partition(":")
+        if algorithm != "hmac-sha256":
+            return f"event {seq} names an unknown MAC algorithm {algorithm!r}"
+        if self.key is None:
+            self.key_id = key_id
+            return ""
+        if key_id != self.key.key_id:
+            return (
+                f"event {seq} was keyed with key {key_id}, but the key in hand is "
+                f"{self.key.key_id}: verify with the journal's own key"
+            )
+        if event_mac(self.key, event_hash) != mac:
+            return (
+                f"event {seq}'s MAC does not verify under key {key_id}: the event (or the "
+                "chain from it) was rewritten by someone without the key"
+            )
+        return ""

@@ -21,6 +21,7 @@ _EVENT_COLUMNS = (
     "data",
     "prev_hash",
     "hash",
+    "mac",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.journal.chained_rows import verified_measurements, verified_steps
 from orchestrator.journal.records import MeasurementRecord, StepRecord
 from orchestrator.journal.statuses import worst
 from orchestrator.journal.store import Journal
@@ -37,8 +38,9 @@ def run_document(journal: Journal, run_id: str) -> dict[str, Any]:
             "digest": run.inventory_digest,
         },
         "params": run.params,
-        "steps": _steps(journal.steps(run_id)),
-        "measurements": _measurements(journal.measurements(run_id)),
+        # From the chained events, checked against their tables (chained_rows.py).
+        "steps": _steps(verified_steps(journal, run_id)),
+        "measurements": _measurements(verified_measurements(journal, run_id)),
     }
 
 

@@ -92,6 +92,19 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # "hmac-sha256:KEY_ID:HEX" under the host's journal key (chain.py); NULL for events
+    # written without a key. Added to older databases by store.py's upgrade.
+    Column("mac", String(120)),
+)
+
+# One row: this journal's own random id, made with the database. Anchors carry it, so
+# a database replaced by another (forged) one is told apart from the one anchored.
+journal_identity = Table(
+    "journal_identity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("journal_id", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
 )
 
 # One row: the newest event's seq and hash. Without it, deleting the last events of the

@@ -7,6 +7,7 @@ SQLite by `BEGIN IMMEDIATE`, PostgreSQL by locking the chain-head row.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,9 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -24,10 +27,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from orchestrator.errors import JournalError, RunNotFound
 from orchestrator.journal import schema
-from orchestrator.journal.chain import GENESIS_HASH, ChainVerdict, canonical_json, link_hash
+from orchestrator.journal.chain import (
+    GENESIS_HASH,
+    ChainVerdict,
+    canonical_json,
+    event_mac,
+    link_hash,
+)
 from orchestrator.journal.chain import verify_events as _verify_events
 from orchestrator.journal.database import WRITE, make_engine
 from orchestrator.journal.hot_sql import HotSql
+from orchestrator.journal.key import JournalKey
 from orchestrator.journal.records import EventRecord, MeasurementRecord, RunRecord, StepRecord
 from orchestrator.journal.run_lease import RunLease
 
@@ -39,15 +49,21 @@ def utc_now() -> str:
 
 
 class Journal:
-    """One journal database. Thread-safe; cheap to keep open for a whole run."""
+    """One journal database. Thread-safe; cheap to keep open for a whole run.
 
-    def __init__(self, url: str) -> None:
+    With a `key` (key.py), every event appended carries a MAC and `verify` checks them;
+    without one, events are chained by SHA-256 only (see chain.py for what that means).
+    """
+
+    def __init__(self, url: str, key: JournalKey | None = None) -> None:
         self.url = url
+        self.key = key
         self._write_lock = threading.Lock()
         try:
             self._engine = make_engine(url)
             self._sql = HotSql(self._engine.dialect.name, self._engine.dialect.paramstyle)
             self._create_schema()
+            self._keyed_before = self._newest_is_keyed()
         except (SQLAlchemyError, OSError) as err:
             # OSError: the SQLite file's directory cannot be made (a file is in the way,
             # no permission).
@@ -72,8 +88,18 @@ class Journal:
         actor: str | None = None,
         data: dict[str, Any] | None = None,
         projection: Projection | None = None,
+        at: str | None = None,
     ) -> int:
-        """Append one event (and apply its projection) atomically; returns its seq."""
+        """Append one event (and apply its projection) atomically; returns its seq.
+
+        `at`: the event's time, when its projection records the same moment (a step's
+        started_at), so that the row and its chained event agree to the microsecond."""
+        if self.key is None and self._keyed_before:
+            raise JournalError(
+                f"the journal at {self.describe()} is keyed, and this process has no key: an "
+                "unkeyed event would break its chain. Give the key (DR_JOURNAL_KEY, the "
+                "inventory's journal.key, or ~/.config/dr/journal.key) and try again."
+            )
         body = canonical_json(data or {})
         with self._write_lock, self._write_transaction() as conn:
             cursor = raw_cursor(conn)
@@ -82,7 +108,7 @@ class Journal:
             row = {
                 "seq": head_seq + 1,
                 "run_id": run_id,
-                "at": utc_now(),
+                "at": at or utc_now(),
                 "kind": kind,
                 "step_id": step_id,
                 "host": host,
@@ -91,6 +117,7 @@ class Journal:
             }
             row["prev_hash"] = head_hash
             row["hash"] = link_hash(head_hash, row)
+            row["mac"] = event_mac(self.key, row["hash"]) if self.key else None
             cursor.execute(self._sql.insert_event, row)
             cursor.execute(self._sql.update_head, {"seq": row["seq"], "hash": row["hash"]})
             if projection is not None:
@@ -159,13 +186,14 @@ class Journal:
     def step_started(
         self, run_id: str, step_id: str, host: str, *, kind: str, attempt: int
     ) -> None:
-        values = {
+        at = utc_now()
+        values: dict[str, Any] = {
             "run_id": run_id,
             "step_id": step_id,
             "host": host,
             "kind": str(kind),
             "attempts": attempt,
-            "at": utc_now(),
+            "at": at,
         }
 
         def project(conn: Connection) -> None:
@@ -178,6 +206,7 @@ class Journal:
             host=host or None,
             data={"kind": str(kind), "attempt": attempt},
             projection=project,
+            at=at,
         )
 
     def step_finished(
@@ -214,6 +243,7 @@ class Journal:
             actor=actor,
             data={"kind": str(kind), "result": result, "error": error},
             projection=project,
+            at=values["at"],
         )
 
     def record_measurement(self, run_id: str, measurement: MeasurementRecord) -> None:
@@ -298,8 +328,34 @@ class Journal:
                 select(schema.events).order_by(schema.events.c.seq)
             )
             return _verify_events(
-                (r._mapping for r in rows), head._mapping if head is not None else None
+                (r._mapping for r in rows), head._mapping if head is not None else None, self.key
             )
+
+    @property
+    def keyed(self) -> bool:
+        return self.key is not None
+
+    def journal_id(self) -> str:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(schema.journal_identity.c.journal_id)).scalar()
+        return str(found)
+
+    def head(self) -> tuple[int, str]:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(schema.chain_head).where(schema.chain_head.c.id == 1)).one()
+        return int(row.seq), str(row.hash)
+
+    def event_link(self, seq: int) -> tuple[str, str | None] | None:
+        """The (hash, mac) of event `seq`, or None if there is no such event."""
+        cols = schema.events.c
+        with self._engine.connect() as conn:
+            row = conn.execute(select(cols.hash, cols.mac).where(cols.seq == seq)).first()
+        return None if row is None else (str(row.hash), row.mac)
+
+    @property
+    def engine(self) -> Any:
+        """The SQLAlchemy engine (for `dr journal setup-postgres` and the anchors)."""
+        return self._engine
 
     def describe(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
@@ -324,6 +380,12 @@ class Journal:
                 "`dr resume` the run."
             ) from err
 
+    def _newest_is_keyed(self) -> bool:
+        cols = schema.events.c
+        with self._engine.connect() as conn:
+            newest = conn.execute(select(cols.mac).order_by(cols.seq.desc()).limit(1)).first()
+        return newest is not None and newest.mac is not None
+
     def _create_schema(self) -> None:
         """Tables and the chain head, in one write transaction (BEGIN IMMEDIATE on
         SQLite): two processes opening a new database at once (two scheduler daemons)
@@ -333,6 +395,8 @@ class Journal:
             conn = plain.execution_options(**WRITE)
             with conn.begin():
                 schema.metadata.create_all(conn)
+                _upgrade(conn)
+                _ensure_identity(conn)
                 if conn.execute(select(schema.chain_head.c.id)).first() is not None:
                     return
                 # PostgreSQL has no BEGIN IMMEDIATE: two creators may both get here.
@@ -342,6 +406,25 @@ class Journal:
                         conn.execute(insert(schema.chain_head).values(**row))
                 except IntegrityError:
                     pass  # another process created it first: that is fine
+
+
+def _upgrade(conn: Connection) -> None:
+    """Columns added since a database was made: `events.mac` (the keyed link)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("events")}
+    if "mac" not in columns:
+        conn.execute(text("ALTER TABLE events ADD COLUMN mac VARCHAR(120)"))
+
+
+def _ensure_identity(conn: Connection) -> None:
+    """The journal's random id, made once; an older database gets one when first opened."""
+    if conn.execute(select(schema.journal_identity.c.id)).first() is not None:
+        return
+    try:
+        with conn.begin_nested():
+            row = {"id": 1, "journal_id": secrets.token_hex(16), "created_at": utc_now()}
+            conn.execute(insert(schema.journal_identity).values(**row))
+    except IntegrityError:
+        pass  # another process made it first (PostgreSQL)
 
 
 def raw_cursor(conn: Connection) -> Any:

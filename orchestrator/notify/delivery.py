@@ -62,7 +62,7 @@ def deliver(
             jobs.append((f"webhook:{hook.name}", hook.name, _hook_job(hook, message, contacts)))
     results = []
     for channel, recipient, send in jobs:
-        result = _with_retries(channel, recipient, send, settings.retries, settings.backoff, sleep)
+        result = with_retries(channel, recipient, send, settings.retries, settings.backoff, sleep)
         kind = "notification.sent" if result.ok else "notification.failed"
         data = {**message.context, "key": message.key, **result.to_dict()}
         journal.append(kind, run_id=run_id, step_id=step_id, data=data)
@@ -76,7 +76,7 @@ def deliver(
     return results
 
 
-def _with_retries(
+def with_retries(
     channel: str,
     recipient: str,
     send: Callable[[], None],

@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
+from orchestrator.journal.chained_rows import verified_measurements
 from orchestrator.journal.run_document import run_document
 from orchestrator.reports.blocks import Chart, Document, Facts, Heading, Paragraph, Series, Table
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
@@ -20,7 +21,7 @@ from orchestrator.reports.verification import verification_paragraph, verify_jou
 def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> dict[str, Any]:
     run = run_document(journal, run_id)
     events = journal.events(run_id)
-    records = journal.measurements(run_id)
+    records = verified_measurements(journal, run_id)
     results = {
         f"{source}_{name}": figure(records, f"{name}_seconds", source)
         for source in ("runbook", "lab")

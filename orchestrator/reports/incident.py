@@ -17,6 +17,7 @@ import yaml
 from orchestrator.errors import UserInputError
 from orchestrator.incidents import IncidentStore
 from orchestrator.journal import Journal
+from orchestrator.journal.chained_rows import verified_measurements
 from orchestrator.reports.blocks import Document, Facts, Heading, Paragraph, Table
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
 from orchestrator.reports.occasions import figure
@@ -100,7 +101,7 @@ def build(journal: Journal, incident_id: str, details: dict[str, str]) -> dict[s
 
 def _run_summary(journal: Journal, run_id: str) -> dict[str, Any]:
     run = journal.get_run(run_id)
-    records = journal.measurements(run_id)
+    records = verified_measurements(journal, run_id)
     measured = {name: figure(records, name, "runbook") for name in ("rto_seconds", "rpo_seconds")}
     return {
         "id": run.id,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from orchestrator.errors import UserInputError
 from orchestrator.journal import Journal
+from orchestrator.journal.chained_rows import verified_measurements
 from orchestrator.journal.records import MeasurementRecord, RunRecord
 from orchestrator.verdicts import met_of
 
@@ -63,7 +64,7 @@ def figure(records: list[MeasurementRecord], name: str, source: str) -> dict[str
 
 
 def run_occasion(journal: Journal, run: RunRecord) -> dict[str, Any]:
-    records = journal.measurements(run.id)
+    records = verified_measurements(journal, run.id)
     rto = figure(records, "rto_seconds", "runbook")
     rpo = figure(records, "rpo_seconds", "runbook")
     lab_rto = figure(records, "rto_seconds", "lab")

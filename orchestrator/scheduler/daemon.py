@@ -49,6 +49,7 @@ DEFAULT_FUNCTIONS = {
     "rpo-watchdog": jobs.RPO_WATCHDOG,
     "textfile": jobs.TEXTFILE,
     "incident-tick": jobs.INCIDENT_TICK,
+    "anchor-journal": jobs.ANCHOR_JOURNAL,
     "pitr-backup": pitr_jobs.PITR_BACKUP,
     "pitr-check": pitr_jobs.PITR_CHECK,
     "pitr-verify": pitr_jobs.PITR_VERIFY,
@@ -86,6 +87,9 @@ def job_specs(
     ticking = IntervalTrigger(seconds=settings.incident_tick_interval, timezone=tz)
     tick_function = _function(functions, "incident-tick")
     specs.append(JobSpec("incident-tick", tick_function, ticking))
+    if inventory.journal.anchors and inventory.journal.anchor_every > 0:
+        anchoring = IntervalTrigger(seconds=inventory.journal.anchor_every, timezone=tz)
+        specs.append(JobSpec("anchor-journal", _function(functions, "anchor-journal"), anchoring))
     return specs
 
 
@@ -245,7 +249,7 @@ class Daemon:
     def _on_missed(self, event: JobExecutionEvent) -> None:
         late = f"missed its run at {event.scheduled_run_time.isoformat()} (beyond misfire_grace)"
         log.warning("job %s %s", event.job_id, late)
-        journal = Journal(self.url)
+        journal = self.env.journal()
         try:
             data = {"job": event.job_id, "scheduled": event.scheduled_run_time.isoformat()}
             journal.append("scheduler.job_missed", data=data)

@@ -22,6 +22,7 @@ from orchestrator.errors import DrError
 from orchestrator.incidents.tick import tick
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Journal
+from orchestrator.journal.key import load_key
 from orchestrator.scheduler import monitoring, rpo_watch
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ RESTORE_TEST = "orchestrator.scheduler.jobs:restore_test"
 RPO_WATCHDOG = "orchestrator.scheduler.jobs:rpo_watchdog"
 TEXTFILE = "orchestrator.scheduler.jobs:export_textfile"
 INCIDENT_TICK = "orchestrator.scheduler.jobs:incident_tick"
+ANCHOR_JOURNAL = "orchestrator.scheduler.jobs:anchor_journal_head"
 
 # Imported by name when a restore test runs, so the scheduler works (and its other jobs
 # run) even where the restore test module is missing or broken. Called with the set's
@@ -51,7 +53,9 @@ class JobEnvironment:
         return load_inventory(self.inventory_path)
 
     def journal(self) -> Journal:
-        return Journal(self.db_url)
+        # With the journal key (DR_JOURNAL_KEY, the inventory's journal.key, or the
+        # default file): the daemon's events are keyed like the runs' (journal/key.py).
+        return Journal(self.db_url, load_key(self.inventory().journal.key))
 
 
 def backup(set_name: str, *, env: JobEnvironment | None = None) -> str:
@@ -116,6 +120,22 @@ def incident_tick(*, env: JobEnvironment | None = None) -> dict[str, Any]:
                 "incident %s raised to %s (%s)", step["incident"], step["to"], step["cause"]
             )
         return {"escalations": len(report.escalations), "deliveries": len(report.deliveries)}
+    finally:
+        journal.close()
+
+
+def anchor_journal_head(*, env: JobEnvironment | None = None) -> dict[str, Any]:
+    """Write the journal's head to the inventory's anchor places (journal.anchors)."""
+    from orchestrator.anchors.write import anchor_journal
+
+    env = given_env(env)
+    inventory, journal = env.inventory(), env.journal()
+    try:
+        results = anchor_journal(journal, inventory)
+        for r in results:
+            if not r.ok:
+                log.error("journal anchor to %s failed: %s", r.where, r.error)
+        return {"anchored": sum(r.ok for r in results), "failed": sum(not r.ok for r in results)}
     finally:
         journal.close()
 

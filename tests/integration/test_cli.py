@@ -14,6 +14,7 @@ import pexpect
 import pytest
 
 from orchestrator.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_STOPPED, EXIT_WAITING
+from tests.support.identity import code_for, mapped_copy
 
 DATA = Path(__file__).parent.parent / "data"
 DRILL_INV = str(DATA / "engine-drill.yaml")
@@ -26,7 +27,6 @@ def dr(tmp_path: Path):
         **os.environ,
         "DR_RUNBOOKS": str(DATA / "runbooks"),
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
-        "DR_OPERATOR": "duty-wang",
         "DR_LANG": "en",
     }
 
@@ -103,8 +103,9 @@ def test_manual_step_without_a_terminal_pauses_with_exit_4_then_approval_flow(dr
     run_id = json.loads(first.stdout)["id"]
     assert f"dr resume {run_id}" in first.stderr
 
-    denied = dr("approve", run_id, "leadership-ok", "--as", "director-li")
-    assert denied.returncode == EXIT_BAD_INPUT and "no approval step" in denied.stderr
+    # The terminal's account is no contact of this inventory: it can approve nothing.
+    denied = dr("approve", run_id, "leadership-ok")
+    assert denied.returncode == EXIT_BAD_INPUT and "add `login:" in denied.stderr
 
 
 def test_journal_verify_passes_then_names_the_tampered_event(dr):
@@ -145,8 +146,9 @@ def test_terminal_operator_confirms_and_a_second_person_approves(dr, tmp_path):
         **os.environ,
         "DR_RUNBOOKS": str(DATA / "runbooks"),
         "DR_DB": f"sqlite:///{dr.db_path}",
-        "DR_OPERATOR": "duty-wang",
+        "DR_OPERATOR": "duty-wang",  # repeats who the terminal is: accepted
     }
+    inventory = str(mapped_copy(Path(DRILL_INV), tmp_path, "duty-wang"))
     child = pexpect.spawn(
         sys.executable,
         [
@@ -155,7 +157,7 @@ def test_terminal_operator_confirms_and_a_second_person_approves(dr, tmp_path):
             "drill",
             "people",
             "-i",
-            DRILL_INV,
+            inventory,
             "-p",
             f"effects={dr.effects}",
             "--lang",
@@ -171,7 +173,9 @@ def test_terminal_operator_confirms_and_a_second_person_approves(dr, tmp_path):
     child.sendline("y")
     child.expect("等待 leadership 审批")
     [run] = json.loads(dr("runs", "list", "--json").stdout)
-    approved = dr("approve", run["id"], "leadership-ok", "--as", "director-zhao")
+    # director-zhao is not at this terminal: the one-time code sent to them proves them.
+    code = code_for(f"sqlite:///{dr.db_path}", run["id"], "leadership-ok", "director-zhao")
+    approved = dr("approve", run["id"], "leadership-ok", "--code", code)
     assert approved.returncode == 0, approved.stderr
     child.expect(pexpect.EOF)
     child.close()
@@ -187,7 +191,6 @@ def test_ctrl_c_pauses_the_run_and_says_how_to_resume(dr):
         **os.environ,
         "DR_RUNBOOKS": str(DATA / "runbooks"),
         "DR_DB": f"sqlite:///{dr.db_path}",
-        "DR_OPERATOR": "duty-wang",
         "DR_LANG": "en",
     }
     gates = dr.effects.parent / "gates"

@@ -38,7 +38,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
 
 

@@ -33,7 +33,6 @@ def _dr(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli.main", *args],

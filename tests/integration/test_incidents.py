@@ -15,12 +15,14 @@ import yaml
 
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions, approvals
 from orchestrator.errors import EXIT_BAD_INPUT, IncidentClosed, UserInputError
+from orchestrator.identity import Person
 from orchestrator.incidents import IncidentStore, Scope
 from orchestrator.incidents.tick import tick
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.scheduler import jobs
 from orchestrator.scheduler.daemon import job_specs
+from tests.support.identity import account
 from tests.support.notify_receivers import (
     DINGTALK_SECRET,
     FEISHU_SECRET,
@@ -65,6 +67,7 @@ def write_inventory(tmp_path: Path, smtp_port: int, webhooks: list[dict] | None 
                 "email": "wang@lab.invalid",
                 "wecom": "wangwei",
                 "phone": "13800000001",
+                "login": account(),  # the test's own OS account is the duty operator
             },
             {
                 "name": "tech-zhang",
@@ -316,12 +319,20 @@ def test_a_run_raises_its_incident_and_orange_approval_needs_the_orange_roster(
     # The orange roster is asked for the approval (and the orange level notice goes out).
     box, _, _ = receivers
     tick(journal, inventory, datetime.now(UTC))
-    [ask] = [m for m in box.to("li@lab.invalid") if "审批" in m["Subject"]]
-    assert f"dr approve {outcome.run_id} plan-approved --as NAME" in ask.get_content()
+    [ask] = [m for m in box.to("li@lab.invalid") if "待领导小组审批" in m["Subject"]]
+    # The approval step sent director-li (the only leader on the orange roster) a code.
+    [code_mail] = [m for m in box.to("li@lab.invalid") if "Your approval" in m["Subject"]]
+    assert "--code" in code_mail.get_content()
+    assert not [m for m in box.to("zhao@lab.invalid") if "Your approval" in m["Subject"]]
+    assert f"dr approve {outcome.run_id} plan-approved [--code CODE]" in ask.get_content()
     # director-zhao holds the leadership role but is not on the orange roster.
     with pytest.raises(UserInputError, match="orange roster"):
-        approvals.approve(journal, inventory, outcome.run_id, "plan-approved", "director-zhao")
-    approvals.approve(journal, inventory, outcome.run_id, "plan-approved", "director-li")
+        approvals.approve(
+            journal, inventory, outcome.run_id, "plan-approved", _at_terminal("director-zhao")
+        )
+    approvals.approve(
+        journal, inventory, outcome.run_id, "plan-approved", _at_terminal("director-li")
+    )
     assert engine.resume(outcome.run_id, inventory, options).status == "succeeded"
 
     # A lower level declared later never lowers the incident; closed takes no more runs.
@@ -329,6 +340,10 @@ def test_a_run_raises_its_incident_and_orange_approval_needs_the_orange_roster(
     store.close(incident.id, actor="duty-wang", resolution="host replaced")
     with pytest.raises(IncidentClosed):
         store.require_open(incident.id)
+
+
+def _at_terminal(name: str) -> Person:
+    return Person(contact=name, role="leadership", login=None, proof=f"os-account:{name}")
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ def _dr(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli.main", *args],
@@ -138,7 +137,6 @@ def test_switch_down_is_diagnosed_as_a_device_fault(lab, tmp_path):
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
     lab.fault("switch-down", ["sw-funds"])
     try:

@@ -28,7 +28,6 @@ def _dr(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli.main", *args],
@@ -175,7 +174,6 @@ def test_resume_restarts_the_generator_stable_window_and_journals_why(lab, tmp_p
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
     journal = Journal(env["DR_DB"])
     lab.fault("power-outage", [])

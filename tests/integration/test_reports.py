@@ -307,7 +307,7 @@ def test_the_real_command_exits_2_without_a_traceback(tmp_path):
 def test_lab_drill_shows_the_labs_observed_rto_beside_the_runbooks(lab, tmp_path):
     db = f"sqlite:///{tmp_path}/journal.sqlite3"
     inventory = str(lab.state.inventory_file)
-    env = {**os.environ, "DR_DB": db, "DR_LANG": "en", "DR_OPERATOR": "duty-wang"}
+    env = {**os.environ, "DR_DB": db, "DR_LANG": "en"}
 
     def drill(runbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

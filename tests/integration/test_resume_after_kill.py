@@ -30,7 +30,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "DR_RUNBOOKS": str(DATA / "runbooks"),
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
-        "DR_OPERATOR": "duty-wang",
         "DR_LANG": "en",
     }
 

@@ -28,7 +28,6 @@ def _drill(tmp_path: Path, lab, runbook: str, *params: str) -> tuple[int, dict]:
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
-        "DR_OPERATOR": "duty-wang",
     }
     args = ["drill", runbook, "-i", str(lab.state.inventory_file), "--auto-confirm", "--json"]
     for param in params:

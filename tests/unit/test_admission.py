@@ -9,17 +9,18 @@ import pytest
 
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions
 from orchestrator.engine.admission import admit_run
-from orchestrator.errors import IncidentClosed, IncidentNotFound, ModeRefused
+from orchestrator.errors import IncidentClosed, IncidentNotFound, JournalKeyMissing, ModeRefused
 from orchestrator.incidents import IncidentStore
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.journal import Journal
+from orchestrator.journal.key import JournalKey
 
 DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture
 def journal(tmp_path: Path):
-    j = Journal(f"sqlite:///{tmp_path}/journal.sqlite3")
+    j = Journal(f"sqlite:///{tmp_path}/journal.sqlite3", JournalKey(b"k" * 32, "test"))
     yield j
     j.close()
 
@@ -62,6 +63,14 @@ def test_a_drill_on_a_drill_inventory_is_admitted_and_joins_no_incident(journal,
 
 def test_a_live_run_with_a_reason_on_production_is_admitted(journal, production):
     assert admit_run(_options("live", reason="core switch died"), production, journal) is None
+
+
+def test_a_live_run_is_refused_without_the_journal_key(tmp_path, production):
+    unkeyed = Journal(f"sqlite:///{tmp_path}/unkeyed.sqlite3")
+    with pytest.raises(JournalKeyMissing, match="dr journal init-key"):
+        admit_run(_options("live", reason="core switch died"), production, unkeyed)
+    assert admit_run(_options("drill"), load_inventory(DATA / "engine-drill.yaml"), unkeyed) is None
+    unkeyed.close()
 
 
 def test_a_drill_is_refused_on_a_production_inventory(journal, production):

@@ -16,6 +16,7 @@ from orchestrator.errors import (
     RunNotResumable,
     UserInputError,
 )
+from orchestrator.identity import Person
 from orchestrator.incidents import IncidentStore
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
@@ -67,6 +68,10 @@ def effects(tmp_path: Path) -> Path:
 
 def _engine(journal: Journal, registry: RunbookRegistry, operator=None) -> Engine:
     return Engine(journal, registry, operator_io=operator or ScriptedOperator())
+
+
+def _person(name: str) -> Person:
+    return Person(contact=name, role="leadership", login=None, proof=f"os-account:{name}")
 
 
 def _options(mode: str = "drill", **params) -> RunOptions:
@@ -286,10 +291,10 @@ def test_approval_must_come_from_a_role_holder_who_did_not_start_the_run(
     engine = _engine(journal, registry, ScriptedOperator(Answer.YES))
     run_id = engine.start("people", drill_inventory, _options(effects=effects)).run_id
     with pytest.raises(UserInputError, match="cannot also approve"):
-        approvals.approve(journal, drill_inventory, run_id, "leadership-ok", "duty-wang")
-    with pytest.raises(UserInputError, match="does not hold role 'leadership'"):
-        approvals.approve(journal, drill_inventory, run_id, "leadership-ok", "nobody")
-    approvals.approve(journal, drill_inventory, run_id, "leadership-ok", "director-li")
+        approvals.approve(journal, drill_inventory, run_id, "leadership-ok", _person("duty-wang"))
+    with pytest.raises(UserInputError, match="by role 'leadership'"):
+        approvals.approve(journal, drill_inventory, run_id, "leadership-ok", _person("nobody"))
+    approvals.approve(journal, drill_inventory, run_id, "leadership-ok", _person("director-li"))
     outcome = engine.resume(run_id, drill_inventory, _options())
     assert outcome.status == "succeeded"
     step = {s.step_id: s for s in journal.steps(run_id)}["leadership-ok"]
@@ -313,7 +318,44 @@ def test_auto_confirm_is_recorded_as_such(journal, registry, drill_inventory, ef
     assert outcome.status == "succeeded"
     steps = {s.step_id: s for s in journal.steps(outcome.run_id)}
     assert steps["call-branches"].result == {"confirmed_by": "auto-confirm (drill)"}
-    assert steps["leadership-ok"].result["approved_by"] == "auto-confirm (drill)"
+    # Approved by the inventory's drill roster (drill.auto_approve_by), not by "nobody".
+    assert steps["leadership-ok"].result["approved_by"] == "director-li"
+    assert steps["leadership-ok"].result["proof"] == "drill-roster:auto-confirm"
+
+
+def test_auto_confirm_without_a_drill_roster_waits_for_the_approval(
+    journal, registry, drill_inventory, effects
+):
+    without = drill_inventory.model_copy(update={"drill": type(drill_inventory.drill)()})
+    options = _options(effects=effects)
+    options.auto_confirm = True
+    outcome = _engine(journal, registry).start("people", without, options)
+    assert (outcome.status, outcome.exit_code) == ("waiting", 4)
+    assert approvals.find(journal, outcome.run_id, "leadership-ok") is None
+
+
+def test_a_forged_approval_event_is_not_obeyed(journal, registry, drill_inventory, effects):
+    """An approval written straight into the journal, naming the starter or someone off
+    the roster, or without proof, is rejected by the engine's re-check."""
+    engine = _engine(journal, registry, ScriptedOperator(Answer.YES))
+    run_id = engine.start("people", drill_inventory, _options(effects=effects)).run_id
+    digest = journal.get_run(run_id).inventory_digest
+    [roster] = journal.events(run_id, kinds=("approval.roster",))
+    forged = {"roster_seq": roster.seq, "inventory_digest": digest, "proof": "os-account:x"}
+    for actor, data in [
+        ("duty-wang", forged),  # the starter
+        ("nobody", forged),  # off the roster
+        ("director-li", {**forged, "proof": ""}),  # no proof
+        ("director-li", {**forged, "proof": "one-time-code:0123456789abcdef"}),  # unredeemed
+        ("director-li", {**forged, "proof": "console:0123456789abcdef"}),  # no such session
+        ("director-li", {**forged, "inventory_digest": "0" * 64}),  # another inventory
+    ]:
+        journal.append("approval", run_id=run_id, step_id="leadership-ok", actor=actor, data=data)
+    outcome = engine.resume(run_id, drill_inventory, _options())
+    assert (outcome.status, outcome.exit_code) == ("waiting", 4)
+    rejected = journal.events(run_id, kinds=("approval.rejected",))
+    assert len(rejected) == 6
+    assert not effects.exists() or "approved-work" not in _lines(effects)
 
 
 def test_mode_rules_refuse_the_wrong_inventory(journal, registry, drill_inventory):
