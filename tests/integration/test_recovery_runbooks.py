@@ -167,9 +167,10 @@ def test_restore_to_a_moment_holds_every_write_before_it_and_none_after(
     restored = lab.credit_dsn(TOPO, "backup")
     assert list(lost_writes(log, restored, until=point - SLACK).excluding(already_lost)) == []
     missing = {(w.kind, w.id) for w in lost_writes(log, restored)}
-    after = [
-        w for w in acknowledged_writes(log) if w.committed_at and w.committed_at > point + SLACK
-    ]
+    # Writes whose transaction began after the point (row_at is the database's now(), a
+    # lower bound of the commit; committed_at is read after the commit returned, and can
+    # trail it by seconds when the service is starved of CPU).
+    after = [w for w in acknowledged_writes(log) if w.row_at and w.row_at > point + SLACK]
     assert after, "the load generator wrote nothing after the point"
     assert all((w.kind, w.id) in missing for w in after)
     # The live pair was not touched: dc-a still serves through the VIP.
