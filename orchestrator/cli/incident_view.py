@@ -105,6 +105,8 @@ def _detail(kind: str, data: dict[str, Any]) -> str:
         return f"{data.get('channel')} {data.get('recipient')} {data.get('error') or ''}".strip()
     if kind == "alert_level":
         return f"{data.get('level')}/{data.get('category')} (run)"
+    if kind == "incident.alert":  # orchestrator/alerts/intake.py
+        return f"{data.get('source')} {data.get('status')} {data.get('alert_key')}"
     for key in ("summary", "resolution", "text", "contact", "deadline", "key", "note"):
         if data.get(key):
             return str(data[key])

@@ -95,6 +95,11 @@ def _registrars() -> dict[str, Callable[[], None]]:
 
         app.add_typer(serve_cmd.app, name="serve")
 
+    def alerts() -> None:
+        from orchestrator.cli import alerts_cmd
+
+        app.add_typer(alerts_cmd.app, name="alerts")
+
     def run_commands() -> None:
         from orchestrator.cli import run_cmd
 
@@ -112,6 +117,7 @@ def _registrars() -> dict[str, Callable[[], None]]:
         "incident": incident,
         "report": report,
         "serve": serve,
+        "alerts": alerts,
         **dict.fromkeys(("plan", "drill", "run", "resume", "approve"), run_commands),
     }
 

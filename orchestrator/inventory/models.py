@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from orchestrator.errors import UserInputError
+from orchestrator.inventory.alert_routes import AlertSettings
 from orchestrator.inventory.backup_sets import BackupSet
 from orchestrator.inventory.contacts import Contact
 from orchestrator.inventory.field_types import AlertLevel, TimeZone
@@ -79,6 +80,8 @@ class Inventory(StrictModel):
     # The console's address (approval links) and the drill roster (people_settings.py).
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     drill: DrillSettings = Field(default_factory=DrillSettings)
+    # Monitoring alerts that open incidents, and the runbook each names (alert_routes.py).
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
     _digest: str | None = PrivateAttr(default=None)
