@@ -25,6 +25,7 @@ from lab.lab import Lab, _wait_healthy
 from lab.postgres import Endpoint, PostgresLabError, PostgresServer
 from lab.topology import LabTopology
 from orchestrator.local_machine import wait_until
+from orchestrator.postgresql.errors import PostgresError
 from orchestrator.postgresql.replication import pgpass_line
 
 PAIR = ("dc-a", "dc-b")
@@ -107,7 +108,7 @@ def _rebuild_standby(lab: Lab, topo: LabTopology, server: PostgresServer, upstre
     or a fresh base backup where rewinding is impossible."""
     source = Endpoint(topo.lan_address(upstream), 5432)
     if server.is_running:
-        server.stop("fast")  # an old primary that booted again: clean, so rewind may run
+        _stop_old_primary(server)
     password = lab.state.secret("replicator_password")
     server.store_upstream_password(pgpass_line(source.host, source.port, "replicator", password))
     lab.postgres(topo, upstream).checkpoint()  # rewind reads the timeline from there
@@ -121,6 +122,18 @@ def _rebuild_standby(lab: Lab, topo: LabTopology, server: PostgresServer, upstre
     # write nothing more and the standby would never become ready.
     lab.postgres(topo, upstream).write_wal_marker("dr lab: standby rebuilt")
     server.start()
+
+
+def _stop_old_primary(server: PostgresServer) -> None:
+    """An old primary that booted again, stopped cleanly so that rewind may run. Its
+    shutdown can hang past pg_ctl's wait: the archiver first pushes the WAL the boot
+    wrote, and pgBackRest's asynchronous push waits up to its archive-timeout for a
+    repository that may refuse a segment of a timeline the new primary left. Rewinding
+    after an immediate stop still works (pg_rewind runs crash recovery first)."""
+    try:
+        server.stop("fast")
+    except PostgresError:
+        server.stop("immediate")
 
 
 def _wait_streaming(upstream: PostgresServer, standby: str) -> None:

@@ -15,7 +15,7 @@ trap 'rm -rf "$logs"' EXIT
   >"$logs/other.log" 2>&1 &
 other=$!
 # The lab lane lists its slowest tests: the lane's length is what keeps CI in time.
-"$pytest" -q -p no:cacheprovider -m lab --durations=15 --basetemp="$logs/tmp-lab" "$@"
+"$pytest" -q -p no:cacheprovider -m lab -rxX --durations=15 --basetemp="$logs/tmp-lab" "$@"
 lab_status=$?
 wait "$other"
 other_status=$?
