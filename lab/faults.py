@@ -189,6 +189,44 @@ def _logical(*, heal: bool) -> Action:
     return act
 
 
+# ---- replication ----------------------------------------------------------------------------
+
+PAIR_HOSTS = ("dc-a", "dc-b")
+PAUSE_REPLAY_SQL = "SELECT pg_wal_replay_pause()"
+RESUME_REPLAY_SQL = "SELECT pg_wal_replay_resume()"
+
+
+def _standbys(lab: Lab, topo: LabTopology, args: list[str], usage: str) -> list[str]:
+    """The pair's hosts whose database runs as a standby now (or the one named)."""
+    if len(args) > 1 or (args and args[0] not in PAIR_HOSTS):
+        raise UserInputError(f"usage: dr lab fault {usage} (HOST: one of {', '.join(PAIR_HOSTS)})")
+    found = []
+    for host in args or list(PAIR_HOSTS):
+        server = lab.postgres(topo, host)
+        if server.is_running and server.standby_status().in_recovery:
+            found.append(host)
+    return found
+
+
+def _standby_lag(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
+    """The standby keeps receiving WAL but stops replaying it: its data falls behind the
+    primary's by every write from now on (what a slow or stuck standby does)."""
+    hosts = _standbys(lab, topo, args, "standby-lag [HOST]")
+    if not hosts:
+        raise LabError("no database of the pair runs as a standby: nothing to hold back")
+    for host in hosts:
+        lab.postgres(topo, host).psql(PAUSE_REPLAY_SQL)
+    return {"replay_paused_on": hosts}
+
+
+def _standby_catch_up(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
+    # A standby promoted meanwhile replays nothing any more: only standbys resume.
+    hosts = _standbys(lab, topo, args, "standby-lag [HOST]")
+    for host in hosts:
+        lab.postgres(topo, host).psql(RESUME_REPLAY_SQL)
+    return {"replay_resumed_on": hosts}
+
+
 # ---- a whole site -------------------------------------------------------------------------
 
 SITE_HOSTS = ("dc-a", "dc-b")
@@ -354,6 +392,14 @@ FAULTS: dict[str, Fault] = {
             "a destructive DELETE through the credit service's account, replicated",
             _logical(heal=False),
             _logical(heal=True),
+        ),
+        Fault(
+            "standby-lag",
+            "standby-lag [dc-a|dc-b]",
+            "the standby stops replaying WAL (pg_wal_replay_pause): it falls behind the "
+            "primary with every write; heal resumes replay",
+            _standby_lag,
+            _standby_catch_up,
         ),
         Fault(
             "site-loss",

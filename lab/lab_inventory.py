@@ -86,12 +86,20 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                     },
                 },
                 "service_url": f"http://{topology.vip}:{topology.service_port}/health",
+                # The lab keeps its write check, through the service's designated test
+                # account (lab/credit/service.py flags those loans is_test).
+                "probe": {"kind": "test-write", "account": "dr-probe"},
                 "fencing": [
                     {"method": "ssh"},
                     {"method": "ups-outlet", "ups": "lab-ups", "outlet": "1"},
                     {"method": "manual"},
                 ],
                 "control": _pair_control(state),
+                # The lag gate's target (runbooks/_lag_gate.py): tighter than the
+                # credit-report target so that `dr lab fault standby-lag` crosses it
+                # within a drill; bytes as Patroni's maximum_lag_on_failover default.
+                "max_lag_on_failover": 1048576,
+                "rpo": "20s",
             }
         ],
         "lines": [line for n in branches for line in _lines(topology, n)],
@@ -385,5 +393,7 @@ def _pair_control(state: LabState) -> dict[str, str]:
         "db_store_password": "db-store-password",
         "db_rewind": "db-rewind {upstream} {port} {replication_user}",
         "db_base_backup": "db-base-backup {upstream} {port} {replication_user}",
+        "db_synchronous_on": "db-synchronous-on",
+        "db_synchronous_off": "db-synchronous-off",
     }
     return {field: f"{program} {{host}} {action}" for field, action in actions.items()}

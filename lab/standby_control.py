@@ -10,6 +10,7 @@ are the actions that turn an old primary into a standby (what `pg_rewind`,
     db-store-password                     one .pgpass line, read from stdin
     db-rewind UPSTREAM PORT USER          pg_rewind -R from the primary to follow
     db-base-backup UPSTREAM PORT USER     fresh pg_basebackup -R (old data kept aside)
+    db-synchronous-on | db-synchronous-off    synchronous_standby_names '*' or '' (reload)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import sys
 
 from lab.postgres import Endpoint, PostgresServer
+from orchestrator.postgresql.synchronous import ASYNCHRONOUS, SYNCHRONOUS
 
 # action -> how many arguments it takes after the host and the action
 STANDBY_ACTIONS = {
@@ -26,6 +28,8 @@ STANDBY_ACTIONS = {
     "db-store-password": 0,
     "db-rewind": 3,
     "db-base-backup": 3,
+    "db-synchronous-on": 0,
+    "db-synchronous-off": 0,
 }
 
 
@@ -45,4 +49,9 @@ def act_on_standby(server: PostgresServer, action: str, args: list[str]) -> int:
     elif action == "db-base-backup":
         upstream, port, user = args
         server.rebuild_from(Endpoint(upstream, int(port)), user)
+    elif action in ("db-synchronous-on", "db-synchronous-off"):
+        # The same statements as a production host's default, one at a time (ALTER
+        # SYSTEM refuses a transaction block).
+        for statement in SYNCHRONOUS if action == "db-synchronous-on" else ASYNCHRONOUS:
+            server.psql(statement)
     return 0

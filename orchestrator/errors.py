@@ -62,6 +62,20 @@ class InventoryError(UserInputError):
         super().__init__(f"{lines}\n{count} {noun} found; fix the inventory and run again.")
 
 
+class PlanRefused(UserInputError):
+    """`dr plan` or `dr preflight` found what would stop the run (an unknown parameter
+    value, a missing inventory field); carries every problem, each with FILE:LINE."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(str(p) for p in problems)
+        count = len(problems)
+        super().__init__(
+            f"{lines}\n计划有 {count} 个问题，运行前请修正 / {count} "
+            f"problem{'' if count == 1 else 's'} in the plan; fix them before a run."
+        )
+
+
 class SecretUnavailable(UserInputError):
     """A secret reference (env:NAME, file:PATH) could not be resolved."""
 

@@ -92,6 +92,8 @@ class Step:
     check_first: bool = False
     verify_fn: StepFunction | None = None
     rollback_fn: StepFunction | None = None
+    # What `dr plan` and `dr preflight` show the step will touch (engine/plan_targets.py).
+    plan_fn: StepFunction | None = None
     interval: float = 2.0
     hold: float = 0.0
     # A hold written as "{param}s" takes its length from a runbook parameter at run time.
@@ -112,6 +114,13 @@ class Step:
         self.rollback_fn = fn
         return fn
 
+    def plan(self, fn: StepFunction) -> StepFunction:
+        """Decorator: `fn(plan)` (or `fn(plan, host)` with targets) names, without touching
+        anything, the hosts, ports, devices and exact commands this step will use, and what
+        it needs from the inventory (`orchestrator.engine.plan_targets.PlanContext`)."""
+        self.plan_fn = fn
+        return fn
+
     @property
     def per_host(self) -> bool:
         return self.targets is not None
@@ -123,6 +132,12 @@ class Param:
 
     default: Any
     help: str = ""
+    # What the value names in the inventory ("branch", "host", "hosts", "pair", "switch",
+    # "ups", "generator", "backup-set", "pitr-set", "line", "site"), so that `dr plan` and
+    # `dr preflight` refuse an unknown one, listing the known ones (engine/param_refs.py).
+    refers_to: str | None = None
+    # The values allowed, where the parameter is a choice (e.g. rewind, base-backup).
+    choices: tuple[str, ...] = ()
 
 
 class Runbook:

@@ -1,5 +1,6 @@
 """What the dual-host (双机) runbooks share: the pair, its database and service, the VIP,
-and the end-to-end check from a branch.
+and the branches' view of the service (the end-to-end check is the pair's probe:
+_probes.py).
 
 The runbooks: dual_host_cutover.py (unplanned), and the planned switchover, standby
 rebuild and switchback. Everything here reaches hosts through `ctx.ssh`; the commands
@@ -15,7 +16,6 @@ caller decides what that means, which for a pair is often the whole question.
 
 from __future__ import annotations
 
-import json
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,49 +28,28 @@ from orchestrator.postgresql import debian_commands
 from orchestrator.postgresql.errors import UnreadableOutput
 from orchestrator.postgresql.status import DatabaseStatus, parse_status
 from orchestrator.runbook import Param, Verdict
+from runbooks import _probes
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
     from orchestrator.inventory import Host, HostPair
 
 PAIR_PARAMS = {
-    "pair": Param("", "the host pair (host_pairs name in the inventory); empty: the first one"),
+    "pair": Param(
+        "",
+        "the host pair (host_pairs name in the inventory); empty: the first one",
+        refers_to="pair",
+    ),
     "branches": Param(
-        "role:branch-client", "hosts that check the service from a branch (a host selector)"
+        "role:branch-client",
+        "hosts that check the service from a branch (a host selector)",
+        refers_to="hosts",
     ),
 }
 # Long enough for a loaded host, short enough that a dead one does not stall a cutover.
 PROBE_TIMEOUT_S = 10.0
 # A branch's HTTP request to the service: a dead VIP costs this much per branch.
 HTTP_TIMEOUT_S = 2
-
-# A branch's view of the service: GET the health URL, then (for a write check) create a
-# loan and read it back, all through the VIP. Prints one JSON object.
-_BRANCH_PROBE = r"""
-import json, sys, urllib.request
-base, write = sys.argv[1].rstrip("/"), sys.argv[2] == "write"
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-out = {"health": None}
-def call(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with opener.open(req, timeout=float(sys.argv[3])) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, {}
-    except (OSError, ValueError) as e:
-        return None, {"error": str(e)}
-out["health"], _ = call("GET", "/health")
-if write and out["health"] == 200:
-    status, loan = call("POST", "/loans", {"amount": "1000.00", "branch": "dr-e2e-check"})
-    out["write"], out["loan_id"] = status, loan.get("id")
-    if status == 201 and loan.get("id") is not None:
-        out["read"], _ = call("GET", "/loans/%d" % int(loan["id"]))
-print(json.dumps(out))
-"""
-
 
 # ---- the pair ------------------------------------------------------------------------
 
@@ -209,71 +188,42 @@ def database_reachable_from(
 
 @dataclass(frozen=True)
 class BranchView:
-    """The service as one branch sees it through the VIP."""
+    """The service as one branch sees it through the VIP (a GET of the health URL)."""
 
     branch: str
     answered: bool  # the branch host itself could be asked
     health: int | None = None
-    write: int | None = None
-    read: int | None = None
-    loan_id: int | None = None
 
     @property
     def serving(self) -> bool:
         return self.health == 200
 
-    @property
-    def read_and_write_ok(self) -> bool:
-        return self.serving and self.write == 201 and self.read == 200
 
-
-def branch_view(ctx: StepContext, pair: HostPair, branch: Host, *, write: bool) -> BranchView:
-    """Ask `branch` whether the service answers through the VIP; with `write`, also
-    create a loan and read it back (the end-to-end check)."""
-    if pair.service_url is None:
-        raise StepFailed(f"host pair {pair.name} has no service_url; the branch check needs it")
-    url = str(pair.service_url).removesuffix("/health")
-    command = (
-        f"python3 -c {shlex.quote(_BRANCH_PROBE)} {shlex.quote(url)} "
-        f"{'write' if write else 'read'} {HTTP_TIMEOUT_S}"
-    )
-    try:
-        result = ctx.ssh(branch, command, warn=True, timeout=PROBE_TIMEOUT_S + 10)
-    except HostKeyRejected:
-        raise  # a refused key is not a down host: stop the run
-    except TransportError:
+def branch_view(ctx: StepContext, pair: HostPair, branch: Host) -> BranchView:
+    """Ask `branch` whether the service answers through the VIP: read-only, whatever the
+    pair's probe (a GET of the health URL)."""
+    out = _probes.run_script(ctx, branch, _probes.health_arguments(pair))
+    if not out:
         return BranchView(branch.name, answered=False)
-    try:
-        data = json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return BranchView(branch.name, answered=False)
-    return BranchView(
-        branch.name,
-        answered=True,
-        health=data.get("health"),
-        write=data.get("write"),
-        read=data.get("read"),
-        loan_id=data.get("loan_id"),
-    )
+    return BranchView(branch.name, answered=True, health=out.get("status"))
 
 
-def end_to_end_through_vip(ctx: StepContext, pair: HostPair) -> Verdict:
-    """The end-to-end check of every takeover: some branch writes a loan through the VIP
-    and reads it back."""
-    for branch in ctx.hosts(str(ctx.params["branches"])):
-        view = branch_view(ctx, pair, branch, write=True)
-        if view.read_and_write_ok:
-            return Verdict(True, f"{branch.name}: wrote loan {view.loan_id} and read it back")
-    return Verdict(False, "no branch can write and read through the VIP yet")
+def end_to_end_through_vip(
+    ctx: StepContext, pair: HostPair, *, every_branch: bool = False
+) -> Verdict:
+    """The end-to-end check of every takeover: the pair's probe (inventory `probe:`),
+    from the branches named by the `branches` parameter or from this machine."""
+    branches = ctx.hosts(str(ctx.params["branches"]))
+    return _probes.verify_service(ctx, pair, branches, every_branch=every_branch)
 
 
-def branch_views(ctx: StepContext, pair: HostPair, *, write: bool = False) -> list[BranchView]:
+def branch_views(ctx: StepContext, pair: HostPair) -> list[BranchView]:
     """Every branch's view, asked in parallel (a dead VIP costs each a timeout)."""
     branches = ctx.hosts(str(ctx.params["branches"]))
     if not branches:
         return []
     with ThreadPoolExecutor(max_workers=min(len(branches), 16)) as pool:
-        return list(pool.map(lambda b: branch_view(ctx, pair, b, write=write), branches))
+        return list(pool.map(lambda b: branch_view(ctx, pair, b), branches))
 
 
 # ---- changes -------------------------------------------------------------------------
@@ -310,29 +260,35 @@ def stop_service(ctx: StepContext, pair: HostPair, host: Host) -> None:
     _control(ctx, pair, "service_stop", host, timeout=60)
 
 
-def release_vip(ctx: StepContext, pair: HostPair, host: Host) -> None:
-    """Remove the VIP from `host` (nothing to do when it does not hold it)."""
+def release_vip_command(pair: HostPair) -> str:
+    """The command that removes the VIP from a host (nothing when it does not hold it)."""
     device = shlex.quote(pair.vip_interface)
     address = shlex.quote(str(pair.vip))
-    ctx.ssh(
-        host,
+    return (
         f"if ip -o addr show dev {device} to {shlex.quote(vip_address(pair))} | grep -q .; "
-        f"then ip addr del {address} dev {device}; fi",
-        timeout=PROBE_TIMEOUT_S,
+        f"then ip addr del {address} dev {device}; fi"
     )
 
 
-def take_vip(ctx: StepContext, pair: HostPair, host: Host) -> None:
-    """Configure the VIP on `host` and announce it with gratuitous ARP (arping -U), so the
-    routers and clients on the LAN send to the new owner at once."""
+def release_vip(ctx: StepContext, pair: HostPair, host: Host) -> None:
+    """Remove the VIP from `host` (nothing to do when it does not hold it)."""
+    ctx.ssh(host, release_vip_command(pair), timeout=PROBE_TIMEOUT_S)
+
+
+def take_vip_command(pair: HostPair) -> str:
+    """The command that configures the VIP on a host and announces it with gratuitous
+    ARP (arping -U), so the routers and clients on the LAN send to the new owner at once."""
     device = shlex.quote(pair.vip_interface)
     # Two announcements a second apart, in the background: a neighbour that saw the old
     # owner within its ARP locktime ignores the first. Nobody answers a gratuitous ARP,
     # so arping's exit status means nothing.
     announce = f"arping -q -U -c 2 -I {device} {shlex.quote(vip_address(pair))}"
-    ctx.ssh(
-        host,
+    return (
         f"ip addr replace {shlex.quote(str(pair.vip))} dev {device} && "
-        f"{{ setsid {announce} >/dev/null 2>&1 < /dev/null & }}",
-        timeout=30,
+        f"{{ setsid {announce} >/dev/null 2>&1 < /dev/null & }}"
     )
+
+
+def take_vip(ctx: StepContext, pair: HostPair, host: Host) -> None:
+    """Configure the VIP on `host` and announce it (take_vip_command)."""
+    ctx.ssh(host, take_vip_command(pair), timeout=30)

@@ -25,8 +25,14 @@ PRODUCTION_SHUTDOWN = "shutdown -h +1 'dr: UPS battery low'"
 DRILL_SHUTDOWN = "echo 'dr drill:' {host} 'would shut down now (UPS battery low)'"
 
 DEVICES = {
-    "ups": Param("", "the UPS (power.ups name in the inventory); empty: the first one"),
-    "generator": Param("", "the generator (power.generators name); empty: the first one"),
+    "ups": Param(
+        "", "the UPS (power.ups name in the inventory); empty: the first one", refers_to="ups"
+    ),
+    "generator": Param(
+        "",
+        "the generator (power.generators name); empty: the first one",
+        refers_to="generator",
+    ),
 }
 RANGE = {
     "voltage_tolerance_pct": Param(10.0, "allowed input voltage deviation from nominal, %"),
@@ -46,7 +52,9 @@ OUTAGE_PARAMS = {
         0.0, "battery runtime (s) below which hosts are shut down; 0: the UPS's setting"
     ),
     "mains_breaker": Param(
-        "coil", "how the mains input is disconnected: coil (the controller) or manual"
+        "coil",
+        "how the mains input is disconnected: coil (the controller) or manual",
+        choices=("coil", "manual"),
     ),
     "shutdown_command": Param(
         "",

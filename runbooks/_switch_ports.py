@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
-from orchestrator.inventory.command_templates import fill
 from orchestrator.runbook import Verdict
 from orchestrator.text import Text
+from runbooks import _branch_checks
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -109,23 +109,44 @@ def configured(ports: dict[str, PortStatus] | None, switch: Switch, active: bool
     return True
 
 
-def branch_hosts(ctx: StepContext, switch: Switch) -> list[str]:
-    """The hosts at the sites whose lines end on `switch`: who a switch failure cuts off."""
-    sites = sorted({line.site for line in ctx.inventory.lines if line.switch == switch.name})
-    return [host.name for site in sites for host in ctx.hosts(f"site:{site}")]
+def branch_sites(ctx: StepContext, switch: Switch) -> list[str]:
+    """The sites whose lines end on `switch`: the branches a switch failure cuts off."""
+    return sorted({line.site for line in ctx.inventory.lines if line.switch == switch.name})
 
 
-def branches_reach_service(ctx: StepContext) -> Verdict:
-    switch, _ = switches(ctx)
+def branches_reach_service(ctx: StepContext, *, on_standby: bool = True) -> Verdict:
+    """Every branch behind the switch reaches the service, each by its site's `check:`
+    (_branch_checks.py). Branches that only a person can confirm are named in the result
+    for the operator to call; the automatic checks decide the verdict."""
+    switch, standby = switches(ctx)
     url = ctx.inventory.pair(ctx.params["pair"]).service_url
-    command = fill(ctx.params["probe_command"], url=url)
-    hosts = branch_hosts(ctx, switch)
-    if not hosts:
+    if url is None:
+        raise StepFailed(f"host pair {ctx.params['pair']} has no service_url to check")
+    sites = branch_sites(ctx, switch)
+    if not sites:
         raise StepFailed(
-            f"no line in the inventory ends on {switch.name}, so no branch host can "
-            "confirm the service; check the lines' `switch` fields"
+            f"no line in the inventory ends on {switch.name}, so no branch can confirm "
+            "the service; check the lines' `switch` fields"
         )
-    failing = [h for h in hosts if not ctx.ssh(h, command, warn=True, timeout=10).ok]
+    carrying = standby.name if on_standby else switch.name
+    by_person = [site for site in sites if _branch_checks.by_person(ctx, site)]
+    failing: list[str] = []
+    for site in sites:
+        if site in by_person:
+            continue
+        # The standby takes each cable in the port of the same name.
+        ports = [
+            (carrying, line.port)
+            for line in ctx.inventory.lines
+            if line.site == site and line.switch == switch.name
+        ]
+        verdict = _branch_checks.check_branch(
+            ctx, site, str(url), default_command=ctx.params["probe_command"], ports=ports
+        )
+        if not verdict.ok:
+            failing.append(f"{site}: {verdict.detail}")
+    ask = f"; to confirm by phone: {', '.join(by_person)}" if by_person else ""
     if failing:
-        return Verdict(False, f"{', '.join(failing)} cannot reach {url}")
-    return Verdict(True, f"{', '.join(hosts)} reach {url}")
+        return Verdict(False, "; ".join(failing) + ask)
+    checked = len(sites) - len(by_person)
+    return Verdict(True, f"{checked} branch(es) reach {url}{ask}")

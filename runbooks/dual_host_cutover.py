@@ -16,7 +16,12 @@ takes over, and there must never be two primaries.
    the old primary serve, or the standby still reaches its database, the run stops and
    says so, whoever (or `--auto-confirm`)
    confirmed. The standby is never promoted without a fence that held.
-4. Promote the standby (its last replayed commit is recorded as the last data point),
+4. The lag gate (runbooks/_lag_gate.py): a standby further behind than the pair's RPO
+   target (`max_lag_on_failover` bytes, `rpo` seconds; RPO 0 for a synchronous pair)
+   is promoted only with leadership's approval, given knowing by how much; refused,
+   the run stops without promoting.
+5. Promote the standby (its last replayed commit is recorded as the last data point),
+   on a synchronous pair stop the new primary waiting for a standby it has not got,
    move the VIP (address plus gratuitous ARP), start the service, and verify from a
    branch, end to end, a write and a read through the VIP.
 
@@ -35,7 +40,9 @@ from orchestrator.inventory import UpsOutletFence
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
+from runbooks import _dual_host_plan as dual_plan
 from runbooks import _fencing as fencing
+from runbooks import _lag_gate as lag_gate
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -54,6 +61,7 @@ rb = Runbook(
     system="credit-report",
     params={
         **pair_ops.PAIR_PARAMS,
+        **lag_gate.GATE_PARAMS,
         "branch_evidence": Param(
             "required",
             "after a manual power-off: 'required' (a branch must answer and none may see the "
@@ -327,8 +335,13 @@ def _manual_fence_evidence(ctx: StepContext, pair: HostPair) -> Verdict:
 
 # ---- 4. take over -------------------------------------------------------------------
 
+# A standby behind the pair's RPO target waits for leadership's approval there, which
+# then stands for the promotion's approval too (one decision, told the lag).
+lag_gate.add_gate(rb)
+
 rb.approval(
     "approve-promotion",
+    when=lambda ctx: not ctx.fact(lag_gate.BEHIND),
     title=Text(zh="领导审批：提升备机接管生产", en="Leadership approves promoting the standby"),
     instructions=Text(
         zh="旧主机已隔离（见上一步）。批准后备机将被提升为主库并接管服务地址与业务；"
@@ -379,6 +392,26 @@ def standby_promoted(ctx: StepContext) -> bool:
 
 
 @rb.action(
+    "release-synchronous-wait",
+    timeout="1m",
+    when=lambda ctx: _pair(ctx).replication == "synchronous",
+    title=Text(
+        zh="新主库不再等待同步备机（其备机尚未重建）",
+        en="The new primary stops waiting for a synchronous standby (it has none yet)",
+    ),
+)
+def release_synchronous_wait(ctx: StepContext) -> None:
+    pair = _pair(ctx)
+    lag_gate.release_synchronous_wait(ctx, pair, pair_ops.standby_of(ctx, pair))
+
+
+@release_synchronous_wait.verify
+def synchronous_wait_released(ctx: StepContext) -> bool:
+    pair = _pair(ctx)
+    return lag_gate.waits_for_standby(ctx, pair, pair_ops.standby_of(ctx, pair)) is False
+
+
+@rb.action(
     "move-vip",
     timeout="1m",
     title=Text(zh="迁移 VIP（含免费 ARP）", en="Move the VIP (with gratuitous ARP)"),
@@ -417,8 +450,8 @@ def service_started(ctx: StepContext) -> bool:
     timeout="90s",
     interval="0.5s",
     title=Text(
-        zh="从网点经 VIP 端到端验证读写",
-        en="Verify a write and a read through the VIP from a branch",
+        zh="端到端验证服务（按清单的探测方式）",
+        en="Verify the service end to end (the inventory's probe)",
     ),
 )
 def verify_end_to_end(ctx: StepContext) -> Verdict:
@@ -431,3 +464,12 @@ rb.mark_service_restored(
         zh="征信服务已在新主机恢复", en="Credit service verified restored on the new primary"
     )
 )
+
+# ---- what `dr plan` shows: hosts and commands of each step (_dual_host_plan.py) ----------
+confirm_failure.plan(dual_plan.confirm_failure)
+check_standby.plan(dual_plan.check_standby)
+fence_old_primary.plan(dual_plan.fence)
+promote_standby.plan(dual_plan.promote)
+move_vip.plan(dual_plan.take_vip)
+start_service.plan(dual_plan.start_service)
+verify_end_to_end.plan(dual_plan.end_to_end)

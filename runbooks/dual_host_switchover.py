@@ -23,6 +23,7 @@ from orchestrator.postgresql.status import wal_position
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
+from runbooks import _dual_host_plan as dual_plan
 from runbooks._standby import control_data, host_of, live_roles, streaming_replica
 
 if TYPE_CHECKING:
@@ -48,7 +49,11 @@ rb = Runbook(
             "'standby' for the pair's declared roles, or a host name",
         ),
         "rebuild": Param(True, "turn the old primary into the new standby afterwards"),
-        "method": Param("rewind", "how to rebuild it: rewind or base-backup"),
+        "method": Param(
+            "rewind",
+            "how to rebuild it: rewind or base-backup",
+            choices=("rewind", "base-backup"),
+        ),
     },
     on_failure="rollback",
 )
@@ -284,25 +289,13 @@ def service_started(ctx: StepContext) -> bool:
     when=_needed,
     timeout="60s",
     interval="1s",
-    title=Text(zh="网点经VIP读写验证", en="Verify a read and a write from the branches"),
+    title=Text(
+        zh="各网点端到端验证服务（按清单的探测方式）",
+        en="Verify the service end to end from every branch (the inventory's probe)",
+    ),
 )
 def verify_end_to_end(ctx: StepContext) -> Verdict:
-    views = pair_ops.branch_views(ctx, pair_ops.the_pair(ctx), write=True)
-    if not views:
-        return Verdict(False, "no branch host to check from (param branches)")
-    failing = [
-        f"{v.branch} (health {v.health}, write {v.write}, read {v.read})"
-        if v.answered
-        else f"{v.branch} (no answer)"
-        for v in views
-        if not v.read_and_write_ok
-    ]
-    return Verdict(
-        not failing,
-        f"failing: {'; '.join(failing)}"
-        if failing
-        else f"{len(views)} branch(es) read and write through the VIP",
-    )
+    return pair_ops.end_to_end_through_vip(ctx, pair_ops.the_pair(ctx), every_branch=True)
 
 
 rb.mark_service_restored(
@@ -316,3 +309,6 @@ rb.include(
     when=lambda ctx: _needed(ctx) and bool(ctx.fact("switchover_rebuild")),
     title=Text(zh="把旧主库重建为新备库", en="Rebuild the old primary as the new standby"),
 )
+
+
+dual_plan.attach_switchover(rb)  # what `dr plan` shows of each step (_dual_host_plan.py)

@@ -21,6 +21,7 @@ from orchestrator.text import Text
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
+    from orchestrator.engine.plan_targets import PlanContext
     from orchestrator.inventory import Host
 
 # How many hosts are checked at once, and how long one host may take in all (connect,
@@ -40,8 +41,10 @@ rb = Runbook(
     ),
     system="branch-network",
     params={
-        "targets": Param("role:branch-client", "the hosts to check (a host selector)"),
-        "pair": Param("credit", "the host pair whose service_url is checked"),
+        "targets": Param(
+            "role:branch-client", "the hosts to check (a host selector)", refers_to="hosts"
+        ),
+        "pair": Param("credit", "the host pair whose service_url is checked", refers_to="pair"),
         "url": Param("", "check this URL instead of the pair's service_url"),
         "max_time": Param(3.0, "seconds one HTTP request may take"),
     },
@@ -99,3 +102,16 @@ def _route(line: str) -> str:
     if "uid" in words:
         words = words[: words.index("uid")]
     return " ".join(words)
+
+
+@service_reachable.plan
+def plan_service_reachable(plan: PlanContext, host: Host) -> None:
+    """`dr plan`: the probe each host runs (read-only)."""
+    url = str(plan.params["url"])
+    if not url:
+        pair = plan.inventory.pair(plan.params["pair"])
+        if pair.service_url is None:
+            plan.need(pair, "service_url", "the fleet check GETs it; or give -p url=...")
+            return
+        url = str(pair.service_url)
+    plan.ssh(host, probe_command(url, float(plan.params["max_time"])), changes=False)

@@ -7,6 +7,11 @@ operations: on the primary line's switch the line's port leaves the branch's for
 domain and the cross-connect to the other network's switch joins it, so the branch
 reaches the data centre over the standby line. Failback waits until the primary line
 has been healthy for a while (not one ping), then swaps back.
+
+Where the switch is not managed, or the line lacks the swap fields, the swap is the
+seed's literal one: a checklist by port labels for a person, then a confirmation
+(_line_swap.py). The branch is checked the way its site's `check:` says, a person at
+the branch included (_branch_checks.py).
 """
 
 from __future__ import annotations
@@ -19,47 +24,32 @@ from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
 from orchestrator.inventory.command_templates import fill
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _line_swap
 from runbooks._alert_levels import declare
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
+    from orchestrator.engine.plan_targets import PlanContext
     from orchestrator.inventory import Line
 
 PARAMS = {
-    "branch": Param("branch-1", "the branch (its site name) whose line failed"),
+    "branch": Param("branch-1", "the branch (its site name) whose line failed", refers_to="branch"),
     "probe_command": Param(
         'python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], '
         'timeout=2)" {url}',
         "how a branch host checks the service ({url} is the pair's service_url, filled in "
         "shell-quoted: write it outside quotes)",
     ),
-    "pair": Param("credit", "the host pair whose service the branch must reach"),
+    "pair": Param("credit", "the host pair whose service the branch must reach", refers_to="pair"),
 }
 
 
-def _line(ctx: StepContext, kind: str) -> Line:
-    lines = [
-        line
-        for line in ctx.inventory.lines
-        if line.site == ctx.params["branch"] and line.kind == kind
-    ]
-    if not lines:
-        raise StepFailed(f"the inventory has no {kind} line for site {ctx.params['branch']}")
-    return lines[0]
+_line = _line_swap.line
 
 
-def _branch_host(ctx: StepContext) -> str:
+def _branch_host(ctx: StepContext) -> str | None:
     hosts = ctx.hosts(f"site:{ctx.params['branch']}")
-    return hosts[0].name
-
-
-def _service_check(ctx: StepContext) -> Verdict:
-    url = ctx.inventory.pair(ctx.params["pair"]).service_url
-    command = fill(ctx.params["probe_command"], url=url)
-    result = ctx.ssh(_branch_host(ctx), command, warn=True, timeout=10)
-    return Verdict(
-        result.ok, f"{_branch_host(ctx)} {'reaches' if result.ok else 'cannot reach'} {url}"
-    )
+    return hosts[0].name if hosts else None
 
 
 # ---- failover -----------------------------------------------------------------------
@@ -88,6 +78,16 @@ failover.mark_service_lost(title=Text(zh="宣布网点线路中断", en="Declare
 )
 def diagnose(ctx: StepContext) -> Verdict:
     line = _line(ctx, "primary")
+    if _line_swap.diagnosed_by_hand(ctx):
+        # Nothing here can be read: a person tells device from line fault next.
+        ctx.remember("fault", "line")
+        ctx.remember("failed_line", line.name)
+        _declare_line_fault(ctx)
+        return Verdict(
+            True,
+            f"switch {line.switch} is not managed: a person confirms the fault and swaps "
+            "the cables by the checklist",
+        )
     try:
         status = ctx.switch(line.switch).port_status(line.port)
     except HostKeyRejected:
@@ -98,9 +98,10 @@ def diagnose(ctx: StepContext) -> Verdict:
         declare(ctx, "switch-down", switch=line.switch)
         return Verdict(True, f"switch {line.switch} unreachable ({err}): device fault")
     peer_address = shlex.quote(str(line.peer_address))
+    host = _branch_host(ctx)
     peer = (
-        ctx.ssh(_branch_host(ctx), f"ping -c 1 -W 1 {peer_address}", warn=True, timeout=10).ok
-        if line.peer_address
+        ctx.ssh(host, f"ping -c 1 -W 1 {peer_address}", warn=True, timeout=10).ok
+        if line.peer_address and host is not None
         else status.link_up
     )
     if status.link_up and peer:
@@ -114,6 +115,14 @@ def diagnose(ctx: StepContext) -> Verdict:
     _declare_line_fault(ctx)
     reason = "no carrier" if not status.link_up else "peer does not answer"
     return Verdict(True, f"line fault on {line.name}: {reason} on {line.switch} {line.port}")
+
+
+failover.manual(
+    "confirm-line-fault",
+    when=lambda ctx: _line_swap.line_fault(ctx) and _line_swap.diagnosed_by_hand(ctx),
+    title=Text(zh="人工确认为线路故障", en="Confirm by hand that the line failed"),
+    instructions=_line_swap.CONFIRM_LINE_FAULT,
+)
 
 
 failover.manual(
@@ -131,7 +140,7 @@ failover.manual(
 
 @failover.check(
     "standby-line-healthy",
-    when=lambda ctx: ctx.fact("fault") == "line",
+    when=lambda ctx: _line_swap.line_fault(ctx) and _line_swap.managed(ctx, _line(ctx, "standby")),
     timeout="30s",
     title=Text(zh="确认备用线路正常", en="Check the standby line is healthy"),
 )
@@ -145,9 +154,12 @@ def standby_line_healthy(ctx: StepContext) -> Verdict:
     )
 
 
+_line_swap.add_swap_by_hand(failover, back=False, when=_line_swap.line_fault_by_hand)
+
+
 @failover.action(
     "swap-to-standby-line",
-    when=lambda ctx: ctx.fact("fault") == "line",
+    when=_line_swap.line_fault_by_ports,
     timeout="60s",
     destructive=True,
     title=Text(
@@ -185,14 +197,17 @@ def back_to_primary(ctx: StepContext) -> None:
 
 @failover.wait_until(
     "branch-reaches-service",
+    when=_line_swap.checked_automatically,
     timeout="60s",
     interval="0.5s",
     hold="2s",
     title=Text(zh="验证网点可访问业务", en="Verify the branch reaches the service"),
 )
 def branch_reaches_service(ctx: StepContext) -> Verdict:
-    return _service_check(ctx)
+    return _line_swap.branch_verdict(ctx, on_standby=True)
 
+
+_line_swap.add_person_check(failover)
 
 failover.mark_service_restored(title=Text(zh="网点业务已恢复", en="Branch service restored"))
 
@@ -216,8 +231,17 @@ def _line_port_shut(ctx: StepContext) -> bool:
     """Whether the failed line's port is shut down: how a Huawei trunk or hybrid port is
     detached (VRP cannot make it an access port in one step), which hides its carrier."""
     line = _line(ctx, "primary")
+    if not _line_swap.managed(ctx, line):
+        return False
     return not ctx.switch(line.switch).port_status(line.port).admin_up
 
+
+failback.manual(
+    "confirm-primary-line-stable",
+    when=_line_swap.diagnosed_by_hand,
+    title=Text(zh="确认主线路已修复并稳定", en="Confirm the primary line is repaired and stable"),
+    instructions=_line_swap.CONFIRM_PRIMARY_STABLE,
+)
 
 failback.manual(
     "confirm-primary-line-repaired",
@@ -237,7 +261,7 @@ failback.manual(
 
 @failback.wait_until(
     "primary-line-stable",
-    when=lambda ctx: not _line_port_shut(ctx),
+    when=lambda ctx: not _line_swap.diagnosed_by_hand(ctx) and not _line_port_shut(ctx),
     timeout="30m",
     interval="1s",
     hold="{stable_for}s",
@@ -249,8 +273,12 @@ def primary_line_stable(ctx: StepContext) -> Verdict:
     return Verdict(status.link_up, f"{line.name}: {'carrier' if status.link_up else 'down'}")
 
 
+_line_swap.add_swap_by_hand(failback, back=True, when=_line_swap.swap_by_hand)
+
+
 @failback.action(
     "swap-to-primary-line",
+    when=lambda ctx: not _line_swap.swap_by_hand(ctx),
     timeout="60s",
     destructive=True,
     title=Text(zh="换回1号口（回到主线路）", en="Swap the port-1 cables back"),
@@ -270,13 +298,17 @@ def on_primary(ctx: StepContext) -> bool:
 
 @failback.wait_until(
     "branch-reaches-service",
+    when=_line_swap.checked_automatically,
     timeout="60s",
     interval="0.5s",
     hold="2s",
     title=Text(zh="验证网点可访问业务", en="Verify the branch reaches the service"),
 )
 def branch_reaches_service_again(ctx: StepContext) -> Verdict:
-    return _service_check(ctx)
+    return _line_swap.branch_verdict(ctx, on_standby=False)
+
+
+_line_swap.add_person_check(failback)
 
 
 def _swap_back(ctx: StepContext) -> dict[str, str]:
@@ -293,7 +325,10 @@ def _declare_line_fault(ctx: StepContext) -> None:
     once, which points at a trunk rather than one branch's line."""
     primaries = [line for line in ctx.inventory.lines if line.kind == "primary"]
     carrier: dict[str, bool] = {}
-    for switch in {line.switch for line in primaries}:
+    # An unmanaged switch cannot be read: its lines do not count toward "most".
+    readable = {line.switch for line in primaries if _line_swap.managed(ctx, line)}
+    primaries = [line for line in primaries if line.switch in readable]
+    for switch in readable:
         for status in ctx.switch(switch).ports():
             carrier[f"{switch} {status.name}"] = status.link_up
     down = sum(1 for line in primaries if not carrier.get(f"{line.switch} {line.port}", False))
@@ -320,3 +355,132 @@ def _swap_ports(line: Line) -> _SwapPorts:
             "the cable swap needs both"
         )
     return _SwapPorts(line.switch, line.port, line.cross_connect_port, line.domain)
+
+
+# ---- what `dr plan` shows: devices, ports and commands, and what the inventory lacks ----
+
+
+def _planned_line(plan: PlanContext, kind: str) -> Line | None:
+    branch = plan.params["branch"]
+    found = [x for x in plan.inventory.lines if x.site == branch and x.kind == kind]
+    if not found:
+        plan.problem(f"branch {branch} has no {kind} line (lines[].site, kind: {kind})", "lines")
+        return None
+    return found[0]
+
+
+def _plan_branch_check(plan: PlanContext, note: str) -> None:
+    """How the branch proves it reaches the service, by its site's `check:`
+    (_branch_checks.py): without one, the probe command over SSH on the site's first host."""
+    branch = plan.params["branch"]
+    site = plan.inventory.site(branch)
+    pair = plan.inventory.pair(plan.params["pair"])
+    if pair.service_url is None:
+        plan.need(pair, "service_url", "the branch check needs the pair's service_url")
+        return
+    url = str(pair.service_url)
+    check = site.check
+    kind = check.kind if check is not None else "ssh-command"
+    if kind == "person":
+        plan.person(f"the staff at {branch} confirm the credit system works", note=note)
+        return
+    if kind == "tcp-connect":
+        plan.local(f"TCP connect {check.address}:{check.port}", note=note)  # type: ignore[union-attr]
+        return
+    if kind == "switch-view":
+        primary = _planned_line(plan, "primary")
+        if primary is not None:
+            plan.switch(primary.switch, "read", primary.port, note=note)
+        return
+    named = getattr(check, "host", None)
+    hosts = (
+        [plan.inventory.host(named)]
+        if named
+        else [h for h in plan.inventory.hosts if h.site == branch]
+    )
+    if not hosts:
+        plan.need(
+            site,
+            "check",
+            f"branch {branch} has no host to check the service from: add `check:` to the "
+            "site (ssh-python, ssh-command, tcp-connect, switch-view, person) or a host there",
+        )
+        return
+    template = getattr(check, "command", None) or plan.params["probe_command"]
+    command = f"python3 - (GET {url})" if kind == "ssh-python" else fill(template, url=url)
+    plan.ssh(hosts[0], command, note=note, changes=False)
+
+
+def _plan_swap(plan: PlanContext, back: bool) -> None:
+    line = _planned_line(plan, "primary")
+    standby = _planned_line(plan, "standby")
+    if line is None or standby is None:
+        return
+    switch = plan.inventory.switch(line.switch)
+    if not switch.managed or not (line.cross_connect_port and line.domain):
+        why = (
+            "the switch is not managed"
+            if not switch.managed
+            else "the line has no cross_connect_port/domain"
+        )
+        plan.person(
+            f"swap the cables of {line.switch} {line.port} and {standby.switch} "
+            f"{standby.port} by the checklist",
+            note=f"by hand: {why}",
+        )
+        return
+    swap = _swap_ports(line)
+    out, into = (
+        (swap.cross_connect_port, swap.port) if back else (swap.port, swap.cross_connect_port)
+    )
+    plan.switch(swap.switch, "detach", out, note="first, so the two switches never loop")
+    plan.switch(swap.switch, "attach", into, swap.domain)
+    plan.switch(swap.switch, "save")
+
+
+@diagnose.plan
+def plan_diagnose(plan: PlanContext) -> None:
+    line = _planned_line(plan, "primary")
+    if line is None or not plan.inventory.switch(line.switch).managed:
+        return
+    plan.switch(line.switch, "read", line.port, note="carrier of the primary line's port")
+    hosts = [h for h in plan.inventory.hosts if h.site == line.site]
+    if line.peer_address is not None and hosts:
+        peer = shlex.quote(str(line.peer_address))
+        plan.ssh(
+            hosts[0], f"ping -c 1 -W 1 {peer}", note="does the carrier's peer answer", changes=False
+        )
+
+
+@standby_line_healthy.plan
+def plan_standby_line(plan: PlanContext) -> None:
+    line = _planned_line(plan, "standby")
+    if line is not None and plan.inventory.switch(line.switch).managed:
+        plan.switch(line.switch, "read", line.port, note="carrier of the standby line")
+
+
+@swap_to_standby.plan
+def plan_swap_to_standby(plan: PlanContext) -> None:
+    _plan_swap(plan, back=False)
+
+
+@branch_reaches_service.plan
+def plan_branch_reaches_service(plan: PlanContext) -> None:
+    _plan_branch_check(plan, "repeated until it holds")
+
+
+@primary_line_stable.plan
+def plan_primary_line_stable(plan: PlanContext) -> None:
+    line = _planned_line(plan, "primary")
+    if line is not None and plan.inventory.switch(line.switch).managed:
+        plan.switch(line.switch, "read", line.port, note="polled until it stays up")
+
+
+@swap_to_primary.plan
+def plan_swap_to_primary(plan: PlanContext) -> None:
+    _plan_swap(plan, back=True)
+
+
+@branch_reaches_service_again.plan
+def plan_branch_reaches_service_again(plan: PlanContext) -> None:
+    _plan_branch_check(plan, "repeated until it holds")

@@ -52,15 +52,27 @@ rb = Runbook(
     system="credit-report",
     params={
         **pair_ops.PAIR_PARAMS,
-        "set": Param("", "the postgres-pitr backup set; empty: the pair's only one"),
-        "copy_on": Param("", "host for the side-by-side copy; empty: the backup room's"),
+        "set": Param(
+            "", "the postgres-pitr backup set; empty: the pair's only one", refers_to="pitr-set"
+        ),
+        "copy_on": Param(
+            "", "host for the side-by-side copy; empty: the backup room's", refers_to="host"
+        ),
         "to": Param("", pitr.POINT_PARAMS_HELP["to"]),
         "before_xid": Param("", pitr.POINT_PARAMS_HELP["before_xid"]),
         "before_lsn": Param("", pitr.POINT_PARAMS_HELP["before_lsn"]),
         "repository": Param("auto", "auto or 1, 2, ...: the repository to restore the copy from"),
         "tables": Param("", "comma-separated tables to compare and repair; empty: all keyed"),
-        "resolution": Param("extract", "extract (put removed rows back) or rollback"),
-        "changed": Param("keep", "keep, or restore: changed rows get the copy's values back"),
+        "resolution": Param(
+            "extract",
+            "extract (put removed rows back) or rollback",
+            choices=("extract", "rollback"),
+        ),
+        "changed": Param(
+            "keep",
+            "keep, or restore: changed rows get the copy's values back",
+            choices=("keep", "restore"),
+        ),
     },
 )
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed, TransportError
 from orchestrator.runbook import Condition, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _power_plan as power_plan
 from runbooks._alert_levels import declare
 from runbooks._power import (
     DRILL_SHUTDOWN,
@@ -469,12 +470,7 @@ def _declare_shutdown(ctx: StepContext) -> None:
 
 
 def _shutdown_order(ctx: StepContext) -> list[Host]:
-    hosts = [ctx.inventory.host(name) for name in the_ups(ctx).protects]
-    # Ascending priority; hosts without one go last, as the least known.
-    return sorted(
-        hosts,
-        key=lambda h: (h.shutdown_priority is None, h.shutdown_priority or 0, h.name),
-    )
+    return power_plan.in_shutdown_order(ctx.inventory, the_ups(ctx))
 
 
 @outage.check(
@@ -498,3 +494,6 @@ def service_back_after_shutdown(ctx: StepContext) -> Verdict:
 
 
 outage.mark_service_restored(title=Text(zh="供电已恢复", en="Power supply restored"))
+
+
+power_plan.attach(outage)  # what `dr plan` shows of each step (_power_plan.py)

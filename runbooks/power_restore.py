@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _power_plan as power_plan
 from runbooks._alert_levels import declare
 from runbooks._power import (
     DEVICES,
@@ -170,6 +171,9 @@ def generator_stopped(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
     stopped = not status.start_commanded and not status.running
     return Verdict(stopped, "stopped" if stopped else "still running")
+
+
+power_plan.attach(restore)  # what `dr plan` shows of each step (_power_plan.py)
 
 
 # ---- ups-fault --------------------------------------------------------------------------

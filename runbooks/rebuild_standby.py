@@ -46,7 +46,9 @@ rb = Runbook(
     params={
         **pair_ops.PAIR_PARAMS,
         "method": Param(
-            "rewind", "rewind (falls back to base-backup when it fails) or base-backup"
+            "rewind",
+            "rewind (falls back to base-backup when it fails) or base-backup",
+            choices=("rewind", "base-backup"),
         ),
     },
 )

@@ -29,7 +29,7 @@ rb = Runbook(
     ),
     system="credit-report",
     params={
-        "hosts": Param("role:credit-app", "which hosts run the service"),
+        "hosts": Param("role:credit-app", "which hosts run the service", refers_to="hosts"),
         "service_dir": Param("/var/lib/credit-report", "working directory of the service"),
         "message_dir": Param("/var/lib/credit-report/messages", "report-message files"),
         "port": Param(8080, "HTTP port the service answers on"),
@@ -48,7 +48,8 @@ def _answers(ctx: StepContext, host: Host) -> Verdict:
         f"'http://127.0.0.1:{int(ctx.params['port'])}/', timeout=2); sys.exit(0)\""
     )
     result = ctx.ssh(host, probe, warn=True, timeout=10)
-    return Verdict(result.ok, "answers" if result.ok else "no answer")
+    # The probe is an HTTP GET on the host itself: it reads, never writes a message.
+    return Verdict(result.ok, f"[probe: http] {'answers' if result.ok else 'no answer'}")
 
 
 rb.mark_service_lost(title=Text(zh="宣布报文服务中断", en="Declare the report service down"))
@@ -136,7 +137,9 @@ def stop_half_started(ctx: StepContext, host: Host) -> None:
     timeout="60s",
     interval="0.5s",
     hold="2s",
-    title=Text(zh="等待服务稳定应答", en="Wait until the service answers"),
+    title=Text(
+        zh="等待服务稳定应答（HTTP GET 探测）", en="Wait until the service answers (HTTP GET)"
+    ),
 )
 def service_answers(ctx: StepContext, host: Host) -> Verdict:
     return _answers(ctx, host)

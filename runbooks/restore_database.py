@@ -30,6 +30,7 @@ from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _pitr_restore as pitr
+from runbooks import _restore_plan as restore_plan
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -56,14 +57,20 @@ rb = Runbook(
     system="credit-report",
     params={
         **pair_ops.PAIR_PARAMS,
-        "set": Param("", "the postgres-pitr backup set; empty: the pair's only one"),
-        "target": Param("", "the host to restore onto; empty: the pair's standby"),
+        "set": Param(
+            "", "the postgres-pitr backup set; empty: the pair's only one", refers_to="pitr-set"
+        ),
+        "target": Param(
+            "", "the host to restore onto; empty: the pair's standby", refers_to="host"
+        ),
         "to": Param("latest", pitr.POINT_PARAMS_HELP["to"]),
         "before_xid": Param("", pitr.POINT_PARAMS_HELP["before_xid"]),
         "before_lsn": Param("", pitr.POINT_PARAMS_HELP["before_lsn"]),
         "repository": Param("auto", "auto (the first whose window reaches the point) or 1, 2, ..."),
         "move_service": Param(
-            "yes", "yes: move the VIP and the service to the target; no: only the data"
+            "yes",
+            "yes: move the VIP and the service to the target; no: only the data",
+            choices=("yes", "no"),
         ),
     },
 )
@@ -276,8 +283,8 @@ def service_moved(ctx: StepContext) -> bool:
     interval="1s",
     when=_moving,
     title=Text(
-        zh="从网点经 VIP 端到端验证读写",
-        en="Verify a write and a read through the VIP from a branch",
+        zh="端到端验证服务（按清单的探测方式）",
+        en="Verify the service end to end (the inventory's probe)",
     ),
 )
 def verify_end_to_end(ctx: StepContext) -> Verdict:
@@ -289,3 +296,6 @@ rb.mark_service_restored(
     when=_moving,
     title=Text(zh="征信服务已从备份恢复", en="Credit service verified restored from backups"),
 )
+
+
+restore_plan.attach(rb)  # what `dr plan` shows of each step (_restore_plan.py)

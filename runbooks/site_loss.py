@@ -52,7 +52,11 @@ rb = Runbook(
     system="credit-report",
     params={
         **pair_ops.PAIR_PARAMS,
-        "target": Param("", "the backup room's host; empty: the first backup-site host of the set"),
+        "target": Param(
+            "",
+            "the backup room's host; empty: the first backup-site host of the set",
+            refers_to="host",
+        ),
         "repository": Param("auto", "auto (the surviving repository with the newest WAL) or 1, 2"),
     },
 )
@@ -272,8 +276,8 @@ rb.manual(
     timeout="2m",
     interval="1s",
     title=Text(
-        zh="从网点经 VIP 端到端验证读写",
-        en="Verify a write and a read through the VIP from a branch",
+        zh="端到端验证服务（按清单的探测方式）",
+        en="Verify the service end to end (the inventory's probe)",
     ),
 )
 def verify_end_to_end(ctx: StepContext) -> Verdict:

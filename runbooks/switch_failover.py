@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _switch_plan as switch_plan
 from runbooks._alert_levels import declare
 from runbooks._switch_ports import (
     branches_reach_service,
@@ -43,8 +44,10 @@ if TYPE_CHECKING:
     from orchestrator.inventory import Switch
 
 PARAMS = {
-    "switch": Param("sw-funds", "the failed switch (its inventory name)"),
-    "pair": Param("credit", "the host pair whose service the branches must reach"),
+    "switch": Param("sw-funds", "the failed switch (its inventory name)", refers_to="switch"),
+    "pair": Param(
+        "credit", "the host pair whose service the branches must reach", refers_to="pair"
+    ),
     "probe_command": Param(
         'python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], '
         'timeout=2)" {url}',
@@ -295,7 +298,7 @@ def standby_released(ctx: StepContext) -> bool:
     title=Text(zh="验证各网点可访问业务", en="Verify every branch reaches the service"),
 )
 def failback_verified(ctx: StepContext) -> Verdict:
-    return branches_reach_service(ctx)
+    return branches_reach_service(ctx, on_standby=False)
 
 
 failback.mark_service_restored(
@@ -324,3 +327,7 @@ def _apply_plan(
             changed.append(f"attach {move.port} {move.domain}")
     device.save()
     return {"switch": device_name, "changed": changed}
+
+
+switch_plan.attach(failover)  # what `dr plan` shows of each step (_switch_plan.py)
+switch_plan.attach(failback)

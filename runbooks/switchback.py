@@ -32,7 +32,11 @@ rb = Runbook(
     system="credit-report",
     params={
         **pair_ops.PAIR_PARAMS,
-        "method": Param("rewind", "how to rebuild the standby: rewind or base-backup"),
+        "method": Param(
+            "rewind",
+            "how to rebuild the standby: rewind or base-backup",
+            choices=("rewind", "base-backup"),
+        ),
     },
     # The included switchover's rollbacks restart the old primary if the standby could
     # not take over; they never do once it was promoted.
@@ -111,7 +115,7 @@ def original_layout(ctx: StepContext) -> Verdict:
         problems.append(f"the service still runs on {standby.name}")
     if streaming_replica(ctx, pair, primary, standby) is None:
         problems.append(f"{standby.name} does not stream from {primary.name}")
-    views = pair_ops.branch_views(ctx, pair, write=False)
+    views = pair_ops.branch_views(ctx, pair)
     if not views or not all(view.serving for view in views):
         problems.append("a branch does not reach the service through the VIP")
     if problems:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _power_plan as power_plan
 from runbooks._alert_levels import declare
 from runbooks._power import (
     DEVICES,
@@ -151,3 +152,6 @@ def bypass_supplies(ctx: StepContext) -> Verdict:
 
 
 ups_fault.mark_service_restored(title=Text(zh="旁路供电已验证", en="Bypass supply verified"))
+
+
+power_plan.attach(ups_fault)  # what `dr plan` shows of each step (_power_plan.py)

@@ -8,6 +8,11 @@ is in place; the durability of that COMMIT is whatever ``synchronous_commit`` th
 has, which is exactly what a drill measures. ``/health`` is 200 only on a writable
 primary, so a read-only standby behind the VIP never passes for a writer. The DSN (with
 its password) comes from a file: argv and the environment are visible to other users.
+
+A loan opened with the header ``X-Test-Account: NAME`` (NAME one of ``--test-account``)
+is a test: stored under the branch ``test:NAME``, answered and read back with
+``is_test: true``, and given no report message, so nothing reports it as business. That
+is what dr's `test-write` probe writes; an account not designated is refused (403).
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ from lab.errors import LabError
 
 _MAX_BODY = 64 * 1024
 _LOAN_PATH = re.compile(r"^/loans/(\d{1,18})$")
+TEST_ACCOUNT_HEADER = "X-Test-Account"
+DEFAULT_TEST_ACCOUNT = "dr-probe"
+# The branch a test loan is stored under: test rows stay apart from every real branch.
+_TEST_BRANCH_PREFIX = "test:"
 # Not a socket constant in every Python build; the Linux value has been 15 forever.
 _IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
 
@@ -49,9 +58,15 @@ _STATS = (
 class CreditService:
     """What each endpoint does, as (status, JSON body); the HTTP plumbing is elsewhere."""
 
-    def __init__(self, db: Database, message_dir: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        message_dir: Path,
+        test_accounts: frozenset[str] = frozenset({DEFAULT_TEST_ACCOUNT}),
+    ) -> None:
         self.db = db
         self.message_dir = message_dir
+        self.test_accounts = test_accounts
 
     def health(self) -> tuple[int, dict[str, Any]]:
         try:
@@ -68,16 +83,22 @@ class CreditService:
             return 503, {"ok": False, "role": "read-only"}
         return 200, {"ok": True, "role": "primary"}
 
-    def create_loan(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def create_loan(
+        self, body: dict[str, Any], test_account: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         amount = money(body.get("amount"), "amount")
         rate = number(body.get("rate", "0.0435"), "rate", Decimal(0), Decimal("0.99"))
         term = integer(body.get("term_months", 12), "term_months", 1, 600)
         branch = text(body.get("branch", "head-office"), "branch")
+        if test_account is not None:
+            if test_account not in self.test_accounts:
+                raise Reply(403, f"{test_account!r} is not a designated test account")
+            branch = _TEST_BRANCH_PREFIX + test_account
         borrower_id = body.get("borrower_id")
         if borrower_id is not None:
             borrower_id = integer(borrower_id, "borrower_id", 1, 2**62)
 
-        def work(cursor: Any) -> tuple[int, Any, str, str]:
+        def work(cursor: Any) -> tuple[int, Any, str | None, str | None]:
             if borrower_id is None:
                 cursor.execute(_PICK_BORROWER)
             else:
@@ -93,6 +114,8 @@ class CreditService:
                 (borrower[0], amount, rate, term, branch),
             )
             loan_id, issued_at, status = cursor.fetchone()
+            if test_account is not None:
+                return loan_id, issued_at, None, None  # a test is never reported
             record = loan_opened(loan_id, borrower, amount, rate, term, status, branch, issued_at)
             return loan_id, issued_at, *self._record_message(cursor, "loan_open", loan_id, record)
 
@@ -142,7 +165,8 @@ class CreditService:
             "branch",
         )
         keys += ("issued_at", "updated_at", "repaid")
-        return 200, dict(zip(keys, rows[0], strict=True))
+        loan = dict(zip(keys, rows[0], strict=True))
+        return 200, {**loan, "is_test": str(loan["branch"]).startswith(_TEST_BRANCH_PREFIX)}
 
     def stats(self) -> tuple[int, dict[str, Any]]:
         row = self.db.run(_STATS, (), write=False)[0]
@@ -162,6 +186,14 @@ class CreditService:
     def _write(self, kind: str, work: Any) -> tuple[int, dict[str, Any]]:
         row_id, row_at, file_name, line = self.db.transact(work)
         committed_at = utc_now()
+        if file_name is None:  # a test write: no report message
+            return 201, {
+                "id": row_id,
+                "kind": kind,
+                "row_at": iso(row_at),
+                "committed_at": iso(committed_at),
+                "is_test": True,
+            }
         try:
             write_message(self.message_dir, file_name, line)
         except OSError as err:
@@ -174,6 +206,7 @@ class CreditService:
             "row_at": iso(row_at),
             "committed_at": iso(committed_at),
             "message_file": file_name,
+            "is_test": False,
         }
 
 
@@ -195,12 +228,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         app = self.server.app
-        routes = {"/loans": app.create_loan, "/repayments": app.create_repayment}
-        action = routes.get(self.path)
-        if action is None:
+        test_account = self.headers.get(TEST_ACCOUNT_HEADER)
+        if self.path == "/loans":
+            self._guarded(lambda: app.create_loan(self._body(), test_account))
+        elif self.path == "/repayments" and test_account is None:
+            self._guarded(lambda: app.create_repayment(self._body()))
+        elif self.path == "/repayments":
+            self._reply(403, {"error": "a test account may only open loans"})
+        else:
             self._reply(404, {"error": f"no such resource {self.path}"})
-            return
-        self._guarded(lambda: action(self._body()))
 
     def _guarded(self, action: Any) -> None:
         try:
@@ -285,11 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message-dir", type=Path, required=True)
     parser.add_argument("--lifetime", type=float, default=DEFAULT_LIFETIME_S)
     parser.add_argument("--pool-size", type=int, default=4)
+    parser.add_argument(
+        "--test-account",
+        action="append",
+        help=f"a designated test account (repeatable; default {DEFAULT_TEST_ACCOUNT})",
+    )
     args = parser.parse_args(argv)
     try:
         db = Database(read_dsn(args.dsn_file), args.pool_size)
         args.message_dir.mkdir(parents=True, exist_ok=True)
-        server = _Server((args.listen, args.port), CreditService(db, args.message_dir))
+        accounts = frozenset(args.test_account or [DEFAULT_TEST_ACCOUNT])
+        server = _Server((args.listen, args.port), CreditService(db, args.message_dir, accounts))
     except (LabError, OSError) as err:
         log_event("failed", error=getattr(err, "message", None) or str(err))
         return 1

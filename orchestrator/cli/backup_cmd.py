@@ -42,7 +42,8 @@ SetArgument = Annotated[str, typer.Argument(help="Backup set name (backup_sets[]
 
 
 def _context(name: str, inventory: Any, db: str | None) -> BackupContext:
-    return BackupContext.for_set(load_inventory(inventory), name, journal=open_journal(db))
+    loaded = load_inventory(inventory)
+    return BackupContext.for_set(loaded, name, journal=open_journal(db, loaded.journal.key))
 
 
 @app.command("init")
@@ -55,7 +56,8 @@ def init(
     if backup_pitr.is_pitr_set(loaded, name):
         backup_pitr.init(loaded, name, db, json_out)
         return
-    document = init_set(BackupContext.for_set(loaded, name, journal=open_journal(db)))
+    journal = open_journal(db, loaded.journal.key)
+    document = init_set(BackupContext.for_set(loaded, name, journal=journal))
     if json_out:
         print_json(console, document)
         return
@@ -94,7 +96,7 @@ def run(
         # The journal opens once restic runs: a bad --db still stops the run, with
         # restic interrupted and no sealed backup.
         ctx = BackupContext.for_set(
-            loaded, name, journal_opener=journal_opener(db), progress=progress
+            loaded, name, journal_opener=journal_opener(db, loaded.journal.key), progress=progress
         )
         result = run_backup(ctx, wait_seconds=wait)
     if json_out:
@@ -117,7 +119,8 @@ def list_(
     if backup_pitr.is_pitr_set(loaded, name):
         backup_pitr.list_(loaded, name, db, json_out)
         return
-    document = list_backups(BackupContext.for_set(loaded, name, journal=open_journal(db)))
+    journal = open_journal(db, loaded.journal.key)
+    document = list_backups(BackupContext.for_set(loaded, name, journal=journal))
     if json_out:
         print_json(console, document)
         return
@@ -163,7 +166,8 @@ def check(
         backup_pitr.check(loaded, name, db, json_out)
         return
     document = check_set(
-        BackupContext.for_set(loaded, name, journal=open_journal(db)), subset=subset
+        BackupContext.for_set(loaded, name, journal=open_journal(db, loaded.journal.key)),
+        subset=subset,
     )
     if json_out:
         print_json(console, document)

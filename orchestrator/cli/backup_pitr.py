@@ -33,7 +33,9 @@ def is_pitr_set(inventory: Inventory, name: str) -> bool:
 def _context(inventory: Inventory, name: str, db: str | None) -> PitrContext:
     from backups.pitr.context import PitrContext
 
-    return PitrContext.for_set(inventory, name, journal_opener=journal_opener(db))
+    return PitrContext.for_set(
+        inventory, name, journal_opener=journal_opener(db, inventory.journal.key)
+    )
 
 
 def init(inventory: Inventory, name: str, db: str | None, json_out: bool) -> None:

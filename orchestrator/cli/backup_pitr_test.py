@@ -26,7 +26,9 @@ def restore_test(
     from backups.pitr.restore_test import restore_test as run_restore_test
 
     moment = None if to is None else parse_moment(to, inventory.timezone)
-    ctx = PitrContext.for_set(inventory, name, journal_opener=journal_opener(db))
+    ctx = PitrContext.for_set(
+        inventory, name, journal_opener=journal_opener(db, inventory.journal.key)
+    )
     record = run_restore_test(ctx, to=moment)
     if json_out:
         print_json(console, record.to_dict())

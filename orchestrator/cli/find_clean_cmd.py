@@ -86,7 +86,9 @@ def _find(
         from backups.pitr.context import PitrContext
         from backups.pitr.find_clean import find_clean as find_pitr
 
-        ctx = PitrContext.for_set(inventory, name, journal_opener=journal_opener(db))
+        ctx = PitrContext.for_set(
+            inventory, name, journal_opener=journal_opener(db, inventory.journal.key)
+        )
         return find_pitr(ctx, before=before, repository=repository)
     if repository is not None:
         raise UserInputError("--repository is for postgres-pitr sets")
@@ -94,7 +96,10 @@ def _find(
     from backups.find_clean import find_clean as find_restic
 
     return find_restic(
-        BackupContext.for_set(inventory, name, journal_opener=journal_opener(db)), before=before
+        BackupContext.for_set(
+            inventory, name, journal_opener=journal_opener(db, inventory.journal.key)
+        ),
+        before=before,
     )
 
 

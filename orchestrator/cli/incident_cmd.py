@@ -74,7 +74,7 @@ def open_incident(
 ) -> None:
     """Declare an incident; the level's roster is notified at once."""
     inv = load_inventory(inventory)
-    journal = open_journal(db)
+    journal = open_journal(db, inv.journal.key)
     handled = handling.open_incident(
         journal,
         inv,
@@ -207,7 +207,7 @@ def tick_incidents(
 ) -> None:
     """Escalate by the time rules, remind of deadlines, send what is owed (idempotent)."""
     inv = load_inventory(inventory)
-    report = tick(open_journal(db), inv, datetime.now(UTC))
+    report = tick(open_journal(db, inv.journal.key), inv, datetime.now(UTC))
     if json_out:
         print_json(console, report.to_dict())
         return

@@ -181,7 +181,10 @@ def _lines(inv: Inventory) -> None:
 
 
 def _switches(inv: Inventory) -> None:
-    rows = [[s.name, s.site, s.network, s.device_type, s.address, s.standby] for s in inv.switches]
+    rows = [
+        [s.name, s.site, s.network, s.device_type or "unmanaged", s.address, s.standby]
+        for s in inv.switches
+    ]
     _table("Switches", ["name", "site", "network", "type", "address", "standby"], rows)
 
 

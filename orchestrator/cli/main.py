@@ -106,8 +106,14 @@ def _registrars() -> dict[str, Callable[[], None]]:
         for command in (run_cmd.plan, run_cmd.drill, run_cmd.run, run_cmd.resume, run_cmd.approve):
             app.command(command.__name__)(command)
 
+    def preflight() -> None:
+        from orchestrator.cli import preflight_cmd
+
+        app.command("preflight")(preflight_cmd.preflight)
+
     return {
         "inventory": inventory,
+        "preflight": preflight,
         "runbook": runs,
         "runs": runs,
         "journal": runs,

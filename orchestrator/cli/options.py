@@ -84,9 +84,9 @@ def open_journal(db: str | None, key: SecretRef | None = None) -> Journal:
     return Journal(resolve_journal_url(db), load_key(key))
 
 
-def journal_opener(db: str | None) -> Callable[[], Journal]:
+def journal_opener(db: str | None, key: SecretRef | None = None) -> Callable[[], Journal]:
     """Opens the journal when called (see `BackupContext.journal_opener`)."""
-    return lambda: open_journal(db)
+    return lambda: open_journal(db, key)
 
 
 def open_registry(runbooks: list[Path] | None) -> RunbookRegistry:

@@ -62,7 +62,9 @@ def rto_rpo(
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    data = report.build(open_journal(db), first, last, _inventory(inventory))
+    inv = _inventory(inventory)
+    journal = open_journal(db, inv.journal.key if inv else None)
+    data = report.build(journal, first, last, inv)
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -79,7 +81,9 @@ def drill(
     from orchestrator.reports import drill as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    data = report.build(open_journal(db), run_id, _inventory(inventory))
+    inv = _inventory(inventory)
+    journal = open_journal(db, inv.journal.key if inv else None)
+    data = report.build(journal, run_id, inv)
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -98,7 +102,8 @@ def drill_plan(
     from orchestrator.reports import drill_plan as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    data = report.build(open_journal(db), load_inventory(inventory), year)
+    loaded = load_inventory(inventory)
+    data = report.build(open_journal(db, loaded.journal.key), loaded, year)
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -150,5 +155,5 @@ def summary(
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     loaded = load_inventory(inventory)
     first, last = report.quarter_bounds(quarter, report_zone(loaded))
-    data = report.build(open_journal(db), loaded, first, last)
+    data = report.build(open_journal(db, loaded.journal.key), loaded, first, last)
     write_report(data, report.layout, chosen_format, chosen_lang, output)

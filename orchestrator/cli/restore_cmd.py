@@ -61,7 +61,7 @@ def restore_test(
         return
     if to is not None:
         raise UserInputError("--to is for postgres-pitr sets; a restic set takes --snapshot")
-    ctx = BackupContext.for_set(loaded, set_name, journal=open_journal(db))
+    ctx = BackupContext.for_set(loaded, set_name, journal=open_journal(db, loaded.journal.key))
     record = run_restore_test(ctx, snapshot=snapshot)
     if json_out:
         print_json(console, record.to_dict())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -24,15 +24,20 @@ from orchestrator.cli.options import (
     open_registry,
     parse_params,
 )
+from orchestrator.cli.plan_view import print_plan
 from orchestrator.cli.summary import print_json, print_run
 from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
 from orchestrator.engine.admission import admit_run
-from orchestrator.engine.plan import flatten, plan_rows, resolve_params
-from orchestrator.errors import EXIT_OK, EXIT_STOPPED, EXIT_WAITING
+from orchestrator.engine.plan import make_plan
+from orchestrator.errors import EXIT_OK, EXIT_STOPPED, EXIT_WAITING, PlanRefused
 from orchestrator.identity import check_claim, one_time, shown_name
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.run_document import run_document
+
+if TYPE_CHECKING:
+    from orchestrator.inventory import Inventory
+    from orchestrator.journal.records import RunRecord
 
 RunbookArg = Annotated[str, typer.Argument(help="Runbook name (see `dr runbook list`).")]
 
@@ -45,30 +50,27 @@ def plan(
     lang: LangOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Show what a runbook would do, target by target. Touches nothing."""
+    """Show what a runbook would do, step by step: the hosts, switch ports, UPS and
+    generator each step reaches and the exact commands it sends. Touches nothing.
+    Exits 2, listing each problem as FILE:LINE, when a parameter names nothing in the
+    inventory or the inventory lacks what a step needs."""
     inv = load_inventory(inventory)
     registry = open_registry(runbooks)
     runbook = registry.get(name)
-    steps = flatten(runbook, registry, resolve_params(runbook, parse_params(param)))
     lang_code = language(lang)
-    rows = plan_rows(steps, inv, lang_code)
+    result = make_plan(runbook, registry, parse_params(param), inv, lang_code)
     if json_out:
-        doc = {"runbook": runbook.name, "inventory": inv.name, "steps": [r.to_dict() for r in rows]}
+        doc = {
+            "runbook": runbook.name,
+            "inventory": inv.name,
+            "steps": [r.to_dict() for r in result.rows],
+            "problems": [str(p) for p in result.problems],
+        }
         print_json(console, doc)
-        return
-    console.print(
-        f"[bold]{escape(runbook.title(lang_code))}[/] ({runbook.name}) on "
-        f"{escape(inv.name)} [{inv.environment}]"
-    )
-    for number, row in enumerate(rows, 1):
-        on = f" → {', '.join(row.hosts)}" if row.hosts else ""
-        flags = f" [dim]({', '.join(row.flags)})[/]" if row.flags else ""
-        console.print(
-            f"{number:>3}. [bold]{escape(row.id)}[/] \\[{row.kind}] "
-            f"{escape(row.title)}{escape(on)}{flags}"
-        )
-        if row.instructions:
-            console.print(f"       [dim]{escape(row.instructions)}[/]")
+    elif result.rows:
+        print_plan(console, runbook.title(lang_code), runbook.name, inv, result.rows)
+    if result.problems:
+        raise PlanRefused(result.problems)
 
 
 # A drill can belong to an incident too: an exercise of the whole incident procedure, whose
@@ -161,10 +163,8 @@ def resume(
     json_out: JsonOption = False,
 ) -> None:
     """Finish a run that stopped: completed steps are not repeated."""
-    journal = open_journal(db)
-    record = journal.get_run(run_id)
+    journal, record, inv = _run_and_its_inventory(db, run_id)
     lang_code = language(lang or record.options.get("lang"))
-    inv = load_inventory(Path(record.inventory_path))
     person = acting_person(inv, operator, mapped=record.mode == "live")
     options = RunOptions(
         mode=record.mode,
@@ -204,9 +204,7 @@ def approve(
     db: DbOption = None,
 ) -> None:
     """Approve a waiting approval step (by someone on its roster, not the run's starter)."""
-    journal = open_journal(db)
-    record = journal.get_run(run_id)
-    inv = load_inventory(Path(record.inventory_path))
+    journal, _, inv = _run_and_its_inventory(db, run_id)
     if code is not None:
         # Every check first: a code is spent only on an approval that will be recorded.
         person = one_time.check(journal, code, run_id=run_id, step_path=step)
@@ -221,6 +219,18 @@ def approve(
         f"approved step {escape(step)} of run {run_id} as {escape(person.contact)} "
         f"({escape(person.proof)}); the run continues with `dr resume {run_id}`"
     )
+
+
+def _run_and_its_inventory(db: str | None, run_id: str) -> tuple[Journal, RunRecord, Inventory]:
+    """The run, its inventory, and the journal opened with the key that inventory names
+    (reading the run needs no key; signing what follows does)."""
+    reader = open_journal(db)
+    record = reader.get_run(run_id)
+    inv = load_inventory(Path(record.inventory_path))
+    if inv.journal.key is None:
+        return reader, record, inv
+    reader.close()
+    return open_journal(db, inv.journal.key), record, inv
 
 
 def _start(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.errors import StepFailed
 from orchestrator.inventory import resolve_secret
 from orchestrator.transports.netdev_connect import SwitchEndpoint
 from orchestrator.transports.ssh_connect import SshEndpoint
@@ -55,6 +56,12 @@ def switch_endpoint(switch: Switch, inventory: Inventory, *, mode: str) -> Switc
     (SecretUnavailable if it cannot be); known_hosts is the inventory-wide file, and the
     requested host-key policy and connect timeout are its SSH defaults."""
     defaults = inventory.defaults.ssh
+    if not switch.managed or None in (switch.device_type, switch.address, switch.username):
+        raise StepFailed(
+            f"switch {switch.name} is not managed (managed: false): dr cannot reach it; "
+            "this step needs a managed switch"
+        )
+    assert switch.device_type is not None and switch.username is not None  # checked above
     return SwitchEndpoint(
         name=switch.name,
         device_type=switch.device_type,

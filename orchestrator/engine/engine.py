@@ -18,15 +18,18 @@ from orchestrator.engine.admission import admit_run
 from orchestrator.engine.attempts import DONE, HostOutcome, describe, run_on_host, run_rollback
 from orchestrator.engine.context import StepContext, record_marker
 from orchestrator.engine.discovery import RunbookRegistry
+from orchestrator.engine.inventory_places import InventoryPlaces
 from orchestrator.engine.measure import record_measurements
 from orchestrator.engine.modes import check_mode
 from orchestrator.engine.observer import RunObserver, SilentObserver
 from orchestrator.engine.operator import Answer, NoOperator, OperatorIO
 from orchestrator.engine.outcome import RunOutcome
+from orchestrator.engine.param_refs import check_param_values
 from orchestrator.engine.plan import PlannedStep, flatten, resolve_params
 from orchestrator.engine.resume import check_resumable, restore_state
 from orchestrator.engine.signals import pause_on_interrupt
 from orchestrator.engine.state import RunOptions, RunState
+from orchestrator.errors import PlanRefused
 from orchestrator.identity.code_delivery import send_codes
 from orchestrator.journal import Journal
 from orchestrator.journal.records import RunRecord, StepRecord
@@ -68,7 +71,7 @@ class Engine:
         admit_run(options, inventory, self.journal)
         params = resolve_params(runbook, options.params)
         plan = flatten(runbook, self.registry, params)
-        preflight_targets(plan, inventory)
+        preflight_targets(plan, inventory, runbook, params, given=set(options.params))
         record = RunRecord(
             id=new_run_id(),
             runbook=runbook.name,
@@ -438,8 +441,21 @@ class Engine:
         )
 
 
-def preflight_targets(plan: list[PlannedStep], inventory: Inventory) -> None:
-    """Every step's targets must name real hosts before anything is touched."""
+def preflight_targets(
+    plan: list[PlannedStep],
+    inventory: Inventory,
+    runbook: Runbook,
+    params: dict[str, Any],
+    *,
+    given: set[str],
+) -> None:
+    """Every parameter value the operator gave must name something the inventory has (as
+    `dr plan` checks; a default a run never uses is the plan's to question, not a reason
+    to refuse), and every step's targets real hosts, before anything is touched."""
+    places = InventoryPlaces(inventory)
+    problems = check_param_values(plan, runbook, params, places, only=given)
+    if problems:
+        raise PlanRefused(problems)
     for planned in plan:
         if planned.step.targets:
             inventory.select_hosts(planned.step.targets.format(**planned.params))

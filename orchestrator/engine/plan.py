@@ -1,13 +1,18 @@
 """Flattening a runbook (and the runbooks it includes) into the ordered steps that run,
-and describing those steps as the rows of `dr plan` (values; the CLI only renders them)."""
+and describing those steps as the rows of `dr plan` (values; the CLI only renders them):
+each step's hosts and, from its plan hook, the devices and commands it will use, with
+every problem found on the way (`make_plan`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.discovery import RunbookRegistry
-from orchestrator.errors import RunbookDefinitionError
+from orchestrator.engine.inventory_places import InventoryPlaces
+from orchestrator.engine.param_refs import check_param_values
+from orchestrator.engine.plan_targets import Touch, survey
+from orchestrator.errors import Problem, RunbookDefinitionError, UserInputError
 from orchestrator.runbook import Condition, Runbook, Step, StepKind
 from orchestrator.text import Lang
 
@@ -49,6 +54,8 @@ class PlanRow:
     verify: bool
     rollback: bool
     instructions: str | None
+    # What the step's plan hook says it will reach and send (plan_targets.py).
+    touches: tuple[Touch, ...] = ()
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -62,7 +69,79 @@ class PlanRow:
         return tuple(word for word, on in named if on)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "hosts": list(self.hosts)}
+        return {
+            **asdict(self),
+            "hosts": list(self.hosts),
+            "touches": [t.to_dict() for t in self.touches],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """`dr plan`'s answer: the rows, and every problem that would stop the run (each with
+    FILE:LINE where the inventory says it), found without touching anything."""
+
+    runbook: Runbook
+    rows: list[PlanRow]
+    problems: list[Problem]
+    steps: list[PlannedStep]
+    params: dict[str, Any]  # the runbook's own, resolved
+
+    @property
+    def touches(self) -> list[Touch]:
+        return [t for row in self.rows for t in row.touches]
+
+
+def make_plan(
+    runbook: Runbook,
+    registry: RunbookRegistry,
+    given: dict[str, Any],
+    inventory: Inventory,
+    lang: Lang,
+) -> Plan:
+    """Resolve everything a run of `runbook` on `inventory` would use: parameter values
+    against the inventory, each step's hosts, and (through the steps' plan hooks) the
+    devices and commands, collecting every problem instead of stopping at the first."""
+    params = resolve_params(runbook, given)
+    steps = flatten(runbook, registry, params)
+    places = InventoryPlaces(inventory)
+    problems = check_param_values(steps, runbook, params, places)
+    if problems:
+        # Hosts and commands follow from the parameters: with a wrong one they would only
+        # repeat the complaint.
+        return Plan(runbook, [], problems, steps, params)
+    rows = []
+    for planned, row in zip(steps, _rows(steps, inventory, lang, places, problems), strict=True):
+        touches, found = survey(planned, row.hosts, inventory, places)
+        problems.extend(found)
+        rows.append(replace(row, touches=tuple(touches)))
+    return Plan(runbook, rows, _unique(problems), steps, params)
+
+
+def _rows(
+    steps: list[PlannedStep],
+    inventory: Inventory,
+    lang: Lang,
+    places: InventoryPlaces,
+    problems: list[Problem],
+) -> list[PlanRow]:
+    """`plan_rows`, with a step whose targets name no host reported as a problem."""
+    rows = []
+    for planned in steps:
+        try:
+            rows.extend(plan_rows([planned], inventory, lang))
+        except UserInputError as err:
+            problems.append(places.problem(("hosts",), f"step {planned.path}: {err.message}"))
+            rows.extend(plan_rows([_untargeted(planned)], inventory, lang))
+    return rows
+
+
+def _untargeted(planned: PlannedStep) -> PlannedStep:
+    return replace(planned, step=replace(planned.step, targets=None))
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
 
 
 def plan_rows(steps: list[PlannedStep], inventory: Inventory, lang: Lang) -> list[PlanRow]:

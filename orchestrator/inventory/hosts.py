@@ -9,6 +9,7 @@ from pydantic import Field, IPvAnyAddress
 from orchestrator.inventory.field_types import Port
 from orchestrator.inventory.names import Identifier, Name
 from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.probes import BranchCheck
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
 
@@ -30,6 +31,9 @@ class Defaults(StrictModel):
 class Site(StrictModel):
     name: Name
     kind: Literal["datacentre", "branch", "backup", "office"]
+    # How a branch confirms it reaches the service (probes.py); none: a command over SSH
+    # on the site's first host (the runbook's probe_command).
+    check: BranchCheck | None = None
     description: str | None = None
 
 

@@ -16,6 +16,7 @@ from orchestrator.inventory.cleartext import production_refusals
 from orchestrator.inventory.limits import MAX_FILE_BYTES, long_names
 from orchestrator.inventory.models import Inventory
 from orchestrator.inventory.paths import BASE_DIR
+from orchestrator.inventory.probes import probe_refusals
 from orchestrator.inventory.references import check_references
 from orchestrator.inventory.validation_messages import problems_from_validation
 from orchestrator.inventory.yaml_lines import LocatedData, parse_yaml, render_path
@@ -39,7 +40,11 @@ def load_inventory(path: Path | str) -> Inventory:
     for finding in check_references(located.data, located.line_of):
         line = located.line_of(finding.path)
         problems.append(Problem(file, line, render_path(finding.path), finding.message))
-    for where, message in [*long_names(located.data), *production_refusals(located.data)]:
+    for where, message in [
+        *long_names(located.data),
+        *production_refusals(located.data),
+        *probe_refusals(located.data),
+    ]:
         problems.append(Problem(file, located.line_of(where), render_path(where), message))
 
     if problems or inventory is None:

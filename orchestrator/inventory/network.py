@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, IPvAnyAddress, PositiveInt
+from pydantic import Field, IPvAnyAddress, PositiveInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from orchestrator.inventory.field_types import Network, Port, PortName
 from orchestrator.inventory.names import Identifier, Label, Name
@@ -30,6 +31,9 @@ class Line(StrictModel):
     # swap moves between (`line-failover`).
     domain: str | None = None
     cross_connect_port: PortName | None = None
+    # The label on the cable or the port as people read it in the rack ("F-01 资金网1号口"):
+    # what a by-hand swap names (the switch's `ports` entry when this is left out).
+    port_label: Label | None = None
     description: str | None = None
 
 
@@ -37,12 +41,15 @@ class Switch(StrictModel):
     name: Name
     site: Name
     network: Network
+    # An unmanaged switch (a branch's plain switch) has no CLI dr can reach: the runbooks
+    # give people checklists for it, by the port labels below, and ask them to confirm.
+    managed: bool = True
     # netmiko's device type; `huawei_vrpv8` for CloudEngine (VRP8), whose changes are
-    # committed; hp_comware covers Comware 5 and 7.
-    device_type: Literal["linux", "cisco_ios", "huawei", "huawei_vrpv8", "hp_comware"]
-    address: IPvAnyAddress
+    # committed; hp_comware covers Comware 5 and 7. Required on a managed switch.
+    device_type: Literal["linux", "cisco_ios", "huawei", "huawei_vrpv8", "hp_comware"] | None = None
+    address: IPvAnyAddress | None = None
     port: Port = 22
-    username: Identifier
+    username: Identifier | None = None
     password: SecretRef | None = None
     key_file: InventoryPath | None = None
     # For an account without the privilege to configure: Cisco `enable`, Huawei/H3C
@@ -62,3 +69,19 @@ class Switch(StrictModel):
     # number): what the standby is configured with. A port not listed stays detached.
     port_domains: dict[PortName, str] = {}
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _management_when_managed(self) -> Self:
+        missing = [
+            name
+            for name in ("device_type", "address", "username")
+            if self.managed and getattr(self, name) is None
+        ]
+        if missing:
+            raise PydanticCustomError(
+                "switch_management",
+                "a managed switch needs {missing}; write `managed: false` for a switch dr "
+                "cannot reach (its runbook steps become checklists for people)",
+                {"missing": ", ".join(missing)},
+            )
+        return self

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Discriminator, IPvAnyAddress, Tag
+from pydantic import AfterValidator, Discriminator, Field, IPvAnyAddress, Tag
 from pydantic_core import PydanticCustomError
 
 from orchestrator.inventory.command_templates import quoted_message, quoted_placeholders
+from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.field_types import (
     DatabaseName,
     HttpUrl,
@@ -20,6 +21,7 @@ from orchestrator.inventory.field_types import (
 )
 from orchestrator.inventory.names import Identifier, InterfaceName, Label, Name
 from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.probes import HttpProbe, ServiceProbe
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
 
@@ -143,6 +145,10 @@ class PairControl(StrictModel):
     db_store_password: ControlCommand | None = None
     db_rewind: ControlCommand | None = None
     db_base_backup: ControlCommand | None = None
+    # Synchronous replication on the primary (`replication: synchronous`), and its
+    # undoing on a promoted standby that has no standby of its own yet.
+    db_synchronous_on: ControlCommand | None = None
+    db_synchronous_off: ControlCommand | None = None
 
 
 class HostPair(StrictModel):
@@ -156,6 +162,16 @@ class HostPair(StrictModel):
     vip_interface: InterfaceName = "eth0"
     database: Database | None = None
     service_url: HttpUrl | None = None
+    # How a takeover verifies the service end to end (probes.py): a GET of the health
+    # URL unless the inventory says otherwise; never a business write in production.
+    probe: ServiceProbe = HttpProbe(kind="http")
     fencing: list[FenceMethod] = []
     control: PairControl = PairControl()
     description: str | None = None
+    # Replication lag (runbooks/_lag_gate.py, the scheduler's lag watch): a cutover asks
+    # leadership before promoting a standby further behind than this many bytes of WAL
+    # (Patroni's maximum_lag_on_failover) or seconds (the pair's RPO); `synchronous`
+    # replication promises RPO 0 and the cutover holds it to that.
+    replication: Literal["asynchronous", "synchronous"] = "asynchronous"
+    max_lag_on_failover: Annotated[int, Field(ge=0, strict=True)] | None = None
+    rpo: Duration | None = None

@@ -1,5 +1,15 @@
 """The `scheduler:` section: when `dr scheduler run` runs restore tests, RPO checks and
-the incident tick, and where it writes its Prometheus textfile."""
+the incident tick, where it writes its Prometheus textfile, and which of its jobs ping a
+dead-man's switch (healthchecks.io and its kin):
+
+```yaml
+scheduler:
+  pings:
+    "backup:credit": env:DR_PING_BACKUP_CREDIT   # the job id, as `dr scheduler jobs` shows
+    "restore-test:credit": file:secrets/ping-restore-test.url
+  ping_timeout: 5s
+```
+A ping URL carries its check's token, so it is a secret reference like a bot's URL."""
 
 from __future__ import annotations
 
@@ -11,7 +21,12 @@ from pydantic_core import PydanticCustomError
 
 from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.paths import InventoryPath
+from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
+
+# The scheduler's jobs of a backup set that report how they went (and so can ping):
+# "backup:SET", "restore-test:SET", and a postgres-pitr set's "check:SET", "verify:SET".
+PINGED_JOBS = ("backup", "restore-test", "check", "verify")
 
 
 def _check_scheduler_cron(value: str) -> str:
@@ -29,6 +44,21 @@ def _check_scheduler_cron(value: str) -> str:
     return value
 
 
+def _check_pinged_jobs(value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+    # Whether SET names a backup set of the inventory is checked when the daemon starts
+    # (orchestrator.scheduler.deadman.check_pings): this model does not see the sets.
+    for job in value:
+        kind, sep, name = job.partition(":")
+        if not sep or kind not in PINGED_JOBS or not name:
+            raise PydanticCustomError(
+                "ping_job",
+                "pings: {job!r} is not a job that can ping; name one as `dr scheduler jobs` "
+                "lists it: backup:SET, restore-test:SET, check:SET or verify:SET",
+                {"job": job},
+            )
+    return value
+
+
 class SchedulerSettings(StrictModel):
     """`dr scheduler run`: when restore tests run, how late a missed job may still run,
     and where the Prometheus textfile goes."""
@@ -40,4 +70,11 @@ class SchedulerSettings(StrictModel):
     rpo_check_interval: Duration = Field(default=300, ge=10)
     # How often `dr incident tick` runs: escalations, deadline reminders, notifications.
     incident_tick_interval: Duration = Field(default=60, ge=10)
+    # How often the lag watch reads each host pair's replication lag (scheduler/lag_watch).
+    lag_check_interval: Duration = Field(default=60, ge=10)
     textfile_dir: InventoryPath | None = None
+    # Dead-man's switch: job id -> ping URL (a secret reference); the job pings URL/start
+    # when it begins, URL when it succeeds and URL/fail when it fails.
+    pings: Annotated[dict[str, SecretRef], AfterValidator(_check_pinged_jobs)] = {}
+    # A ping that takes longer is given up (and journaled): it must never hold a job up.
+    ping_timeout: Duration = Field(default=5, ge=1, le=60)

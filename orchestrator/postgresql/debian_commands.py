@@ -24,6 +24,7 @@ from orchestrator.postgresql.replication import (
 )
 from orchestrator.postgresql.rewind import CHECKPOINT_SQL, build_rewind
 from orchestrator.postgresql.status import CONTROL_DATA_ENV, STATUS_SQL, build_control_data
+from orchestrator.postgresql.synchronous import ASYNCHRONOUS, SYNCHRONOUS
 
 PG_VERSION, CLUSTER = "15", "main"
 PG_BIN = f"/usr/lib/postgresql/{PG_VERSION}/bin"
@@ -42,12 +43,14 @@ def _join(args: Sequence[str]) -> str:
     return " ".join(a if _PLAIN.fullmatch(a) else shlex.quote(a) for a in args)
 
 
-def _psql(sql: str) -> str:
+def _psql(*statements: str) -> str:
     # Double quotes keep the SQL's own single quotes readable; nothing in it may be
-    # special inside them.
-    if any(c in sql for c in '"$`\\'):
-        raise ValueError(f"SQL with shell-special characters: {sql!r}")
-    return f'{_AS_POSTGRES} psql -XAtq -c "{sql}"'
+    # special inside them. One -c per statement: each runs in its own transaction.
+    for sql in statements:
+        if any(c in sql for c in '"$`\\'):
+            raise ValueError(f"SQL with shell-special characters: {sql!r}")
+    commands = " ".join(f'-c "{sql}"' for sql in statements)
+    return f"{_AS_POSTGRES} psql -XAtq {commands}"
 
 
 def rewind(upstream: Upstream) -> str:
@@ -77,6 +80,8 @@ START = f"pg_ctlcluster {PG_VERSION} {CLUSTER} start"
 STOP = f"pg_ctlcluster {PG_VERSION} {CLUSTER} stop -m fast"
 PROMOTE = f"{_AS_POSTGRES} {PG_BIN}/pg_ctl {_join(build_promote(PG_DATA, PROMOTE_WAIT_S))}"
 CHECKPOINT = _psql(CHECKPOINT_SQL)
+SYNCHRONOUS_ON = _psql(*SYNCHRONOUS)
+SYNCHRONOUS_OFF = _psql(*ASYNCHRONOUS)
 # One .pgpass line on stdin (replication.pgpass_line), never on the command line.
 STORE_PASSWORD = f"{_AS_POSTGRES} sh -c 'umask 077 && cat > ~/.pgpass'"
 REWIND = rewind(_FOLLOWED)
@@ -97,4 +102,6 @@ DEFAULTS = {
     "db_store_password": STORE_PASSWORD,
     "db_rewind": REWIND,
     "db_base_backup": BASE_BACKUP,
+    "db_synchronous_on": SYNCHRONOUS_ON,
+    "db_synchronous_off": SYNCHRONOUS_OFF,
 }

@@ -48,7 +48,8 @@ def _conninfo_value(value: str) -> str:
 
 REPLICAS_SQL = (
     "SELECT coalesce(json_agg(json_build_object('application_name', application_name,"
-    " 'client_addr', host(client_addr), 'state', state, 'replay_lsn', replay_lsn)"
+    " 'client_addr', host(client_addr), 'state', state, 'replay_lsn', replay_lsn,"
+    " 'sync_state', sync_state)"
     " ORDER BY application_name, pid), '[]') FROM pg_stat_replication"
 )
 
@@ -61,6 +62,9 @@ class Replica:
     client_addr: str | None
     state: str | None
     replay_lsn: str | None
+    # "sync" when the primary waits for this standby's flush before a commit returns
+    # (synchronous replication); "async" otherwise; None from a command that omits it.
+    sync_state: str | None = None
 
     @property
     def streaming(self) -> bool:
@@ -78,6 +82,7 @@ def parse_replicas(output: str) -> list[Replica]:
                 row.get("client_addr"),
                 row.get("state"),
                 row.get("replay_lsn"),
+                row.get("sync_state"),
             )
             for row in rows
         ]

@@ -27,7 +27,13 @@ from orchestrator.postgresql.errors import UnreadableOutput
 STATUS_SQL = (
     "SELECT json_build_object('in_recovery', pg_is_in_recovery(),"
     " 'receive_lsn', pg_last_wal_receive_lsn(), 'replay_lsn', pg_last_wal_replay_lsn(),"
-    " 'last_replay_at', pg_last_xact_replay_timestamp())"
+    " 'last_replay_at', pg_last_xact_replay_timestamp(),"
+    # The lag's facts (postgresql/lag.py). Each function raises on the other role, and
+    # CASE evaluates only its chosen branch.
+    " 'current_lsn', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END,"
+    " 'replay_paused', CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END,"
+    " 'synchronous_standby_names', current_setting('synchronous_standby_names'),"
+    " 'checked_at', now())"
 )
 
 
@@ -42,6 +48,13 @@ class DatabaseStatus:
     receive_lsn: str | None
     replay_lsn: str | None
     last_replay_at: datetime | None
+    # A primary's own write position; a standby's paused replay; the primary's list of
+    # standbys it waits for; the server's clock. None where a hand-written `db_status`
+    # command does not print them (the lag then says what it could not measure).
+    current_lsn: str | None = None
+    replay_paused: bool | None = None
+    synchronous_standby_names: str | None = None
+    checked_at: datetime | None = None
 
     @property
     def is_primary(self) -> bool:
@@ -53,12 +66,17 @@ def parse_status(output: str) -> DatabaseStatus:
     notice may come before it)."""
     try:
         data = json.loads(output.strip().splitlines()[-1])
-        replayed = data.get("last_replay_at")
+        replayed, checked = data.get("last_replay_at"), data.get("checked_at")
+        paused = data.get("replay_paused")
         return DatabaseStatus(
             in_recovery=_boolean(data["in_recovery"]),
             receive_lsn=data.get("receive_lsn"),
             replay_lsn=data.get("replay_lsn"),
             last_replay_at=datetime.fromisoformat(replayed) if replayed else None,
+            current_lsn=data.get("current_lsn"),
+            replay_paused=None if paused is None else _boolean(paused),
+            synchronous_standby_names=data.get("synchronous_standby_names"),
+            checked_at=datetime.fromisoformat(checked) if checked else None,
         )
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise UnreadableOutput(f"no status JSON in {output[-200:]!r}") from None
@@ -67,7 +85,7 @@ def parse_status(output: str) -> DatabaseStatus:
 def _boolean(value: object) -> bool:
     # Strict: bool("f") is True, and a hand-written command may print psql's t/f.
     if not isinstance(value, bool):
-        raise ValueError(f"in_recovery is not a JSON boolean: {value!r}")
+        raise ValueError(f"not a JSON boolean: {value!r}")
     return value
 
 

@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from orchestrator.inventory import PitrBackupSet, load_inventory
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal, resolve_journal_url
-from orchestrator.scheduler import jobs, pitr_jobs
+from orchestrator.scheduler import deadman, job_alerts, jobs, lag_watch, pitr_jobs
 from orchestrator.scheduler.cron import to_trigger
 from orchestrator.scheduler.exclusive import LeaseStore, new_holder
 from orchestrator.scheduler.executor import LeasedExecutor
@@ -54,6 +54,7 @@ DEFAULT_FUNCTIONS = {
     "pitr-check": pitr_jobs.PITR_CHECK,
     "pitr-verify": pitr_jobs.PITR_VERIFY,
     "pitr-restore-test": pitr_jobs.PITR_RESTORE_TEST,
+    "lag-watch": lag_watch.LAG_WATCH,
 }
 
 
@@ -87,6 +88,9 @@ def job_specs(
     ticking = IntervalTrigger(seconds=settings.incident_tick_interval, timezone=tz)
     tick_function = _function(functions, "incident-tick")
     specs.append(JobSpec("incident-tick", tick_function, ticking))
+    if lag_watch.watched(inventory):
+        lagging = IntervalTrigger(seconds=settings.lag_check_interval, timezone=tz)
+        specs.append(JobSpec("lag-watch", _function(functions, "lag-watch"), lagging))
     if inventory.journal.anchors and inventory.journal.anchor_every > 0:
         anchoring = IntervalTrigger(seconds=inventory.journal.anchor_every, timezone=tz)
         specs.append(JobSpec("anchor-journal", _function(functions, "anchor-journal"), anchoring))
@@ -139,6 +143,7 @@ class Daemon:
         self.url = resolve_journal_url(db_url)
         Journal(self.url).close()  # fail early, with the journal's message, on a bad URL
         self.specs = job_specs(self.inventory, functions)
+        deadman.check_pings(self.inventory, [spec.id for spec in self.specs])
         directory = textfile_dir or settings.textfile_dir or default_textfile_dir()
         self.env = jobs.JobEnvironment(
             Path(inventory_path).absolute(), self.url, directory, restore_test_function
@@ -255,6 +260,28 @@ class Daemon:
             journal.append("scheduler.job_missed", data=data)
         finally:
             journal.close()
+        outcome = job_alerts.missed_outcome(event.job_id, late)
+        if outcome is not None:
+            # In a thread of its own: the roster's mail, with its retries, must not hold
+            # up this listener's thread, which fires every other job.
+            name = f"missed-{event.job_id}"
+            args = (outcome, event.scheduled_run_time)
+            threading.Thread(target=self._tell_missed, args=args, name=name).start()
+
+    def _tell_missed(self, outcome: job_alerts.JobOutcome, fire_time: datetime) -> None:
+        try:
+            # Every daemon on the database sees the miss; a lease of its own (not the
+            # job's, which its next run needs) lets one of them tell the roster.
+            with self.leases.hold(f"missed:{outcome.subject}", fire_time) as held:
+                if not held:
+                    return
+                journal = self.env.journal()
+                try:
+                    job_alerts.finish(journal, self.env.inventory(), outcome)
+                finally:
+                    journal.close()
+        except Exception:
+            log.exception("could not tell anyone that %s missed its run", outcome.subject)
 
 
 def _same(job: Any, spec: JobSpec) -> bool:

@@ -119,10 +119,11 @@ def render(sets: list[SetMetrics]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_textfile(directory: Path, text: str) -> Path:
-    """Write atomically: node_exporter must never read half a file (temp + rename)."""
+def write_textfile(directory: Path, text: str, name: str = TEXTFILE_NAME) -> Path:
+    """Write atomically: node_exporter must never read half a file (temp + rename).
+    `name`: another job's own file beside ours (the lag watch's)."""
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / TEXTFILE_NAME
+    target = directory / name
     # The temporary name must not end in .prom, or the collector could pick it up.
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".dr.", suffix=".tmp")
     try:

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from orchestrator.errors import DrError
+from orchestrator.scheduler.job_alerts import reported
 from orchestrator.scheduler.jobs import JobEnvironment, export_quietly, given_env
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,19 @@ def backup(set_name: str, *, env: JobEnvironment | None = None) -> str:
     env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
     try:
-        ctx = PitrContext.for_set(inventory, set_name, journal=journal)
-        result = run_backup(ctx, wait_seconds=inventory.scheduler.misfire_grace)
-        status = result.status if result.status == "ok" else f"{result.status}: {result.errors}"
-        log.info("%s backup of %s: %s", result.type, set_name, status)
-        return result.status
-    except DrError as err:
-        log.error("backup of %s failed: %s", set_name, err.message)
-        return "failed"
+        with reported(journal, inventory, f"backup:{set_name}", "backup", set_name) as run:
+            try:
+                ctx = PitrContext.for_set(inventory, set_name, journal=journal)
+                result = run_backup(ctx, wait_seconds=inventory.scheduler.misfire_grace)
+            except DrError as err:
+                log.error("backup of %s failed: %s", set_name, err.message)
+                run.failed(err.message)
+                return "failed"
+            ok = result.status == "ok"
+            status = result.status if ok else f"{result.status}: {result.errors}"
+            log.info("%s backup of %s: %s", result.type, set_name, status)
+            run.done(ok, "" if ok else status)  # partial: a repository went without
+            return result.status
     finally:
         export_quietly(inventory, journal, env)
         journal.close()
@@ -65,14 +71,17 @@ def restore_test(set_name: str, *, env: JobEnvironment | None = None) -> Any:
 
     env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
+    job_id = f"restore-test:{set_name}"
     try:
-        ctx = PitrContext.for_set(inventory, set_name, journal=journal)
-        record = run_restore_test(ctx, wait_seconds=inventory.scheduler.misfire_grace)
-        if record.problems:
-            log.error("restore test of %s failed: %s", set_name, record.cause)
-        else:
-            log.info("restore test of %s passed (moment %s)", set_name, record.snapshot_time)
-        return record.outcome
+        with reported(journal, inventory, job_id, "restore-test", set_name) as run:
+            ctx = PitrContext.for_set(inventory, set_name, journal=journal)
+            record = run_restore_test(ctx, wait_seconds=inventory.scheduler.misfire_grace)
+            if record.problems:
+                log.error("restore test of %s failed: %s", set_name, record.cause)
+            else:
+                log.info("restore test of %s passed (moment %s)", set_name, record.snapshot_time)
+            run.done(not record.problems, record.cause or "")
+            return record.outcome
     finally:
         export_quietly(inventory, journal, env)
         journal.close()
@@ -84,29 +93,41 @@ def _check(set_name: str, env: JobEnvironment | None, *, archiving: bool) -> boo
 
     env = given_env(env)
     inventory, journal = env.inventory(), env.journal()
-    what = "pgbackrest check" if archiving else "pgbackrest verify"
+    part = "check" if archiving else "verify"
+    what = f"pgbackrest {part}"
     try:
-        ctx = PitrContext.for_set(inventory, set_name, journal=journal)
-        document = check_set(
-            ctx, archiving=archiving, verify=not archiving,
-            wait_seconds=inventory.scheduler.misfire_grace,
-        )  # fmt: skip
-    except DrError as err:
-        log.error("%s of %s failed: %s", what, set_name, err.message)
-        # Recorded like a check that found problems, so that the textfile shows it.
-        parts = ["check" if archiving else "verify"]
-        data = {"backup_set": set_name, "kind": "postgres-pitr", "parts": parts, "ok": False,
-                "archiving": None, "repositories": [], "error": err.message}  # fmt: skip
-        journal.append("backup.checked", data=data)
-        return False
+        with reported(journal, inventory, f"{part}:{set_name}", part, set_name) as run:
+            try:
+                ctx = PitrContext.for_set(inventory, set_name, journal=journal)
+                document = check_set(
+                    ctx, archiving=archiving, verify=not archiving,
+                    wait_seconds=inventory.scheduler.misfire_grace,
+                )  # fmt: skip
+            except DrError as err:
+                log.error("%s of %s failed: %s", what, set_name, err.message)
+                # Recorded like a check that found problems, so that the textfile shows it.
+                data = {"backup_set": set_name, "kind": "postgres-pitr", "parts": [part],
+                        "ok": False, "archiving": None, "repositories": [],
+                        "error": err.message}  # fmt: skip
+                journal.append("backup.checked", data=data)
+                run.failed(err.message)
+                return False
+            findings = _findings(document, archiving)
+            if document["ok"]:
+                log.info("%s of %s: ok", what, set_name)
+            else:
+                log.error("%s of %s found problems: %s", what, set_name, findings)
+            run.done(bool(document["ok"]), findings)
+            return bool(document["ok"])
     finally:
         export_quietly(inventory, journal, env)
         journal.close()
+
+
+def _findings(document: dict[str, Any], archiving: bool) -> str:
     if document["ok"]:
-        log.info("%s of %s: ok", what, set_name)
-    else:
-        findings = [document["archiving"]["error"]] if archiving else []
-        for repo in document["repositories"]:
-            findings += repo["findings"] + ([repo["error"]] if repo["error"] else [])
-        log.error("%s of %s found problems: %s", what, set_name, "; ".join(map(str, findings)))
-    return bool(document["ok"])
+        return ""
+    found = [document["archiving"]["error"]] if archiving else []
+    for repo in document["repositories"]:
+        found += repo["findings"] + ([repo["error"]] if repo["error"] else [])
+    return "; ".join(map(str, found))

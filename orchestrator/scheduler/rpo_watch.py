@@ -8,7 +8,8 @@ A restic set breaks its RPO when its newest good run is older than the target. A
 One alert per breach: a restic set is alerted again only when its newest good run
 changes (a new run that is already too old), a pitr repository only after it has
 recovered. `rpo.recovered` names the repository for a pitr set, so one repository
-catching up does not silence another that is still behind.
+catching up does not silence another that is still behind. Each alert and recovery also
+goes to the breach's incident (`job_alerts`), which tells the roster.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from backups.recovery_point import read_recovery_point
 from orchestrator.errors import DrError
 from orchestrator.inventory import BackupSet, Inventory, PitrBackupSet
 from orchestrator.journal import Journal
+from orchestrator.scheduler import job_alerts
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +52,23 @@ def watch(inventory: Inventory, journal: Journal, now: datetime) -> list[dict[st
                 data["repository"] = repository
             log.info("RPO met again: %s", data)
             journal.append("rpo.recovered", data=data)
+            job_alerts.finish(journal, inventory, rpo_outcome(key, ok=True))
     for key, alert in found.items():
         if alert["newest_run"] in open_breaches.get(key, set()):
             continue
         log.warning("RPO alert: %s", alert["message"])
         journal.append("rpo.alert", data=alert)
+        # The breach's incident (yellow): opened, or noted when it is already open.
+        job_alerts.finish(journal, inventory, rpo_outcome(key, ok=False, reason=alert["message"]))
         alerts.append(alert)
     return alerts
+
+
+def rpo_outcome(key: BreachKey, *, ok: bool, reason: str = "") -> job_alerts.JobOutcome:
+    """A breach as the incidents see it: one subject per set, or per pitr repository."""
+    name, repository = key
+    subject = f"rpo:{name}" if repository is None else f"rpo:{name}:repo{repository}"
+    return job_alerts.JobOutcome(subject, "rpo", ok, reason, name)
 
 
 def restic_alert(inventory: Inventory, bset: BackupSet, now: datetime) -> dict[str, Any] | None:

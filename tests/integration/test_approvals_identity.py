@@ -334,3 +334,33 @@ def test_codes_go_to_a_bot_the_approver_owns_and_never_to_a_group(dr, tmp_path, 
     approved = dr("approve", run_id, STEP, "--code", code)
     assert approved.returncode == 0, approved.stderr
     assert "as director-zhao" in " ".join(approved.stdout.split())
+
+
+def test_approve_and_resume_sign_with_the_key_the_inventory_names(dr, tmp_path, box):
+    """A keyed journal whose key only the inventory names (no DR_JOURNAL_KEY, no default
+    file): the approval and the resumed steps are signed with it, so the whole chain
+    verifies; an unkeyed event would break it."""
+    mails, port = box
+    key = tmp_path / "journal.key"
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "no-default-key"), "DR_JOURNAL_KEY": ""}
+    made = dr("journal", "init-key", "--path", str(key), env=env)
+    assert made.returncode == 0, made.stderr
+    inventory = _inventory(tmp_path, port, journal={"key": f"file:{key}"})
+    effects = f"effects={inventory.parent / 'effects.log'}"
+    started = dr(
+        "drill", "people", "-i", str(inventory), "--auto-confirm", "--json", "-p", effects,
+        env=env,
+    )  # fmt: skip
+    assert started.returncode == EXIT_WAITING, started.stderr
+    run_id = str(json.loads(started.stdout)["id"])
+    code = _code_from_mail(mails, "li@lab.invalid", run_id)
+
+    approved = dr("approve", run_id, STEP, "--code", code, env=env)
+    assert approved.returncode == 0, approved.stderr
+    resumed = dr("resume", run_id, "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "succeeded"
+
+    verified = dr("journal", "verify", "-i", str(inventory), "--json", env=env)
+    assert verified.returncode == 0, (verified.stdout, verified.stderr)
+    assert json.loads(verified.stdout)["ok"] is True

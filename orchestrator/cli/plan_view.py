@@ -1,0 +1,52 @@
+"""Renders `dr plan`'s rows: each step, its hosts and guards, and under it what it will
+touch (device, address, port) and the exact commands, one per line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orchestrator.engine.plan import PlanRow
+    from orchestrator.engine.plan_targets import Touch
+    from orchestrator.inventory import Inventory
+
+
+def print_plan(
+    console: Console, title: str, name: str, inventory: Inventory, rows: list[PlanRow]
+) -> None:
+    console.print(
+        f"[bold]{escape(title)}[/] ({name}) on {escape(inventory.name)} [{inventory.environment}]"
+    )
+    for number, row in enumerate(rows, 1):
+        on = f" → {', '.join(row.hosts)}" if row.hosts else ""
+        flags = f" [dim]({', '.join(row.flags)})[/]" if row.flags else ""
+        console.print(
+            f"{number:>3}. [bold]{escape(row.id)}[/] \\[{row.kind}] "
+            f"{escape(row.title)}{escape(on)}{flags}",
+            highlight=False,
+        )
+        if row.instructions:
+            console.print(f"       [dim]{escape(row.instructions)}[/]", highlight=False)
+        for touch in row.touches:
+            _print_touch(console, touch)
+
+
+def _print_touch(console: Console, touch: Touch) -> None:
+    port = f" port {touch.port}" if touch.port else ""
+    reads = "" if touch.changes else " [dim](read-only)[/]"
+    device = "" if touch.via in ("person", "local") else f" [cyan]{escape(touch.device)}[/]"
+    console.print(
+        f"       {touch.via}{device} {escape(touch.address)}{escape(port)}{reads}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if touch.note:
+        console.print(f"         [dim]{escape(touch.note)}[/]", highlight=False, soft_wrap=True)
+    # A person's task is not a command line: no prompt sign before it.
+    sign = "-" if touch.via == "person" else "$"
+    for command in touch.commands:
+        console.print(f"         {sign} {escape(command)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,173 @@
+"""What a step will touch, said before anything is touched: the plan hooks' context.
+
+A step's plan hook (`@step.plan`, like `@step.verify`) is handed a `PlanContext` instead
+of the run's `ctx`. It names each device the step will reach and the exact command it
+will send there (`plan.ssh(host, command)`, `plan.switch(name, "detach", port)`,
+`plan.ups(...)`, `plan.generator(...)`), and each inventory field the step needs and
+does not find (`plan.need(item, "field", why)`), which becomes a FILE:LINE error of
+`dr plan`. Commands come from the same inventory templates and builders the step uses;
+secrets stay references (`env:NAME`), never resolved. `dr preflight` reaches the devices
+named here, read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from orchestrator.errors import Problem, StepFailed, UserInputError
+from orchestrator.transports import netdev_commands as vendor
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from orchestrator.engine.inventory_places import InventoryPlaces
+    from orchestrator.engine.plan import PlannedStep
+    from orchestrator.inventory import Host, Inventory, Switch
+
+Via = Literal["ssh", "switch", "ups", "generator", "local", "http", "person"]
+SwitchOperation = Literal["read", "detach", "attach", "enable", "disable", "save"]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One device a step reaches and what it sends there."""
+
+    via: Via
+    device: str  # the inventory name (host, switch, UPS, generator), or "local"
+    address: str  # where it is reached: "10.77.0.11:22", "upsd 10.77.0.5:3493"
+    commands: tuple[str, ...]
+    port: str | None = None  # a switch port or UPS outlet the commands act on
+    note: str = ""  # when or why, e.g. "if the port is an access port"
+    changes: bool = True  # False: only reads
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "commands": list(self.commands)}
+
+
+class PlanContext:
+    """What a plan hook gets: the inventory and parameters, and recorders for what the step
+    will touch and what it lacks. It reaches no device."""
+
+    def __init__(
+        self, inventory: Inventory, params: dict[str, Any], places: InventoryPlaces
+    ) -> None:
+        self.inventory = inventory
+        self.params = params
+        self.places = places
+        self.touches: list[Touch] = []
+        self.problems: list[Problem] = []
+
+    # ---- looking things up (a miss is a problem of the plan, not an exception) ---------
+
+    def hosts(self, selector: str) -> list[Host]:
+        try:
+            return self.inventory.select_hosts(selector.format(**self.params))
+        except UserInputError as err:
+            self.problems.append(self.places.problem(("hosts",), err.message))
+            return []
+
+    def need(self, item: BaseModel, field: str, why: str) -> None:
+        """`item.field` is missing (or unusable) and the step needs it: a plan error there."""
+        self.problems.append(self.places.field_problem(item, field, why))
+
+    def problem(self, message: str, *path: str | int) -> None:
+        self.problems.append(self.places.problem(tuple(path), message))
+
+    # ---- what the step will touch --------------------------------------------------------
+
+    def ssh(self, host: Host | str, *commands: str, note: str = "", changes: bool = True) -> None:
+        target = self.inventory.host(host) if isinstance(host, str) else host
+        address = f"{target.ssh.user}@{target.address}:{target.ssh.port}"
+        self.touches.append(Touch("ssh", target.name, address, commands, None, note, changes))
+
+    def local(self, *commands: str, note: str = "") -> None:
+        self.touches.append(Touch("local", "local", "this machine", commands, None, note))
+
+    def person(self, *tasks: str, note: str = "") -> None:
+        """What a person does (a manual fence, a cable swap by hand, a branch call)."""
+        self.touches.append(Touch("person", "person", "on site", tasks, None, note))
+
+    def http(self, url: str, note: str = "") -> None:
+        self.touches.append(Touch("http", "service", url, (f"GET {url}",), None, note, False))
+
+    def switch(
+        self,
+        name: str,
+        operation: SwitchOperation,
+        port: str | None = None,
+        domain: str | None = None,
+        note: str = "",
+    ) -> None:
+        """The CLI lines `operation` sends to switch `name`, from the vendor's command set.
+        A VLAN switch's lines depend on the port's link type, read at run time: shown are
+        those for an access port (Huawei trunk/hybrid ports are shut down instead)."""
+        switch = self.inventory.switch(name)
+        if not switch.managed or switch.device_type is None:
+            self.touches.append(
+                Touch("switch", name, "not managed by dr", (), port, "a person does this")
+            )
+            return
+        lines, how = switch_lines(switch, operation, port, domain)
+        if operation == "save" and not lines:
+            return  # the inventory does not ask this switch to save: nothing is sent
+        address = f"{switch.username}@{switch.address}:{switch.port} ({switch.device_type})"
+        said = "; ".join(x for x in (note, how) if x)
+        self.touches.append(
+            Touch("switch", name, address, tuple(lines), port, said, operation != "read")
+        )
+
+    def ups(self, name: str, *commands: str, note: str = "", changes: bool = True) -> None:
+        ups = self.inventory.ups(name)
+        address = f"upsd {ups.nut_host}:{ups.nut_port} (UPS {ups.ups_name})"
+        self.touches.append(Touch("ups", name, address, commands, None, note, changes))
+
+    def generator(self, name: str, *commands: str, note: str = "", changes: bool = True) -> None:
+        gen = self.inventory.generator(name)
+        address = f"Modbus TCP {gen.modbus_host}:{gen.modbus_port} unit {gen.unit_id}"
+        self.touches.append(Touch("generator", name, address, commands, None, note, changes))
+
+
+def switch_lines(
+    switch: Switch, operation: SwitchOperation, port: str | None, domain: str | None
+) -> tuple[list[str], str]:
+    """The lines for `operation` on `switch` and what they assume about the port."""
+    cs = vendor.command_set(str(switch.device_type))
+    if operation == "read":
+        return list(cs.status), ""
+    if operation == "save":
+        if not switch.save or cs.save is None:
+            return [], ""
+        return [cs.save.command], ""
+    if operation in ("enable", "disable"):
+        return vendor.fill(getattr(cs, operation), port=port), ""
+    if cs.domain_kind == "bridge":
+        templates = cs.detach if operation == "detach" else cs.attach
+        return vendor.fill(templates, port=port, domain=domain), ""
+    assumed = "for an access port; the port's link type is read first"
+    if operation == "detach":
+        lines = [*cs.create_vlan, *cs.to_vlan]
+        if cs.non_access_out is not None:
+            assumed += " (a trunk/hybrid port is shut down instead)"
+        return vendor.fill(lines, port=port, vlan=switch.isolation_vlan), assumed
+    return vendor.fill(cs.to_vlan, port=port, vlan=domain), assumed
+
+
+def survey(
+    planned: PlannedStep, hosts: tuple[str, ...], inventory: Inventory, places: InventoryPlaces
+) -> tuple[list[Touch], list[Problem]]:
+    """Ask `planned`'s plan hook (once, or once per host for a step with targets) what it
+    will touch. A hook that raises our own error has found something the run lacks."""
+    hook = planned.step.plan_fn
+    if hook is None:
+        return [], []
+    plan = PlanContext(inventory, planned.params, places)
+    try:
+        if planned.step.targets:
+            for name in hosts:
+                hook(plan, inventory.host(name))
+        else:
+            hook(plan)
+    except (StepFailed, UserInputError) as err:
+        plan.problems.append(Problem(places.file, None, planned.path, err.message))
+    return plan.touches, plan.problems
