@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
-from orchestrator.runbook import Verdict
+from orchestrator.runbook import Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _branch_checks
 
@@ -150,3 +150,38 @@ def branches_reach_service(ctx: StepContext, *, on_standby: bool = True) -> Verd
         return Verdict(False, "; ".join(failing) + ask)
     checked = len(sites) - len(by_person)
     return Verdict(True, f"{checked} branch(es) reach {url}{ask}")
+
+
+def person_checked_sites(ctx: StepContext) -> list[str]:
+    """The branches behind the failed switch that only a person there can confirm."""
+    switch, _ = switches(ctx)
+    return [site for site in branch_sites(ctx, switch) if _branch_checks.by_person(ctx, site)]
+
+
+def add_branch_confirmations(rb: Runbook) -> None:
+    """After the automatic checks: what to ask each person-checked branch, then the
+    operator's confirmation that every one of them answered that the service works."""
+
+    def ask_the_branches(ctx: StepContext) -> dict[str, object]:
+        asked = person_checked_sites(ctx)
+        for site in asked:
+            ctx.note(_branch_checks.person_instructions(ctx, site))
+        return {"check": "person", "branches": asked}
+
+    rb.action(
+        "ask-the-branches",
+        when=lambda ctx: bool(person_checked_sites(ctx)),
+        title=Text(zh="请网点人员验证业务", en="Ask the branches to check the service"),
+    )(ask_the_branches)
+    rb.manual(
+        "branches-confirm-service",
+        when=lambda ctx: bool(person_checked_sites(ctx)),
+        title=Text(zh="网点人员确认业务已恢复", en="The branches confirm the service works"),
+        instructions=Text(
+            zh="按上一步所列，逐个致电这些网点，请工作人员确认可以正常使用征信系统。"
+            "全部网点确认后再确认本步；有网点仍不能使用时不要确认：中止并排查。",
+            en="Call each branch the previous step lists and have its staff confirm that the "
+            "credit system works for them. Confirm here once every one of them has; if any "
+            "still cannot use it, do not confirm: abort and investigate.",
+        ),
+    )

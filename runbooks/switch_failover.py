@@ -29,6 +29,7 @@ from orchestrator.text import Text
 from runbooks import _switch_plan as switch_plan
 from runbooks._alert_levels import declare
 from runbooks._switch_ports import (
+    add_branch_confirmations,
     branches_reach_service,
     cable_moves,
     cable_plan,
@@ -180,6 +181,8 @@ def failover_verified(ctx: StepContext) -> Verdict:
     return branches_reach_service(ctx)
 
 
+add_branch_confirmations(failover)
+
 failover.mark_service_restored(
     title=Text(zh="网点业务经备用交换机恢复", en="Branches restored through the standby")
 )
@@ -300,6 +303,8 @@ def standby_released(ctx: StepContext) -> bool:
 def failback_verified(ctx: StepContext) -> Verdict:
     return branches_reach_service(ctx, on_standby=False)
 
+
+add_branch_confirmations(failback)
 
 failback.mark_service_restored(
     title=Text(zh="网点业务经修复交换机恢复", en="Branches restored through the repaired switch")

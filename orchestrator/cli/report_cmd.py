@@ -62,9 +62,7 @@ def rto_rpo(
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    inv = _inventory(inventory)
-    journal = open_journal(db, inv.journal.key if inv else None)
-    data = report.build(journal, first, last, inv)
+    data = report.build(open_journal(db), first, last, _inventory(inventory))
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -81,9 +79,7 @@ def drill(
     from orchestrator.reports import drill as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    inv = _inventory(inventory)
-    journal = open_journal(db, inv.journal.key if inv else None)
-    data = report.build(journal, run_id, inv)
+    data = report.build(open_journal(db), run_id, _inventory(inventory))
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -102,8 +98,7 @@ def drill_plan(
     from orchestrator.reports import drill_plan as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    loaded = load_inventory(inventory)
-    data = report.build(open_journal(db, loaded.journal.key), loaded, year)
+    data = report.build(open_journal(db), load_inventory(inventory), year)
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -155,5 +150,5 @@ def summary(
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     loaded = load_inventory(inventory)
     first, last = report.quarter_bounds(quarter, report_zone(loaded))
-    data = report.build(open_journal(db, loaded.journal.key), loaded, first, last)
+    data = report.build(open_journal(db), loaded, first, last)
     write_report(data, report.layout, chosen_format, chosen_lang, output)

@@ -116,7 +116,12 @@ def pair(postgres_workdir: Path) -> Iterator[Pair]:
 def paused(pair: Pair) -> Iterator[Pair]:
     """The standby's replay paused (what `dr lab fault standby-lag` does), resumed after."""
     pair.write(1)
-    assert wait_until(pair.caught_up, timeout=30)  # a commit replayed before the pause
+    # A commit replayed before the pause (caught_up allows a few bytes of housekeeping
+    # WAL, which can be that very commit): its timestamp is what the lag is aged from.
+    assert wait_until(
+        lambda: pair.caught_up() and pair.standby.standby_status().last_replay_at is not None,
+        timeout=30,
+    )
     pair.standby.psql("SELECT pg_wal_replay_pause()")
     try:
         yield pair

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lab import netns
 from lab.credit.observe import observed_outages
@@ -23,13 +24,16 @@ BRANCHES = ("branch-1", "branch-2")
 SPARE_PORTS = ("acc-1", "ln-1", "xc-1", "acc-2", "ln-2", "xc-2")
 
 
-def _drill(tmp_path: Path, lab, runbook: str, *params: str) -> tuple[int, dict]:
+def _drill(
+    tmp_path: Path, lab, runbook: str, *params: str, inventory: Path | None = None
+) -> tuple[int, dict]:
     env = {
         **os.environ,
         "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
         "DR_LANG": "en",
     }
-    args = ["drill", runbook, "-i", str(lab.state.inventory_file), "--auto-confirm", "--json"]
+    chosen = inventory or lab.state.inventory_file
+    args = ["drill", runbook, "-i", str(chosen), "--auto-confirm", "--json"]
     for param in params:
         args += ["-p", param]
     result = subprocess.run(
@@ -58,14 +62,29 @@ def _spare_masters() -> dict[str, str | None]:
     return {port: netns.link_info(spare, port).master for port in SPARE_PORTS}
 
 
+def _with_a_person_at_branch_2(lab, tmp_path: Path) -> Path:
+    """The lab's inventory where branch-2 has no host dr may use: a person there checks."""
+    data = yaml.safe_load(lab.state.inventory_file.read_text())
+    site = next(s for s in data["sites"] if s["name"] == "branch-2")
+    site["check"] = {"kind": "person", "phone": "0371-5555-0102"}
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
 def test_switch_down_fails_over_to_the_spare_then_back(lab, tmp_path):
+    inventory = _with_a_person_at_branch_2(lab, tmp_path)
     lab.fault("switch-down", ["sw-funds"])
     try:
         assert wait_until(lambda: not any(_prober_up(lab, b) for b in BRANCHES), timeout=10)
         down_at = datetime.now().astimezone().replace(microsecond=0)
-        code, doc = _drill(tmp_path, lab, "switch-failover", "switch=sw-funds")
+        code, doc = _drill(tmp_path, lab, "switch-failover", "switch=sw-funds", inventory=inventory)
         steps = {s["id"]: s for s in doc["steps"]}
         assert code == 0, [s["error"] for s in doc["steps"] if s["error"]]
+        # branch-1 is checked from its host; branch-2's person is asked, and confirms.
+        assert "1 branch(es) reach" in steps["branches-reach-service"]["result"]["detail"]
+        assert steps["ask-the-branches"]["result"]["branches"] == ["branch-2"]
+        assert steps["branches-confirm-service"]["status"] == "succeeded"
         assert "management does not answer" in steps["diagnose"]["result"]["detail"]
         moves = steps["cable-plan"]["result"]["moves"]
         assert {"from": "sw-funds acc-1", "to": "sw-spare acc-1"} in moves
