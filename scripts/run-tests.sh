@@ -11,10 +11,10 @@ pytest=.venv/bin/pytest
 logs=$(mktemp -d /tmp/dr-tests.XXXXXX)
 trap 'rm -rf "$logs"' EXIT
 
-"$pytest" -q -p no:cacheprovider -m "not lab" --basetemp="$logs/tmp-other" "$@" \
+"$pytest" -q -p no:cacheprovider -m "not lab" --durations=25 --basetemp="$logs/tmp-other" "$@" \
   >"$logs/other.log" 2>&1 &
 other=$!
-# The lab lane lists its slowest tests: the lane's length is what keeps CI in time.
+# Both lanes list their slowest tests: the lanes' length is what keeps CI in time.
 "$pytest" -q -p no:cacheprovider -m lab -rxX --durations=15 --basetemp="$logs/tmp-lab" "$@"
 lab_status=$?
 wait "$other"
