@@ -61,6 +61,7 @@ OperatorOption = Annotated[
         show_default=False,
     ),
 ]
+RunbookArg = Annotated[str, typer.Argument(help="Runbook name (see `dr runbook list`).")]
 ParamOption = Annotated[
     list[str] | None,
     typer.Option(

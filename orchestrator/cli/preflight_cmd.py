@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +12,7 @@ from orchestrator.cli.options import (
     JsonOption,
     LangOption,
     ParamOption,
+    RunbookArg,
     RunbooksOption,
     language,
     open_registry,
@@ -24,8 +23,6 @@ from orchestrator.engine.plan import make_plan
 from orchestrator.engine.preflight import check_readiness
 from orchestrator.errors import EXIT_FAILED, PlanRefused
 from orchestrator.inventory import load_inventory
-
-RunbookArg = Annotated[str, typer.Argument(help="Runbook name (see `dr runbook list`).")]
 
 
 def preflight(

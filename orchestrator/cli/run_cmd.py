@@ -18,6 +18,7 @@ from orchestrator.cli.options import (
     LangOption,
     OperatorOption,
     ParamOption,
+    RunbookArg,
     RunbooksOption,
     language,
     open_journal,
@@ -38,8 +39,6 @@ from orchestrator.journal.run_document import run_document
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
     from orchestrator.journal.records import RunRecord
-
-RunbookArg = Annotated[str, typer.Argument(help="Runbook name (see `dr runbook list`).")]
 
 
 def plan(
