@@ -24,6 +24,7 @@ import yaml
 
 from tests.support.console_site import free_port
 from tests.support.notify_receivers import MailBox
+from tests.support.server_process import stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -133,12 +134,7 @@ def _serving(
         _wait_until_serving(port, process)
         yield AlertSite(path, port, env, box)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
 
 
 def _wait_until_serving(port: int, process: subprocess.Popen[str]) -> None:

@@ -25,6 +25,7 @@ from tests.support.notify_receivers import (
     MailBox,
     _self_signed_certificate,
 )
+from tests.support.server_process import stop_server
 
 DATA = Path(__file__).parent.parent / "data"
 RUNBOOKS = DATA / "console_runbooks"
@@ -162,12 +163,7 @@ def serving(site: ConsoleSite, *extra: str) -> Iterator[subprocess.Popen[str]]:
         _wait_until_serving(site, process)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
 
 
 def _wait_until_serving(site: ConsoleSite, process: subprocess.Popen[str]) -> None:
