@@ -169,6 +169,10 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                 "language": "zh",
             },
         ],
+        # The service watch (`dr scheduler watch`, or inside `dr scheduler run`) from
+        # every branch, twice a second like nothing in production need: the lab's
+        # probers log at 0.1 s, and the RTO a drill reports is compared with theirs.
+        "scheduler": {"service_watch": {"interval": "0.5s", "timeout": "0.5s"}},
         # Approval steps in unattended drills (--auto-confirm) are given by these
         # leaders (each only where on the step's roster, never the starter).
         "drill": {"auto_approve_by": ["director-li", "director-zhao"]},

@@ -140,6 +140,22 @@ class Param:
     choices: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class OutageWatch:
+    """Which of the service watch's observations (orchestrator/service_watch) are this
+    runbook's outage: the service (a host pair's name) and, where one place lost it, the
+    vantage point that did (a branch). Templates over the run's parameters, e.g.
+    `OutageWatch("{pair}", "{branch}")`; without a vantage, any vantage counts."""
+
+    service: str
+    vantage: str | None = None
+
+    def resolve(self, params: dict[str, Any]) -> tuple[str, str | None]:
+        values = {k: str(v) for k, v in params.items()}
+        vantage = self.vantage.format(**values) if self.vantage is not None else None
+        return self.service.format(**values), vantage
+
+
 class Runbook:
     """An ordered procedure: its steps, its system (for RTO/RPO targets) and parameters."""
 
@@ -153,6 +169,7 @@ class Runbook:
         params: dict[str, Param] | None = None,
         on_failure: Literal["stop", "rollback"] = "stop",
         confirm_destructive: bool = True,
+        outage_watch: OutageWatch | None = None,
     ) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
             raise RunbookDefinitionError(
@@ -165,6 +182,8 @@ class Runbook:
         self.params = params or {}
         self.on_failure = on_failure
         self.confirm_destructive = confirm_destructive
+        # Where the RTO clock may learn when service was really lost (engine/measure.py).
+        self.outage_watch = outage_watch
         self.steps: list[Step] = []
         self.source_file: str | None = None
         self.digest: str = ""

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed
 from orchestrator.inventory import UpsOutletFence
-from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _dual_host_plan as dual_plan
@@ -59,6 +59,7 @@ rb = Runbook(
         "verify end to end from a branch; records RTO and RPO.",
     ),
     system="credit-report",
+    outage_watch=OutageWatch("{pair}"),
     params={
         **pair_ops.PAIR_PARAMS,
         **lag_gate.GATE_PARAMS,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
 from orchestrator.inventory.command_templates import fill
-from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _line_swap
 from runbooks._alert_levels import declare
@@ -66,6 +66,7 @@ failover = Runbook(
     ),
     system="branch-network",
     params=PARAMS,
+    outage_watch=OutageWatch("{pair}", "{branch}"),
 )
 
 failover.mark_service_lost(title=Text(zh="宣布网点线路中断", en="Declare the branch line down"))

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StepFailed, TransportError
-from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _pitr_restore as pitr
@@ -55,6 +55,7 @@ rb = Runbook(
         "RTO and RPO. Leadership approves before anything is overwritten.",
     ),
     system="credit-report",
+    outage_watch=OutageWatch("{pair}"),
     params={
         **pair_ops.PAIR_PARAMS,
         "set": Param(

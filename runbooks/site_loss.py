@@ -26,7 +26,7 @@ from backups.context import BackupContext
 from orchestrator.errors import DrError, StepFailed
 from orchestrator.inventory import PitrBackupSet
 from orchestrator.inventory.systems import RecoverDatabase, RecoverManual, RecoverService, System
-from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _pitr_restore as pitr
@@ -50,6 +50,7 @@ rb = Runbook(
         "service there with the VIP and verify from a branch; records RTO and RPO.",
     ),
     system="credit-report",
+    outage_watch=OutageWatch("{pair}"),
     params={
         **pair_ops.PAIR_PARAMS,
         "target": Param(

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
-import urllib.error
 from datetime import datetime
-from http.client import HTTPException
 from pathlib import Path
 
 from lab.credit import (
@@ -35,6 +33,7 @@ from lab.credit import (
     write_json_atomic,
 )
 from lab.credit.pacing import paced_loop
+from orchestrator.service_watch.http_check import http_get
 
 
 class Prober:
@@ -107,16 +106,7 @@ class Prober:
 
     def _check(self) -> str | None:
         """None if the service is healthy, else why not."""
-        try:
-            with self._opener.open(self.url, timeout=self.timeout) as response:
-                response.read()
-                return None if response.status == 200 else f"HTTP {response.status}"
-        except urllib.error.HTTPError as err:
-            return f"HTTP {err.code}"
-        except urllib.error.URLError as err:
-            return str(err.reason)
-        except (HTTPException, OSError) as err:
-            return f"{type(err).__name__}: {err}"
+        return http_get(self.url, self.timeout, self._opener)
 
     def _went_down(self, at: datetime, error: str) -> None:
         self.state, self.since, self.last_transition_at = "down", at, at

@@ -1,8 +1,11 @@
-"""`dr scheduler run|jobs -i INVENTORY`: thin wiring to orchestrator.scheduler."""
+"""`dr scheduler run|jobs|watch -i INVENTORY`: thin wiring to orchestrator.scheduler and
+orchestrator.service_watch."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +16,13 @@ from rich.table import Table
 from orchestrator.cli.console import console
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption
 from orchestrator.cli.summary import print_json
+from orchestrator.durations import parse_seconds
+from orchestrator.errors import UserInputError
+from orchestrator.inventory import load_inventory
+from orchestrator.journal import Journal, resolve_journal_url
+from orchestrator.journal.key import load_key
 from orchestrator.scheduler.daemon import Daemon
+from orchestrator.service_watch.watcher import ServiceWatch
 
 app = typer.Typer(
     help="Run backups, restore tests and the RPO watchdog on their schedules.",
@@ -59,3 +68,55 @@ def jobs(inventory: InventoryOption, db: DbOption = None, json_out: JsonOption =
         )
         table.add_row(escape(row["id"]), row["next_run_time"] or "-", escape(row["trigger"]), note)
     console.print(table)
+
+
+@app.command("watch")
+def watch(
+    inventory: InventoryOption,
+    db: DbOption = None,
+    lifetime: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Stop after this long (e.g. 90s, 2h); default: until SIGTERM/SIGINT.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run only the service watch (scheduler.service_watch) in the foreground: probe each
+    pair's service from each vantage and journal when it goes down and comes back."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    seconds = _seconds("--for", lifetime) if lifetime is not None else None
+    inv = load_inventory(inventory)
+    settings = inv.scheduler.service_watch
+    if settings is None:
+        raise UserInputError(
+            f"{inventory}: the inventory has no scheduler.service_watch section; add one "
+            "(e.g. `service_watch: {interval: 1s}`) to say how often to probe / "
+            "清单中没有 scheduler.service_watch 配置"
+        )
+    journal = Journal(resolve_journal_url(db), load_key(inv.journal.key))
+    try:
+        service_watch = ServiceWatch(inv, journal, settings)
+        for unwatched in service_watch.unwatched:
+            console.print(f"[yellow]not watched[/] {escape(unwatched.vantage)}: {unwatched.why}")
+        if not service_watch.targets:
+            raise UserInputError(
+                f"{inventory}: nothing to watch: no host pair has a service_url, or no vantage "
+                "can probe it / 没有可监测的服务"
+            )
+        for target in service_watch.targets:
+            console.print(f"watching {escape(target.label)} ({escape(target.url)})")
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        service_watch.run(stop, seconds)
+    finally:
+        journal.close()
+
+
+def _seconds(option: str, text: str) -> float:
+    try:
+        return parse_seconds(text)
+    except ValueError as err:
+        raise UserInputError(f"{option} {text!r}: {err}; write e.g. 90s, 30m, 2h") from None

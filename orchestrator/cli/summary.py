@@ -49,6 +49,13 @@ def print_measurements(console: Console, measurements: dict[str, Any]) -> None:
             f"{label} achieved: [bold]{_duration(m['value'])}[/] ({target}) "
             f"[{colour}]{m['verdict']}[/]"
         )
+        detail = m.get("detail") or {}
+        if name == "rto_seconds" and detail.get("lost_at_source"):
+            # Which clock: an RTO from a marker and one from the first failed probe differ.
+            console.print(
+                f"  [dim]clock from {escape(detail['lost_at_source'])} to "
+                f"{escape(detail.get('restored_at_source', '?'))}[/]"
+            )
 
 
 def _duration(value: float | None) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchestrator.engine.incident_link import incident_outage_start
 from orchestrator.engine.state import RunState
 from orchestrator.journal.records import MeasurementRecord
 from orchestrator.runbook import Marker, Runbook
+from orchestrator.service_watch.outages import Observed, Scope, outage_start, restored_at
 
 
 def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool) -> None:
@@ -20,19 +21,28 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
     journal = state.journal
     if any(m.source == "runbook" for m in journal.measurements(state.run_id)):
         return
-    lost, lost_source = _lost_at(state)
-    restored = state.markers.get(Marker.SERVICE_RESTORED.value)
-    restored_source = "marker"
-    if restored is None:
+    lost, lost_source = _lost_at(state, runbook)
+    verified = state.markers.get(Marker.SERVICE_RESTORED.value)
+    verified_source = "marker"
+    if verified is None:
         if not finished_ok:
             return
         # No explicit marker: the run's successful end is when service was verified.
-        restored, restored_source = datetime.now(UTC), "run end"
+        verified, verified_source = datetime.now(UTC), "run end"
+    restored, restored_source = verified, _Source(verified_source, _ZH[verified_source])
+    back = _watched_restoration(state, runbook, lost, verified)
+    if back is not None:
+        # The runbook verified (and held) what the users already had back by then.
+        restored = back.at
+        restored_source = _Source(
+            back.describe("first passing probe"), back.describe_zh("首次探测恢复")
+        )
     rto_target, rpo_target = _targets(state, runbook)
     rto = (restored - lost).total_seconds()
     common: dict[str, Any] = {
         "lost_at": lost.isoformat(),
-        "lost_at_source": lost_source,
+        "lost_at_source": lost_source.en,
+        "lost_at_source_zh": lost_source.zh,
         "system": runbook.system,
     }
     measurements = [
@@ -43,7 +53,9 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
             {
                 **common,
                 "restored_at": restored.isoformat(),
-                "restored_at_source": restored_source,
+                "restored_at_source": restored_source.en,
+                "restored_at_source_zh": restored_source.zh,
+                "verified_at": verified.isoformat(),
             },
         ),
     ]
@@ -66,17 +78,59 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
         journal.record_measurement(state.run_id, measurement)
 
 
-def _lost_at(state: RunState) -> tuple[datetime, str]:
+class _Source(NamedTuple):
+    """Where a clock's moment came from, for the record and the reports (en, zh)."""
+
+    en: str
+    zh: str
+
+
+_ZH = {"marker": "预案标记", "run end": "运行结束", "run start": "运行开始"}
+
+
+def _lost_at(state: RunState, runbook: Runbook) -> tuple[datetime, _Source]:
+    """The earliest word of the loss: the runbook's marker (when it saw it), the run's
+    incident (when business stopped, as declared), the service watch's first failed
+    probe of the outage in progress; else the run's start (the declaration)."""
     marked = state.markers.get(Marker.SERVICE_LOST.value)
-    # A runbook marks the loss when it has seen it; the incident the run belongs to says
-    # when business really stopped, which is earlier when the run started late.
-    outage = incident_outage_start(state)
-    if outage is not None and (marked is None or outage < marked):
-        return outage, f"incident {state.record.incident_id}"
+    started = datetime.fromisoformat(state.record.started_at)
+    candidates: list[tuple[datetime, _Source]] = []
     if marked is not None:
-        return marked, "marker"
-    # Without a marker, the run's start (the declaration) is when the clock started.
-    return datetime.fromisoformat(state.record.started_at), "run start"
+        candidates.append((marked, _Source("marker", _ZH["marker"])))
+    outage = incident_outage_start(state)
+    if outage is not None:
+        incident = state.record.incident_id
+        candidates.append((outage, _Source(f"incident {incident}", f"事件 {incident}")))
+    scope = _scope(state, runbook)
+    if scope is not None:
+        seen = outage_start(state.journal, scope, marked or started)
+        if seen is not None:
+            source = _Source(seen.describe("first failed probe"), seen.describe_zh("首次探测失败"))
+            candidates.append((seen.at, source))
+    if not candidates:
+        return started, _Source("run start", _ZH["run start"])
+    return min(candidates, key=lambda c: c[0])
+
+
+def _watched_restoration(
+    state: RunState, runbook: Runbook, lost: datetime, verified: datetime
+) -> Observed | None:
+    scope = _scope(state, runbook)
+    if scope is None:
+        return None
+    return restored_at(state.journal, scope, lost, verified)
+
+
+def _scope(state: RunState, runbook: Runbook) -> Scope | None:
+    if runbook.outage_watch is None:
+        return None
+    try:
+        service, vantage = runbook.outage_watch.resolve(dict(state.record.params))
+    except (KeyError, IndexError, ValueError):
+        return None  # a template naming a parameter the run lacks: nothing to look up
+    if not service and state.inventory.host_pairs:
+        service = state.inventory.host_pairs[0].name  # an empty `pair`: the first one
+    return Scope(service, vantage)
 
 
 def _targets(state: RunState, runbook: Runbook) -> tuple[float | None, float | None]:

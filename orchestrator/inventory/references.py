@@ -88,6 +88,7 @@ class _Checker:
         self._backup_sets()
         self._systems()
         self._journal_anchors()
+        self._service_watch()
         return self._findings
 
     def _duplicates(self, plural: str) -> None:
@@ -257,6 +258,17 @@ class _Checker:
                             f"no contact holds role {role!r}: the anchor notice would reach "
                             "nobody; give a contact that role or name another",
                         )
+
+    def _service_watch(self) -> None:
+        # A vantage is a site (the watch checks it the way its `check:` says) or this
+        # machine; a misspelt branch would silently never be watched.
+        scheduler = self._data.get("scheduler")
+        watch = scheduler.get("service_watch") if isinstance(scheduler, dict) else None
+        vantages = watch.get("vantages") if isinstance(watch, dict) else None
+        if isinstance(vantages, list):
+            for index, vantage in enumerate(vantages):
+                if vantage != "orchestrator":
+                    self._ref(("scheduler", "service_watch", "vantages", index), vantage, "sites")
 
     def _backup_sets(self) -> None:
         for path, backup_set in _items(self._data, ("backup_sets",)):

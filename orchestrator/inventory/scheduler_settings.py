@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from orchestrator.inventory.durations import Duration
 from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.secrets import SecretRef
+from orchestrator.inventory.service_watch_settings import ServiceWatchSettings
 from orchestrator.inventory.strict import StrictModel
 
 # The scheduler's jobs of a backup set that report how they went (and so can ping):
@@ -78,3 +79,5 @@ class SchedulerSettings(StrictModel):
     pings: Annotated[dict[str, SecretRef], AfterValidator(_check_pinged_jobs)] = {}
     # A ping that takes longer is given up (and journaled): it must never hold a job up.
     ping_timeout: Duration = Field(default=5, ge=1, le=60)
+    # The service watch (service_watch_settings.py): off without the section.
+    service_watch: ServiceWatchSettings | None = None

@@ -183,6 +183,9 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     )
     add(Heading(pick(lang, "五、演练结果", "5. Results")))
     add(Table(_result_columns(lang), _result_rows(data["results"], lang)))
+    clock = _rto_clock(data["results"]["runbook_rto"], lang)
+    if clock is not None:
+        add(Paragraph(clock))
     chart = _chart(data["results"], lang)
     if chart is not None:
         add(chart)
@@ -241,6 +244,21 @@ def _result_rows(results: dict[str, Any], lang: ReportLang) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _rto_clock(rto: dict[str, Any] | None, lang: ReportLang) -> str | None:
+    """Where the runbook's RTO clock started and stopped, and by whose word."""
+    detail = (rto or {}).get("detail") or {}
+    if not detail.get("lost_at") or not detail.get("restored_at"):
+        return None
+    suffix = "_zh" if lang == "zh" else ""
+    started = detail.get(f"lost_at_source{suffix}") or detail.get("lost_at_source", "")
+    stopped = detail.get(f"restored_at_source{suffix}") or detail.get("restored_at_source", "")
+    return pick(
+        lang,
+        f"RTO 计时：自 {detail['lost_at']}（{started}）至 {detail['restored_at']}（{stopped}）。",
+        f"RTO clock: from {detail['lost_at']} ({started}) to {detail['restored_at']} ({stopped}).",
+    )
 
 
 def _chart(results: dict[str, Any], lang: ReportLang) -> Chart | None:

@@ -39,6 +39,7 @@ from orchestrator.scheduler.cron import to_trigger
 from orchestrator.scheduler.exclusive import LeaseStore, new_holder
 from orchestrator.scheduler.executor import LeasedExecutor
 from orchestrator.scheduler.monitoring import default_textfile_dir
+from orchestrator.service_watch.watcher import ServiceWatch
 
 log = logging.getLogger(__name__)
 
@@ -186,13 +187,38 @@ class Daemon:
             signal.signal(signum, lambda *_: stopping.set())
         self.start()
         log.info("scheduler running with %d jobs on %s", len(self.specs), self.describe())
+        watching = self._start_service_watch(stopping)
         # Not one endless wait(): the kernel may deliver SIGTERM to a job's thread, and
         # Python runs the handler only when the main thread next wakes up; a main thread
         # blocked in wait() without a timeout then never stops (seen with two daemons).
         while not stopping.wait(timeout=0.5):
             pass
         log.info("stopping: waiting for running jobs to finish")
+        if watching is not None:
+            watching.join()
         self.stop(wait=True)
+
+    def _start_service_watch(self, stopping: threading.Event) -> threading.Thread | None:
+        """The service watch (orchestrator/service_watch) beside the jobs, if asked for:
+        a loop of its own, not a job, since it probes every second or so."""
+        settings = self.inventory.scheduler.service_watch
+        if settings is None:
+            return None
+        journal = self.env.journal()
+        watch = ServiceWatch(self.inventory, journal, settings)
+        for unwatched in watch.unwatched:
+            log.warning("service watch: %s is not watched: %s", unwatched.vantage, unwatched.why)
+
+        def run() -> None:
+            try:
+                watch.run(stopping)
+            finally:
+                journal.close()
+
+        thread = threading.Thread(target=run, name="service watch", daemon=True)
+        thread.start()
+        log.info("service watch: %d targets every %gs", len(watch.targets), settings.interval)
+        return thread
 
     def sync_jobs(self) -> None:
         """Make the store hold exactly the inventory's jobs, keeping unchanged ones."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 import paramiko
@@ -119,6 +119,13 @@ class SshTransport:
             stderr=stderr.decode("utf-8", errors="replace"),
             duration_s=duration,
         )
+
+    def session(
+        self, endpoint: SshEndpoint, deadline: float | None
+    ) -> AbstractContextManager[paramiko.Channel]:
+        """A channel of its own on the host's shared connection, for a conversation that
+        outlives one command (the service watch's probe loop); closed on exit."""
+        return self._sessions.session(endpoint, deadline)
 
     def check_reachable(self, endpoint: SshEndpoint) -> bool:
         """True if a command session can be opened on the host (connect, auth, shell).

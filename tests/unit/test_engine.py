@@ -267,6 +267,41 @@ def test_the_incidents_outage_start_is_when_service_was_lost_when_earlier(
     assert rpo["value"] == 0
 
 
+def test_the_service_watch_starts_and_stops_the_clock_when_it_saw_the_outage(
+    journal, registry, drill_inventory
+):
+    """The watch saw svc go down from branch-1 a minute before the run; the run's clock
+    starts there, and stops when the watch saw it back, before the runbook verified."""
+    down_at = datetime.now(UTC) - timedelta(seconds=60)
+    where = {"service": "svc", "vantage": "branch-1"}
+    journal.append("service.down", data={**where, "at": down_at.isoformat(), "error": "x"})
+    # Another service, and another branch of a scope that names one: neither counts.
+    earlier = (down_at - timedelta(seconds=30)).isoformat()
+    journal.append("service.down", data={"service": "other", "vantage": "branch-1", "at": earlier})
+    journal.append("service.down", data={"service": "svc", "vantage": "branch-2", "at": earlier})
+    outcome = _engine(journal, registry).start("watched", drill_inventory, _options())
+    rto = run_document(journal, outcome.run_id)["measurements"]["rto_seconds"]
+    detail = rto["detail"]
+    assert datetime.fromisoformat(detail["lost_at"]) == down_at
+    assert detail["lost_at_source"].startswith("service watch: first failed probe from branch-1")
+    assert detail["restored_at_source"].startswith("service watch: first passing probe")
+    restored = datetime.fromisoformat(detail["restored_at"])
+    assert restored < datetime.fromisoformat(detail["verified_at"])
+    assert rto["value"] == pytest.approx((restored - down_at).total_seconds(), abs=0.01)
+
+
+def test_an_outage_the_watch_stopped_watching_does_not_start_the_clock(
+    journal, registry, drill_inventory
+):
+    down_at = datetime.now(UTC) - timedelta(seconds=60)
+    where = {"service": "svc", "vantage": "branch-1"}
+    journal.append("service.down", data={**where, "at": down_at.isoformat(), "error": "x"})
+    journal.append("service_watch.stopped", data={"targets": ["svc from branch-1"]})
+    outcome = _engine(journal, registry).start("watched", drill_inventory, _options())
+    detail = run_document(journal, outcome.run_id)["measurements"]["rto_seconds"]["detail"]
+    assert detail["lost_at_source"] == "marker"
+
+
 def test_manual_step_pauses_without_a_person_then_resumes_with_one(
     journal, registry, drill_inventory, effects
 ):

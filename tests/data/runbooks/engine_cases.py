@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from orchestrator.runbook import Param, Runbook, Verdict
+from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 
 
@@ -249,3 +249,30 @@ held = Runbook("held-by-param", title="Hold from a parameter", params={"hold": P
 @held.wait_until("steady", timeout=5, interval=0.05, hold="{hold}s")
 def steady(ctx: Any) -> bool:
     return True
+
+
+# The service watch's view of an outage (orchestrator/service_watch): the test journals
+# the watch's events beforehand; the runbook's "service comes back" step journals the
+# watch seeing it back, as the watch would while the run verifies.
+watched = Runbook(
+    "watched",
+    title="Measured from the service watch",
+    system="engine-test",
+    params={"service": Param("svc"), "vantage": Param("branch-1")},
+    outage_watch=OutageWatch("{service}", "{vantage}"),
+)
+
+
+@watched.action("declare")
+def declare_watched(ctx: Any) -> None:
+    ctx.mark_service_lost()
+
+
+@watched.action("service-comes-back")
+def service_comes_back(ctx: Any) -> None:
+    where = {"service": ctx.params["service"], "vantage": ctx.params["vantage"]}
+    ctx.record("service.up", {**where, "at": datetime.now(UTC).isoformat()})
+    time.sleep(0.3)  # the runbook verifies a moment later
+
+
+watched.mark_service_restored()
