@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import faults, host_machine, pitr, processes, topology
+from lab import faults, host_machine, mailroom, pitr, processes, topology
 from lab.errors import LabError
 from lab.lab_inventory import (
     GENSET_PORT,
     GENSET_WARMUP_S,
+    MAIL_PORT,
     PITR_BUCKET,
     S3_PORT,
     S3_TLS_PORT,
@@ -108,6 +109,9 @@ class Lab:
         # Observers start once the service answers, so a lab's birth is not an "outage".
         _wait_healthy(f"http://{topo.mgmt_address('dc-a')}:{topo.service_port}/health")
         self._start_observers(topo, manifest)
+        self._ensure_process(
+            manifest, "mailroom", mailroom.argv(self.state.mail, MAIL_PORT, LIFETIME_S), netns=None
+        )
         self.progress("UPS (NUT) and generator (Modbus)")
         self.ups().start()
         self.genset().start()

@@ -17,6 +17,8 @@ from lab.topology import SW_FUNDS, SW_SPARE, LabTopology
 UPS_PORT = 13493
 GENSET_PORT = 15020
 S3_PORT = 19000
+# The lab's mail room (lab/mailroom.py), on loopback.
+MAIL_PORT = 19025
 # The S3 TLS front on the management bridge (lab/s3.py): what pgBackRest uses.
 S3_TLS_PORT = 19443
 PITR_BUCKET = "credit-pitr"
@@ -173,6 +175,10 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
         # every branch, twice a second like nothing in production need: the lab's
         # probers log at 0.1 s, and the RTO a drill reports is compared with theirs.
         "scheduler": {"service_watch": {"interval": "0.5s", "timeout": "0.5s"}},
+        # Notices to the roster land in the lab's mail room (state dir `mail/`).
+        "notifications": {
+            "smtp": {"host": "127.0.0.1", "port": MAIL_PORT, "from": "dr-lab@lab.invalid"}
+        },
         # Approval steps in unattended drills (--auto-confirm) are given by these
         # leaders (each only where on the step's roster, never the starter).
         "drill": {"auto_approve_by": ["director-li", "director-zhao"]},

@@ -74,6 +74,11 @@ class LabState:
         return self.root / "observe"
 
     @property
+    def mail(self) -> Path:
+        """What the lab's mail room received (lab/mailroom.py), a file per message."""
+        return self.root / "mail"
+
+    @property
     def logs(self) -> Path:
         return self.root / "log"
 
