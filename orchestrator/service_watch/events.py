@@ -2,3 +2,4 @@
 
 DOWN, UP = "service.down", "service.up"
 STARTED, STOPPED = "service_watch.started", "service_watch.stopped"
+PROBLEM = "service_watch.problem"

@@ -22,14 +22,19 @@ from orchestrator.inventory.command_templates import fill
 from orchestrator.inventory.probes import SshCommandCheck, SshPythonCheck, TcpConnectCheck
 from orchestrator.inventory.service_watch_settings import ORCHESTRATOR
 from orchestrator.service_watch.http_check import http_get
-from orchestrator.service_watch.remote_loop import ALLOWANCE_S, RemoteProbeLoop
+from orchestrator.service_watch.remote_loop import (
+    ALLOWANCE_S,
+    ProbeLoopCannotRun,
+    RemoteProbeLoop,
+)
 from orchestrator.service_watch.targets import WatchTarget
 from orchestrator.transports.ssh import SshTransport
 from orchestrator.transports.ssh_connect import SshEndpoint
 
 
 class WatchProbeRefused(Exception):
-    """The probe cannot be trusted (a host key refused): neither up nor down."""
+    """The probe cannot be trusted (a host key refused, the probe script cannot run):
+    neither up nor down."""
 
 
 class TargetProbe:
@@ -71,6 +76,8 @@ class TargetProbe:
             result = self._ssh.run(self._endpoint, self._command, timeout=timeout + ALLOWANCE_S)
         except HostKeyRejected as err:
             raise WatchProbeRefused(err.message) from None
+        except ProbeLoopCannotRun as err:
+            raise WatchProbeRefused(str(err)) from None
         except TransportError as err:
             return f"{self._host.name} does not answer over SSH ({err.message})"
         if not result.ok:

@@ -42,18 +42,25 @@ for line in sys.stdin:
 ALLOWANCE_S = 3.0
 
 
+class ProbeLoopCannotRun(Exception):
+    """The host answered, but the probe script does not run there (no python3, say):
+    a problem of the watch's set-up, never an outage of the service."""
+
+
 class RemoteProbeLoop:
-    def __init__(self, ssh: SshTransport, endpoint: SshEndpoint) -> None:
+    def __init__(self, ssh: SshTransport, endpoint: SshEndpoint, script: str = LOOP_SCRIPT) -> None:
         self._ssh = ssh
         self._endpoint = endpoint
+        self._script = script
         self._stack: contextlib.ExitStack | None = None
         self._channel: paramiko.Channel | None = None
         self._buffer = b""
 
     def get(self, url: str, timeout: float) -> str | None:
         """None if `url` answered 200 from the host, else what it answered or why not.
-        Raises TransportError when the host could not be asked (the loop is then
-        closed, and the next call starts it again)."""
+        Raises TransportError when the host could not be asked, ProbeLoopCannotRun when
+        the script ended by itself (the loop is then closed; the next call starts it
+        again)."""
         deadline = time.monotonic() + timeout + ALLOWANCE_S
         try:
             channel = self._channel or self._open(deadline)
@@ -64,7 +71,7 @@ class RemoteProbeLoop:
             raise TransportError(
                 f"the probe loop on {self._endpoint.where} stopped answering ({err})"
             ) from None
-        except TransportError:
+        except (TransportError, ProbeLoopCannotRun):
             self.close()
             raise
         return None if answer.get("status") == 200 else str(answer.get("error") or "no answer")
@@ -77,7 +84,7 @@ class RemoteProbeLoop:
     def _open(self, deadline: float) -> paramiko.Channel:
         stack = contextlib.ExitStack()
         channel = stack.enter_context(self._ssh.session(self._endpoint, deadline))
-        channel.exec_command(f"exec python3 -u -c {shlex.quote(LOOP_SCRIPT)}")
+        channel.exec_command(f"exec python3 -u -c {shlex.quote(self._script)}")
         self._stack, self._channel = stack, channel
         return channel
 
@@ -89,8 +96,23 @@ class RemoteProbeLoop:
             channel.settimeout(left)
             chunk = channel.recv(4096)
             if not chunk:
-                status = channel.recv_exit_status() if channel.exit_status_ready() else None
-                raise EOFError(f"the script ended (exit {status})")
+                # The exit status follows the end of output closely, not with it.
+                if channel.status_event.wait(1.0):
+                    raise ProbeLoopCannotRun(self._ended(channel))
+                raise EOFError("the session closed")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
+
+    def _ended(self, channel: paramiko.Channel) -> str:
+        status = channel.recv_exit_status()
+        channel.settimeout(1.0)
+        try:
+            said = channel.recv_stderr(2000).decode("utf-8", "replace").strip()
+        except (OSError, paramiko.SSHException):
+            said = ""
+        return (
+            f"the probe script on {self._endpoint.where} ended with exit {status}"
+            + (f": {said[-300:]}" if said else "")
+            + " (does the host have python3? else give the site another `check:`)"
+        )

@@ -3,6 +3,8 @@
 Journal events (run_id none; `at` in the data is the probe's own moment, to the
 microsecond, which the event's row time is not):
 - `service_watch.started` / `service_watch.stopped`: what is watched, and what is not (why);
+- `service_watch.problem`: a target that cannot be probed (the probe cannot run on the
+  branch host, its host key is refused): neither up nor down, said once per problem;
 - `service.down`: service, vantage, at (when the first failed probe was sent), error,
   last_ok_at (the last passing probe: the outage began between the two);
 - `service.up`: service, vantage, at (when the first passing probe answered), outage_s,
@@ -25,7 +27,7 @@ from orchestrator.errors import DrError
 from orchestrator.inventory import Inventory
 from orchestrator.inventory.service_watch_settings import ServiceWatchSettings
 from orchestrator.journal import Journal
-from orchestrator.service_watch.events import DOWN, STARTED, STOPPED, UP
+from orchestrator.service_watch.events import DOWN, PROBLEM, STARTED, STOPPED, UP
 from orchestrator.service_watch.probes import TargetProbe, WatchProbeRefused
 from orchestrator.service_watch.targets import WatchTarget, watch_targets
 from orchestrator.transports.ssh import SshTransport
@@ -93,18 +95,25 @@ class ServiceWatch:
         self, probe: TargetProbe, seen: _Seen, stop: threading.Event, deadline: float | None
     ) -> None:
         target = probe.target
+        problem: str | None = None
         due = time.monotonic()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             sent = datetime.now(UTC)
             try:
                 error = probe(self.settings.timeout)
             except WatchProbeRefused as err:
-                # Someone else may answer in the host's place: neither up nor down.
-                log.error("service watch, %s: %s", target.label, err)
+                # Someone else may answer in the host's place, or the probe cannot run
+                # there: neither up nor down. Said once, not at every probe.
+                if str(err) != problem:
+                    problem = str(err)
+                    log.error("service watch, %s: %s", target.label, problem)
+                    where = {"service": target.service, "vantage": target.vantage}
+                    self._append(PROBLEM, {**where, "problem": problem})
             except Exception:
                 # One bad probe must not end the watch of every other target.
                 log.exception("service watch, %s: the probe failed", target.label)
             else:
+                problem = None
                 change = seen.observe(sent, datetime.now(UTC), error)
                 if change is not None:
                     self._append(*change)

@@ -21,7 +21,9 @@ from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.local_machine import wait_until
 from orchestrator.service_watch.outages import Scope, outage_start, restored_at
+from orchestrator.service_watch.remote_loop import ProbeLoopCannotRun, RemoteProbeLoop
 from orchestrator.service_watch.watcher import ServiceWatch
+from orchestrator.transports.ssh import SshTransport
 
 DR = [sys.executable, "-m", "orchestrator.cli.main"]
 
@@ -238,3 +240,21 @@ def test_from_a_branch_host_python3_keeps_running_over_one_ssh_session(
 def _probe_loops() -> list[str]:
     found = subprocess.run(["pgrep", "-f", "for line in sys.stdin"], capture_output=True, text=True)
     return found.stdout.split()
+
+
+def test_a_probe_script_that_cannot_run_is_a_set_up_problem_not_an_outage(sshd_server, service):
+    """Where the branch host lacks python3, the loop's end says so (exit status and
+    stderr) as its own error, which the watch journals once instead of an outage."""
+    endpoint = sshd_server.endpoint("teller-1")
+    url = f"http://127.0.0.1:{service.port}/health"
+    with SshTransport() as ssh:
+        working = RemoteProbeLoop(ssh, endpoint)
+        try:
+            assert working.get(url, 1.0) is None
+            assert working.get(url, 1.0) is None  # the same python3, asked again
+        finally:
+            working.close()
+        missing = "import sys; sys.stderr.write('python3: not found'); sys.exit(127)"
+        broken = RemoteProbeLoop(ssh, endpoint, script=missing)
+        with pytest.raises(ProbeLoopCannotRun, match="exit 127: python3: not found"):
+            broken.get(url, 1.0)
