@@ -1,4 +1,4 @@
-"""`dr lab up|down|status|fault|heal`: the drill lab on this machine."""
+"""`dr lab up|down|status|fault|heal|observe|mail`: the drill lab on this machine."""
 
 from __future__ import annotations
 
@@ -144,3 +144,23 @@ def observe(
         error_console.print(
             f"no host holds the service VIP {topo.vip}: acknowledged writes lost not counted"
         )
+
+
+@app.command("mail")
+def mail(
+    last: Annotated[int, typer.Option("--last", min=1, help="How many, newest last.")] = 10,
+    json_out: JsonOption = False,
+) -> None:
+    """What the lab's mail room received: the roster's mail during drills (收件箱)."""
+    from lab.mailroom import read_mail
+    from lab.state import LabState
+
+    messages = read_mail(LabState().mail)[-last:]
+    rows = [{k: str(m[k] or "") for k in ("Date", "From", "To", "Subject")} for m in messages]
+    if json_out:
+        print_json(console, {"messages": rows})
+        return
+    if not rows:
+        console.print("the mail room holds no mail (is the lab up? did a drill send any?)")
+    for row in rows:
+        console.print(f"{escape(row['Date'])}  {escape(row['To'])}  {escape(row['Subject'])}")

@@ -62,6 +62,7 @@ SECRETS = (
     "ups_password",
     "restic_password",
     "pgbackrest_cipher_pass",
+    "alerts_token",
 )
 
 

@@ -19,6 +19,8 @@ GENSET_PORT = 15020
 S3_PORT = 19000
 # The lab's mail room (lab/mailroom.py), on loopback.
 MAIL_PORT = 19025
+# `dr alerts serve` on the lab inventory (monitoring's webhooks), on loopback.
+ALERTS_PORT = 19095
 # The S3 TLS front on the management bridge (lab/s3.py): what pgBackRest uses.
 S3_TLS_PORT = 19443
 PITR_BUCKET = "credit-pitr"
@@ -178,6 +180,28 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
         # Notices to the roster land in the lab's mail room (state dir `mail/`).
         "notifications": {
             "smtp": {"host": "127.0.0.1", "port": MAIL_PORT, "from": "dr-lab@lab.invalid"}
+        },
+        # Monitoring's alerts (`dr alerts serve -i` this inventory): the pair's service
+        # down is an equipment orange for the cutover, a branch line a network blue.
+        "alerts": {
+            "listen": f"127.0.0.1:{ALERTS_PORT}",
+            "auth": {"bearer_token": f"{secret}/alerts_token"},
+            "routes": [
+                {
+                    "match": {"alertname": "CreditServiceDown"},
+                    "category": "equipment",
+                    "level": "orange",
+                    "runbook": "dual-host-cutover",
+                    "params": {"pair": "credit"},
+                },
+                {
+                    "match": {"alertname": "BranchLineDown"},
+                    "category": "network",
+                    "level": "blue",
+                    "runbook": "line-failover",
+                    "params": {"pair": "credit"},
+                },
+            ],
         },
         # Approval steps in unattended drills (--auto-confirm) are given by these
         # leaders (each only where on the step's roster, never the starter).

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import yaml
 
 from tests.support.console_site import free_port
 from tests.support.notify_receivers import MailBox
-from tests.support.server_process import stop_server
+from tests.support.server_process import server_env, stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -112,19 +111,11 @@ def _serving(
     }  # fmt: skip
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=False))
-    key = tmp_path / "journal.key"
-    key.write_text(secrets.token_hex(32))
-    key.chmod(0o600)
-    env = {
-        **os.environ,
-        "DR_DB": f"sqlite:///{tmp_path}/journal.sqlite3",
-        "DR_JOURNAL_KEY": f"file:{key}",
-        "DR_LANG": "en",
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "ALERTS_TEST_TOKEN": TOKEN,
-        "DR_RUNBOOKS": str(Path(__file__).parent.parent / "data" / "console_runbooks"),
-    }
-    env.pop("DR_OPERATOR", None)
+    env = server_env(
+        tmp_path,
+        ALERTS_TEST_TOKEN=TOKEN,
+        DR_RUNBOOKS=str(Path(__file__).parent.parent / "data" / "console_runbooks"),
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli.main", "alerts", "serve", "-i", str(path),
          "--insecure-http"],
