@@ -208,9 +208,13 @@ def _files(
         part.status = PARTIAL
         result.mark_partial()
         result.unreadable = part.unreadable
+        # With restic's own words for each: "permission denied" and a file that went
+        # away in a way not recognised as such call for different fixes.
+        said = {e.item: e.message for e in output.errors if not e.vanished}
+        named = [f"{p} ({said[p]})" if said.get(p) else p for p in part.unreadable]
         result.errors.append(
             "some files could not be read and are missing from the snapshot: "
-            + (", ".join(part.unreadable) or "restic did not name them all (exit code 3)")
+            + (", ".join(named) or "restic did not name them all (exit code 3)")
         )
     return part
 

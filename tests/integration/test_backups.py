@@ -307,6 +307,7 @@ def test_unreadable_file_makes_a_partial_run_that_keeps_the_rpo_clock(env, tmp_p
     assert partial["status"] == "partial"
     assert partial["unreadable"] == [str(secret)]
     assert str(secret) in done.stderr
+    assert "Permission denied" in done.stderr  # restic's own words for why
     assert partial["rpo_point"] is None and partial["snapshots"]["files"]
     listing = list_backups(ctx)
     assert [r["status"] for r in listing["runs"]] == ["ok", "partial"]
