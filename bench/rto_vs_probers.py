@@ -70,14 +70,14 @@ def inventory(lab: Lab, directory: Path) -> str:
     return str(path)
 
 
-def probers_outage(lab: Lab, branches: list[str], since: datetime) -> float:
+def probers_outage(lab: Lab, where: list[str], since: datetime) -> float:
     """From the first prober's first failed probe to the last one's first passing answer."""
     outages = [
         max(
             observed_outages(lab.state.observe / f"prober-{b}.jsonl", since=since),
             key=lambda o: o.seconds,
         )
-        for b in branches
+        for b in where
     ]
     if not all(o.resolved for o in outages):
         raise SystemExit(f"a prober did not see the service come back: {outages}")
@@ -96,15 +96,18 @@ def measured(result: subprocess.CompletedProcess[str], what: str) -> tuple[float
     return rto["value"], detail["lost_at_source"], detail["restored_at_source"]
 
 
+def branches(lab: Lab) -> list[str]:
+    """The branches the lab probes from (a prober log each)."""
+    return sorted(p.stem.removeprefix("prober-") for p in lab.state.observe.glob("prober-*.jsonl"))
+
+
 def settled(lab: Lab) -> None:
     """Every prober up, and for long enough that the watch (every 0.5 s) saw it too: a
     fault right after a reset's own brief outage would join the two in one."""
-    branches = sorted(
-        p.stem.removeprefix("prober-") for p in lab.state.observe.glob("prober-*.jsonl")
-    )
-    wait_until(lambda: all(prober_state(lab, b) == "up" for b in branches), timeout=60)
+    every = branches(lab)
+    wait_until(lambda: all(prober_state(lab, b) == "up" for b in every), timeout=60)
     time.sleep(SETTLE_S)
-    if not all(prober_state(lab, b) == "up" for b in branches):
+    if not all(prober_state(lab, b) == "up" for b in every):
         raise SystemExit("the service did not stay up after the reset")
 
 
@@ -137,11 +140,9 @@ def cutover_round(lab: Lab, db: str, inv: str, delay: float) -> Round:
         dr(db, "drill", "dual-host-cutover", "-i", inv, "--auto-confirm", "--json"),
         "dual-host-cutover",
     )
-    branches = sorted(
-        p.stem.removeprefix("prober-") for p in lab.state.observe.glob("prober-*.jsonl")
-    )
-    wait_until(lambda: all(prober_state(lab, b) == "up" for b in branches), timeout=10)
-    observed = probers_outage(lab, branches, since)
+    every = branches(lab)
+    wait_until(lambda: all(prober_state(lab, b) == "up" for b in every), timeout=10)
+    observed = probers_outage(lab, every, since)
     reset_pair(lab)
     return Round(rto, observed, started_by, stopped_by)
 

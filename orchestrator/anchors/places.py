@@ -111,10 +111,9 @@ def read_s3(place: S3AnchorPlace) -> Anchor | None:
 
 
 def _endpoint(place: SshFileAnchorPlace, inventory: Inventory) -> Any:
-    from orchestrator.engine.endpoints import ssh_endpoint
+    from orchestrator.engine.endpoints import standing_endpoint
 
-    mode = "drill" if inventory.environment == "drill" else "live"
-    return ssh_endpoint(inventory.host(place.host), inventory, mode=mode)
+    return standing_endpoint(inventory.host(place.host), inventory)
 
 
 def write_ssh_file(

@@ -79,3 +79,10 @@ def switch_endpoint(switch: Switch, inventory: Inventory, *, mode: str) -> Switc
         isolation_vlan=switch.isolation_vlan,
         save_config=switch.save,
     )
+
+
+def standing_endpoint(host: Host, inventory: Inventory) -> SshEndpoint:
+    """How work outside a run (scheduler jobs, the service watch, preflight, journal
+    anchors) reaches `host`: no run gives a mode, so the inventory's own environment does."""
+    mode = "drill" if inventory.environment == "drill" else "live"
+    return ssh_endpoint(host, inventory, mode=mode)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.engine.endpoints import ssh_endpoint
+from orchestrator.engine.endpoints import standing_endpoint
 from orchestrator.errors import DrError
 from orchestrator.inventory import resolve_secret
 from orchestrator.postgresql.errors import PostgresError
@@ -152,9 +152,7 @@ def _ask(device: _Device, ssh: SshTransport, inventory: Inventory) -> Readiness:
 
 
 def _host(name: str, ssh: SshTransport, inventory: Inventory) -> str:
-    mode = "drill" if inventory.environment == "drill" else "live"
-    endpoint = ssh_endpoint(inventory.host(name), inventory, mode=mode)
-    endpoint = _short(endpoint)
+    endpoint = _short(standing_endpoint(inventory.host(name), inventory))
     result = ssh.run(endpoint, "uname -sr", timeout=TIMEOUT_S)
     if not result.ok:
         return f"SSH works, but `uname -sr` exited {result.exited}"

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.engine.endpoints import ssh_endpoint
+from orchestrator.engine.endpoints import standing_endpoint
 from orchestrator.errors import DrError, HostKeyRejected, TransportError
 from orchestrator.inventory import Host, HostPair, Inventory
 from orchestrator.journal import Journal
@@ -158,9 +158,8 @@ def _check_synchronous(
 
 
 def _run(inventory: Inventory, host: Host, command: str, ssh: SshTransport) -> str | None:
-    mode = "drill" if inventory.environment == "drill" else "live"
     try:
-        result = ssh.run(ssh_endpoint(host, inventory, mode=mode), command, timeout=READ_TIMEOUT_S)
+        result = ssh.run(standing_endpoint(host, inventory), command, timeout=READ_TIMEOUT_S)
     except HostKeyRejected:
         raise  # someone else may answer in the host's place: a problem, not a down host
     except TransportError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import socket
 
-from orchestrator.engine.endpoints import ssh_endpoint
+from orchestrator.engine.endpoints import standing_endpoint
 from orchestrator.errors import HostKeyRejected, TransportError
 from orchestrator.inventory import Host, Inventory
 from orchestrator.inventory.command_templates import fill
@@ -56,8 +56,7 @@ class TargetProbe:
             return
         named = check.host if isinstance(check, SshPythonCheck | SshCommandCheck) else None
         self._host = _host(inventory, target.vantage, named)
-        mode = "drill" if inventory.environment == "drill" else "live"
-        self._endpoint = ssh_endpoint(self._host, inventory, mode=mode)
+        self._endpoint = standing_endpoint(self._host, inventory)
         if isinstance(check, SshCommandCheck):
             self._command = fill(check.command, url=target.url)
         else:
