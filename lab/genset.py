@@ -303,8 +303,12 @@ class GensetLab:
         # A recycled pid runs some other command line: it is not ours.
         return process.pid if process is not None and processes.is_ours(process) else None
 
-    def start(self, timeout: float = 15) -> None:
-        """Start the controller and wait until it answers Modbus; idempotent."""
+    def start(self, timeout: float = 60) -> None:
+        """Start the controller and wait until it answers Modbus; idempotent.
+
+        The wait is long because it ends at the first answer: on a loaded 2-core CI
+        machine Python and pymodbus once took over 15 s to start.
+        """
         if self.pid is not None:
             return
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

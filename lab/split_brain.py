@@ -221,14 +221,14 @@ class SplitBrainWatch:
         )
         # Both hosts sampled at least once before the caller starts acting.
         log = self.lab.state.logs / "split-brain-watch.log"
-        if not wait_until(lambda: READY in _tail(log), timeout=15):
+        if not wait_until(lambda: READY in _tail(log), timeout=45):
             raise LabError(f"the split-brain watcher did not start sampling; see {log}")
 
     def stop(self) -> WatchResult:
         if self._process is None:
             raise RuntimeError("the split-brain watcher was not started")
         processes.signal_all([self._process.pid], signal.SIGTERM)
-        wait_until(lambda: self.out.exists(), timeout=15)
+        wait_until(lambda: self.out.exists(), timeout=45)
         processes.stop(self._process)
         self._process = None
         return WatchResult.from_dict(json.loads(self.out.read_text()))

@@ -118,7 +118,7 @@ class SshServer:
             known_hosts=self.known_hosts_file,
         )
 
-    def start(self, timeout: float = 10) -> None:
+    def start(self, timeout: float = 30) -> None:
         """Start sshd and return once it answers; does nothing if it already runs."""
         if self.pid is not None:
             return

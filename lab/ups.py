@@ -104,7 +104,7 @@ class UpsLab:
 
     # ----- lifecycle ------------------------------------------------------------------
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = 60) -> None:
         """Start whatever part is not running and wait until upsc answers; idempotent."""
         for program in (DRIVER, UPSD):
             if not program.exists():
