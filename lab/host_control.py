@@ -5,7 +5,7 @@
 play on a production host:
 
     db-status        the status fact (orchestrator/postgresql/status.py): one JSON line
-    db-start | db-stop | db-promote
+    db-start | db-stop | db-promote | db-start-read-only
     service-start | service-stop | service-running (exit 0 while it runs)
 
 The database facts print what a production host's default command prints (the same
@@ -39,6 +39,7 @@ ACTIONS = (
     "db-start",
     "db-stop",
     "db-promote",
+    "db-start-read-only",
     "service-start",
     "service-stop",
     "service-running",
@@ -59,6 +60,8 @@ def act(lab: Lab, host: str, action: str, extra: list[str] | None = None) -> int
         server.stop("fast")
     elif action == "db-promote":
         server.promote()
+    elif action == "db-start-read-only":
+        server.start_read_only()
     elif action == "service-start":
         lab.start_credit_service(host)
     elif action == "service-stop":

@@ -104,6 +104,7 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                 # within a drill; bytes as Patroni's maximum_lag_on_failover default.
                 "max_lag_on_failover": 1048576,
                 "rpo": "20s",
+                "transactions": CREDIT_TRANSACTIONS,
             }
         ],
         "lines": [line for n in branches for line in _lines(topology, n)],
@@ -409,6 +410,20 @@ def _managed(topology: LabTopology, state: LabState, name: str) -> dict[str, Any
     }
 
 
+# The lab credit service's business (lab/credit/schema.py), for the list of lost writes
+# a rebuild makes before it rewinds the old primary.
+CREDIT_TRANSACTIONS = [
+    {"kind": "loan", "table": "loans", "at": "issued_at", "amount": "amount", "branch": "branch"},
+    {
+        "kind": "repayment",
+        "table": "repayments",
+        "at": "paid_at",
+        "amount": "amount",
+        "branch_via": {"column": "loan_id", "table": "loans"},
+    },
+]
+
+
 def _pair_control(state: LabState) -> dict[str, str]:
     """The lab hosts' database and service are driven by the lab's own control program
     (lab/host_control.py), which `up` installs as STATE/bin/dr-lab-host."""
@@ -429,5 +444,6 @@ def _pair_control(state: LabState) -> dict[str, str]:
         "db_base_backup": "db-base-backup {upstream} {port} {replication_user}",
         "db_synchronous_on": "db-synchronous-on",
         "db_synchronous_off": "db-synchronous-off",
+        "db_start_read_only": "db-start-read-only",
     }
     return {field: f"{program} {{host}} {action}" for field, action in actions.items()}

@@ -24,6 +24,7 @@ from psycopg2 import sql
 from lab.errors import LabError
 from orchestrator.postgresql import cluster_files
 from orchestrator.postgresql.local_cluster import SUPERUSER, Endpoint, LocalCluster, execute
+from orchestrator.postgresql.old_timeline import read_only_options
 from orchestrator.postgresql.promote import STANDBY_SIGNAL, build_promote
 from orchestrator.postgresql.replication import (
     REPLICAS_SQL,
@@ -206,6 +207,15 @@ class PostgresServer(LocalCluster):
         if self.data_dir.exists():
             self.data_dir.rename(kept)
         self._base_backup(source, replication_user, slot=None, timeout=timeout)
+
+    def start_read_only(self, timeout: float = 60) -> None:
+        """Start this stopped cluster as a read-only copy of its own history
+        (orchestrator/postgresql/old_timeline.py), as a production host's default
+        `db_start_read_only` does."""
+        if self.is_running:
+            raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it first")
+        (self.data_dir / STANDBY_SIGNAL).touch()
+        self.start(timeout, options=read_only_options())
 
     @property
     def is_standby(self) -> bool:

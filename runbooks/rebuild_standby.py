@@ -5,8 +5,10 @@ running as a stray primary nobody writes to). This stops it, then `pg_rewind`s i
 the current primary's timeline: only the blocks that differ are copied, far less than
 the whole cluster. When rewind cannot work (the old cluster is missing or damaged, the
 WAL it needs is gone, the histories do not share a checkpoint) it falls back to a fresh
-base backup, keeping the old data directory aside. The standby then starts and must be seen
-streaming by the primary: only then is the pair protected again.
+base backup, keeping the old data directory aside. Either discards the writes only the
+old primary acknowledged: before that they are listed by branch for re-entry
+(runbooks/_lost_transactions.py, `dr report lost-transactions RUN`). The standby then
+starts and must be seen streaming by the primary: only then is the pair protected again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from orchestrator.postgresql.rewind import failure_reason
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
+from runbooks import _lost_transactions as lost
 from runbooks._standby import (
     base_backup,
     checkpoint,
@@ -50,6 +53,7 @@ rb = Runbook(
             "rewind (falls back to base-backup when it fails) or base-backup",
             choices=("rewind", "base-backup"),
         ),
+        **lost.PARAMS,
     },
 )
 
@@ -135,6 +139,65 @@ def target_stopped(ctx: StepContext) -> bool:
         pair_ops.service_running(ctx, pair, target) is False
         and pair_ops.database_status(ctx, pair, target) is None
     )
+
+
+def _listing(ctx: StepContext) -> bool:
+    return _needed(ctx) and lost.wanted(ctx, pair_ops.the_pair(ctx))
+
+
+@rb.action(
+    "open-old-timeline",
+    when=_listing,
+    timeout="15m",
+    check_first=True,
+    title=Text(zh="以只读方式打开旧主库的时间线", en="Open the old primary's timeline read-only"),
+)
+def open_old_timeline(ctx: StepContext) -> dict[str, Any]:
+    return lost.open_old_timeline(ctx, pair_ops.the_pair(ctx), _target(ctx))
+
+
+@open_old_timeline.verify
+def old_timeline_opened(ctx: StepContext) -> bool:
+    return lost.old_timeline_open(ctx, pair_ops.the_pair(ctx), _target(ctx))
+
+
+@rb.action(
+    "list-lost-transactions",
+    when=_listing,
+    timeout="30m",
+    title=Text(
+        zh="列出旧主库独有的交易（补录清单）",
+        en="List the writes only the old primary holds (re-entry list)",
+    ),
+)
+def list_lost_transactions(ctx: StepContext) -> dict[str, Any]:
+    return lost.list_lost(ctx, pair_ops.the_pair(ctx), _target(ctx), _primary(ctx))
+
+
+@rb.action(
+    "close-old-timeline",
+    when=_listing,
+    timeout="120s",
+    check_first=True,
+    title=Text(zh="关闭旧主库的只读副本", en="Stop the old primary's read-only copy"),
+)
+def close_old_timeline(ctx: StepContext) -> None:
+    lost.close_old_timeline(ctx, pair_ops.the_pair(ctx), _target(ctx))
+
+
+@close_old_timeline.verify
+def old_timeline_closed(ctx: StepContext) -> bool:
+    return pair_ops.database_status(ctx, pair_ops.the_pair(ctx), _target(ctx)) is None
+
+
+@rb.action(
+    "note-unlisted-writes",
+    when=lambda ctx: _needed(ctx) and not lost.wanted(ctx, pair_ops.the_pair(ctx)),
+    timeout="60s",
+    title=Text(zh="记录未列出的交易", en="Record that the old writes go unlisted"),
+)
+def note_unlisted(ctx: StepContext) -> None:
+    lost.skipped(ctx, pair_ops.the_pair(ctx), _target(ctx))
 
 
 @rb.action(

@@ -1,4 +1,5 @@
-"""`dr report rto-rpo|drill|drill-plan|incident|summary`: reports built from the journal."""
+"""`dr report rto-rpo|drill|drill-plan|incident|summary|lost-transactions`: reports built
+from the journal."""
 
 from __future__ import annotations
 
@@ -77,6 +78,23 @@ def drill(
 ) -> None:
     """The drill summary report: plan, timeline, results, problems found."""
     from orchestrator.reports import drill as report
+
+    chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
+    data = report.build(open_journal(db), run_id, _inventory(inventory))
+    write_report(data, report.layout, chosen_format, chosen_lang, output)
+
+
+@app.command("lost-transactions")
+def lost_transactions(
+    run_id: Annotated[str, typer.Argument(help="The run that rebuilt the old primary.")],
+    inventory: OptionalInventory = None,
+    fmt: FormatOption = "html",
+    lang: ReportLangOption = "zh",
+    output: OutputOption = None,
+    db: DbOption = None,
+) -> None:
+    """The re-entry list (补录清单): writes only the old primary acknowledged, by branch."""
+    from orchestrator.reports import lost_transactions as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     data = report.build(open_journal(db), run_id, _inventory(inventory))

@@ -24,6 +24,7 @@ from orchestrator.inventory.paths import InventoryPath
 from orchestrator.inventory.probes import HttpProbe, ServiceProbe
 from orchestrator.inventory.secrets import SecretRef
 from orchestrator.inventory.strict import StrictModel
+from orchestrator.inventory.transactions import TransactionTable
 
 # What the runbooks fill into a pair's control commands and a fencing command.
 CONTROL_PLACEHOLDERS = ("host", "upstream", "port", "replication_user")
@@ -149,6 +150,9 @@ class PairControl(StrictModel):
     # undoing on a promoted standby that has no standby of its own yet.
     db_synchronous_on: ControlCommand | None = None
     db_synchronous_off: ControlCommand | None = None
+    # Start the stopped cluster as a read-only copy of its own history (standby mode, no
+    # upstream, no archive), so the writes only it holds can be read before a rewind.
+    db_start_read_only: ControlCommand | None = None
 
 
 class HostPair(StrictModel):
@@ -175,3 +179,6 @@ class HostPair(StrictModel):
     replication: Literal["asynchronous", "synchronous"] = "asynchronous"
     max_lag_on_failover: Annotated[int, Field(ge=0, strict=True)] | None = None
     rpo: Duration | None = None
+    # Where the database keeps the business the branches would re-enter after a loss
+    # (transactions.py): without it a rebuild cannot list the lost writes by branch.
+    transactions: list[TransactionTable] = []

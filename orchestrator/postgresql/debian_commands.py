@@ -15,7 +15,8 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from orchestrator.postgresql.promote import build_promote
+from orchestrator.postgresql.old_timeline import read_only_options
+from orchestrator.postgresql.promote import STANDBY_SIGNAL, build_promote
 from orchestrator.postgresql.replication import (
     REPLICAS_SQL,
     SET_ASIDE_SUFFIX,
@@ -78,6 +79,10 @@ CONTROL_DATA = _join([*_LOCALE, f"{PG_BIN}/pg_controldata", *build_control_data(
 # Operations.
 START = f"pg_ctlcluster {PG_VERSION} {CLUSTER} start"
 STOP = f"pg_ctlcluster {PG_VERSION} {CLUSTER} stop -m fast"
+START_READ_ONLY = (
+    f"{_AS_POSTGRES} touch {PG_DATA}/{STANDBY_SIGNAL} && "
+    f"pg_ctlcluster {PG_VERSION} {CLUSTER} start -- -o {shlex.quote(read_only_options())}"
+)
 PROMOTE = f"{_AS_POSTGRES} {PG_BIN}/pg_ctl {_join(build_promote(PG_DATA, PROMOTE_WAIT_S))}"
 CHECKPOINT = _psql(CHECKPOINT_SQL)
 SYNCHRONOUS_ON = _psql(*SYNCHRONOUS)
@@ -104,4 +109,5 @@ DEFAULTS = {
     "db_base_backup": BASE_BACKUP,
     "db_synchronous_on": SYNCHRONOUS_ON,
     "db_synchronous_off": SYNCHRONOUS_OFF,
+    "db_start_read_only": START_READ_ONLY,
 }

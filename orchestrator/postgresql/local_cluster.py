@@ -126,8 +126,9 @@ class LocalCluster:
         if self.is_running:
             self._query("SELECT pg_reload_conf()")
 
-    def start(self, timeout: float = 30) -> None:
-        """Start the server and wait until it accepts connections; no-op if it runs."""
+    def start(self, timeout: float = 30, options: str = "") -> None:
+        """Start and wait until it accepts connections; no-op if it runs. `options`:
+        postgres command-line options (pg_ctl's -o) for this start only."""
         if self.is_running:
             self._wait_ready(timeout)
             return
@@ -144,7 +145,7 @@ class LocalCluster:
         result = self._run(
             self._program("pg_ctl"),
             *("start", "-D", str(self.data_dir), "-l", str(self.log_file), "-s"),
-            *("-w", "-t", str(max(1, math.ceil(timeout)))),
+            *("-w", "-t", str(max(1, math.ceil(timeout))), *(("-o", options) if options else ())),
             timeout=timeout + 10,
             check=False,
         )

@@ -1,0 +1,170 @@
+"""Before an old primary is rewound or rebuilt: list the writes only it acknowledged.
+
+A rewind (or a fresh base backup) throws away the old primary's history since the split,
+and with it every loan and repayment the branches were told was saved but that never
+reached the standby. These steps read that history first: the stopped old cluster is
+started read-only on its own timeline (orchestrator/postgresql/old_timeline.py), its
+business rows of the last `lost_lookback` are compared with the new primary's
+(timeline_diff.py), and the list is journaled as a `lost_transactions` record, the
+branches' re-entry (补录) list that `dr report lost-transactions RUN` prints. Then the
+old cluster is stopped again, and the rebuild goes on.
+
+`-p lost_transactions=skip` rebuilds without a list (journaled as skipped): for an old
+cluster that cannot start at all, where the operator has decided to rely on other
+records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.durations import parse_seconds
+from orchestrator.errors import DrError, StepFailed
+from orchestrator.postgresql.old_timeline import SETTLED_FOR_S
+from orchestrator.postgresql.timeline_diff import TimelineDiff, compare_timelines
+from orchestrator.runbook import Param
+from orchestrator.text import Text
+from runbooks import _dual_host as pair_ops
+from runbooks._pitr_restore import database_dsn
+
+if TYPE_CHECKING:
+    from orchestrator.engine.context import StepContext
+    from orchestrator.inventory import Host, HostPair
+
+RECORD_KIND = "lost_transactions"
+SETTLE_TIMEOUT_S = 600.0
+PARAMS = {
+    "lost_transactions": Param(
+        "list",
+        "list (read the old primary's last writes before rewinding it) or skip",
+        choices=("list", "skip"),
+    ),
+    "lost_lookback": Param(
+        "24h", "how far back from the old primary's newest write to compare (e.g. 24h, 3d)"
+    ),
+}
+
+
+def wanted(ctx: StepContext, pair: HostPair) -> bool:
+    """A list is made when the inventory says where the business is and nobody skipped it."""
+    return bool(pair.transactions) and ctx.params.get("lost_transactions", "list") == "list"
+
+
+def open_old_timeline(ctx: StepContext, pair: HostPair, old: Host) -> dict[str, Any]:
+    """Start the stopped old cluster read-only, and wait until it has replayed its own WAL."""
+    result = ctx.ssh(old, pair_ops.control(pair, "db_start_read_only", old), warn=True, timeout=120)
+    if not result.ok:
+        raise StepFailed(
+            f"the old primary {old.name} could not start read-only to list its last writes "
+            f"({(result.stderr or result.stdout).strip()[-300:]}); repair it, or resume "
+            "the rebuild with `-p lost_transactions=skip` to discard them unlisted"
+        )
+    return {"replayed_to": _settled_replay(ctx, pair, old)}
+
+
+def _settled_replay(ctx: StepContext, pair: HostPair, old: Host) -> str:
+    """Replay of the old cluster's local WAL is done once its position stands still: it
+    has no upstream and no archive, so nothing more will come."""
+    waited = 0.0
+    last: str | None = None
+    still_since = 0.0
+    while waited < SETTLE_TIMEOUT_S:
+        status = pair_ops.database_status(ctx, pair, old)
+        if status is not None and status.is_primary:
+            pair_ops.stop_database(ctx, pair, old)
+            raise StepFailed(f"{old.name} started as a primary, not read-only; stopped it")
+        position = None if status is None else status.replay_lsn
+        if position is not None and position == last:
+            still_since += 1.0
+            if still_since >= SETTLED_FOR_S:
+                return position
+        else:
+            still_since = 0.0
+        last = position
+        ctx.sleep(1.0)
+        waited += 1.0
+    raise StepFailed(
+        f"{old.name} kept replaying its WAL for {SETTLE_TIMEOUT_S:g} s; "
+        "try again, or resume with `-p lost_transactions=skip`"
+    )
+
+
+def old_timeline_open(ctx: StepContext, pair: HostPair, old: Host) -> bool:
+    status = pair_ops.database_status(ctx, pair, old)
+    return status is not None and status.in_recovery
+
+
+def list_lost(ctx: StepContext, pair: HostPair, old: Host, new: Host) -> dict[str, Any]:
+    """Compare, journal the list, and say per branch what to re-enter."""
+    lookback = timedelta(seconds=_lookback_seconds(ctx))
+    try:
+        diff = compare_timelines(
+            database_dsn(ctx, pair, old), database_dsn(ctx, pair, new), pair.transactions, lookback
+        )
+    except DrError as err:
+        raise StepFailed(err.message) from None
+    doc = {
+        "pair": pair.name,
+        "old_primary": old.name,
+        "new_primary": new.name,
+        "lookback_s": lookback.total_seconds(),
+        **diff.to_dict(),
+    }
+    ctx.record(RECORD_KIND, doc, host=old.name)
+    ctx.remember("lost_transactions_count", len(diff.lost))
+    ctx.note(_summary(diff))
+    return {k: doc[k] for k in ("lost_count", "changed_count", "lost_amount", "compared")}
+
+
+def close_old_timeline(ctx: StepContext, pair: HostPair, old: Host) -> None:
+    if pair_ops.database_status(ctx, pair, old) is not None:
+        pair_ops.stop_database(ctx, pair, old)
+
+
+def skipped(ctx: StepContext, pair: HostPair, old: Host) -> None:
+    """Journal that the old primary's writes go unlisted, and why."""
+    reason = (
+        "skipped by the operator (-p lost_transactions=skip)"
+        if pair.transactions
+        else "the inventory names no business tables (host_pairs[].transactions)"
+    )
+    ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": old.name, "skipped": reason})
+    ctx.note(
+        Text(
+            zh=f"未列出 {old.name} 独有的交易（{reason}）：重建将丢弃它们。",
+            en=f"The writes only {old.name} holds are not listed ({reason}): the rebuild "
+            "discards them.",
+        )
+    )
+
+
+def _lookback_seconds(ctx: StepContext) -> float:
+    try:
+        seconds = parse_seconds(ctx.params.get("lost_lookback", "24h"))
+    except ValueError as err:
+        raise StepFailed(f"lost_lookback: {err}") from None
+    if seconds <= 0:
+        raise StepFailed("lost_lookback must be longer than 0, e.g. 24h")
+    return seconds
+
+
+def _summary(diff: TimelineDiff) -> Text:
+    lost = diff.lost
+    if not lost:
+        return Text(
+            zh=f"新主库拥有旧主库确认的全部交易（比对 {sum(diff.compared.values())} 笔）。",
+            en=f"The new primary holds every write the old one acknowledged "
+            f"({sum(diff.compared.values())} compared).",
+        )
+    per_branch = Counter(row.branch or "?" for row in lost)
+    total = sum((row.amount or Decimal(0) for row in lost), Decimal(0))
+    branches = ", ".join(f"{branch} {count}" for branch, count in sorted(per_branch.items()))
+    return Text(
+        zh=f"旧主库确认、新主库没有的交易 {len(lost)} 笔，金额合计 {total}；"
+        f"按网点：{branches}。补录清单：dr report lost-transactions RUN",
+        en=f"{len(lost)} writes the old primary acknowledged are not on the new one, "
+        f"{total} in all; by branch: {branches}. Re-entry list: dr report lost-transactions RUN",
+    )
