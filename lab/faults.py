@@ -208,22 +208,39 @@ def _standbys(lab: Lab, topo: LabTopology, args: list[str], usage: str) -> list[
     return found
 
 
+LAG_USAGE = "standby-lag [HOST] [stream-cut]"
+# With this word the standby stops receiving WAL too, not only replaying it.
+STREAM_CUT = "stream-cut"
+
+
 def _standby_lag(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
     """The standby keeps receiving WAL but stops replaying it: its data falls behind the
-    primary's by every write from now on (what a slow or stuck standby does)."""
-    hosts = _standbys(lab, topo, args, "standby-lag [HOST]")
+    primary's by every write from now on (what a slow or stuck standby does). With
+    `stream-cut` it receives nothing either (a cut replication link): a promotion then
+    has only what it had, and the writes since are lost, as in a real asynchronous
+    failover after a long lag (a paused standby replays all it received when promoted)."""
+    cut = STREAM_CUT in args
+    hosts = _standbys(lab, topo, [a for a in args if a != STREAM_CUT], LAG_USAGE)
     if not hosts:
         raise LabError("no database of the pair runs as a standby: nothing to hold back")
     for host in hosts:
-        lab.postgres(topo, host).psql(PAUSE_REPLAY_SQL)
-    return {"replay_paused_on": hosts}
+        server = lab.postgres(topo, host)
+        server.psql(PAUSE_REPLAY_SQL)
+        if cut:
+            server.stop_streaming()
+    return {"replay_paused_on": hosts, **({"stream_cut_on": hosts} if cut else {})}
 
 
 def _standby_catch_up(lab: Lab, topo: LabTopology, args: list[str]) -> dict[str, Any]:
     # A standby promoted meanwhile replays nothing any more: only standbys resume.
-    hosts = _standbys(lab, topo, args, "standby-lag [HOST]")
+    hosts = _standbys(lab, topo, [a for a in args if a != STREAM_CUT], LAG_USAGE)
     for host in hosts:
-        lab.postgres(topo, host).psql(RESUME_REPLAY_SQL)
+        server = lab.postgres(topo, host)
+        server.resume_streaming()
+        server.psql(RESUME_REPLAY_SQL)
+    # A host promoted or rebuilt since keeps no cut of ours (only its saved copy goes).
+    for host in set(PAIR_HOSTS) - set(hosts):
+        lab.postgres(topo, host).resume_streaming()
     return {"replay_resumed_on": hosts}
 
 
@@ -395,9 +412,10 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "standby-lag",
-            "standby-lag [dc-a|dc-b]",
+            "standby-lag [dc-a|dc-b] [stream-cut]",
             "the standby stops replaying WAL (pg_wal_replay_pause): it falls behind the "
-            "primary with every write; heal resumes replay",
+            "primary with every write; with stream-cut it stops receiving WAL too; heal "
+            "resumes both",
             _standby_lag,
             _standby_catch_up,
         ),

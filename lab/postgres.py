@@ -47,6 +47,10 @@ from orchestrator.postgresql.status import (
 __all__ = ["SUPERUSER", "Endpoint", "PostgresLabError", "PostgresServer"]
 
 
+# Where a standby whose stream the lab cut keeps its upstream connection string.
+_SAVED_CONNINFO = "primary_conninfo.saved"
+
+
 class PostgresLabError(LabError):
     """A lab server could not be made a standby, rewound, rebuilt or promoted."""
 
@@ -216,6 +220,29 @@ class PostgresServer(LocalCluster):
             raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it first")
         (self.data_dir / STANDBY_SIGNAL).touch()
         self.start(timeout, options=read_only_options())
+
+    def stop_streaming(self) -> None:
+        """This standby stops receiving WAL (its upstream connection emptied, the old one
+        kept aside for `resume_streaming`): what a cut replication link does."""
+        saved = self.state_dir / _SAVED_CONNINFO
+        if not saved.exists():
+            [(current,)] = self._query("SELECT current_setting('primary_conninfo')")
+            self._write_private(saved, current)
+        self._query("ALTER SYSTEM SET primary_conninfo = ''")
+        self._query("SELECT pg_reload_conf()")
+
+    def resume_streaming(self) -> None:
+        """Undo `stop_streaming` on a server still a standby; a rebuild wrote its own."""
+        saved = self.state_dir / _SAVED_CONNINFO
+        if not saved.exists():
+            return
+        if self.is_running and self.standby_status().in_recovery:
+            statement = sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(
+                sql.Literal(saved.read_text())
+            )
+            self._query(statement)
+            self._query("SELECT pg_reload_conf()")
+        saved.unlink()
 
     @property
     def is_standby(self) -> bool:

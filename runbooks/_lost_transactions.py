@@ -168,3 +168,26 @@ def _summary(diff: TimelineDiff) -> Text:
         en=f"{len(lost)} writes the old primary acknowledged are not on the new one, "
         f"{total} in all; by branch: {branches}. Re-entry list: dr report lost-transactions RUN",
     )
+
+
+def list_after_restore(ctx: StepContext, pair: HostPair, restored: Host) -> dict[str, Any]:
+    """After a restore to a point, before the service moves onto the copy: the writes
+    the live primary holds past that point, which the branches lose with the move.
+    Without a live primary to read (the site is gone) that is said, never guessed."""
+    live = _live_primary(ctx, pair, restored)
+    if live is None:
+        reason = "no other host of the pair answers as a primary: nothing to compare with"
+        ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": "-", "skipped": reason})
+        return {"listed": False, "reason": reason}
+    return {"listed": True, **list_lost(ctx, pair, live, restored)}
+
+
+def _live_primary(ctx: StepContext, pair: HostPair, restored: Host) -> Host | None:
+    for name in (pair.primary, pair.standby):
+        host = ctx.inventory.host(name)
+        if host.name == restored.name or not pair_ops.reachable(ctx, host):
+            continue
+        status = pair_ops.database_status(ctx, pair, host)
+        if status is not None and status.is_primary:
+            return host
+    return None

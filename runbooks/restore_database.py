@@ -29,6 +29,7 @@ from orchestrator.errors import StepFailed, TransportError
 from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
+from runbooks import _lost_transactions as lost
 from runbooks import _pitr_restore as pitr
 from runbooks import _restore_plan as restore_plan
 
@@ -58,6 +59,7 @@ rb = Runbook(
     outage_watch=OutageWatch("{pair}"),
     params={
         **pair_ops.PAIR_PARAMS,
+        **lost.PARAMS,
         "set": Param(
             "", "the postgres-pitr backup set; empty: the pair's only one", refers_to="pitr-set"
         ),
@@ -230,6 +232,19 @@ def verify_data(ctx: StepContext) -> Verdict:
         f"{host.name}: {len(counts)} tables, {rows} rows; newest transaction "
         f"{reached.isoformat() if reached else 'none replayed (the base backup as taken)'}",
     )
+
+
+@rb.action(
+    "list-lost-transactions",
+    timeout="30m",
+    when=lambda ctx: _moving(ctx) and lost.wanted(ctx, pair_ops.the_pair(ctx)),
+    title=Text(
+        zh="列出恢复点之后的交易（补录清单）",
+        en="List the writes after the recovery point (re-entry list)",
+    ),
+)
+def list_lost_transactions(ctx: StepContext) -> dict[str, Any]:
+    return lost.list_after_restore(ctx, pair_ops.the_pair(ctx), target_host(ctx))
 
 
 @rb.action(

@@ -20,11 +20,17 @@ from backups.actions.run import run_backup
 from backups.restore.database import connect, restore_database
 from backups.restore.scratch_pg import PREFIX, scratch_dir, scratch_postgres
 from tests.integration.test_backups import context
-from tests.integration.test_restore_test import credit_db, env, leftovers, write_inventory
+from tests.integration.test_restore_test import (
+    credit_db,
+    env,
+    leftovers,
+    own_tempdir,
+    write_inventory,
+)
 
 pytestmark = pytest.mark.integration
 
-__all__ = ["credit_db", "env"]  # fixtures, used by name
+__all__ = ["credit_db", "env", "own_tempdir"]  # fixtures, used by name (own_tempdir: autouse)
 
 SECRET = "dr-secret-that-must-stay-home-31415"
 

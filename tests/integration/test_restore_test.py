@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -42,6 +44,19 @@ VALIDATIONS = [
         "expect": {"not_older_than": "2d"},
     },
 ]
+
+
+@pytest.fixture(autouse=True)
+def own_tempdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """This test's own temporary directory, inherited by the `dr` it starts (TMPDIR): the
+    suite runs in two workers, and another test's scratch servers are not this one's
+    leftovers. Traversable, as the postgres account must reach its scratch cluster."""
+    base = Path(tempfile.mkdtemp(prefix="dr-test-tmp-"))
+    base.chmod(0o711)
+    monkeypatch.setenv("TMPDIR", str(base))
+    monkeypatch.setattr(tempfile, "tempdir", str(base))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -101,14 +116,16 @@ def dr_restore_test(inventory: Path, *args: str) -> subprocess.CompletedProcess[
 
 
 def leftovers() -> list[str]:
-    """Scratch directories, and processes whose command line names one."""
-    found = [str(p) for p in Path(tempfile.gettempdir()).glob(f"{PREFIX}*")]
+    """Scratch directories in this test's temporary directory, and processes whose
+    command line names one."""
+    scratch = Path(tempfile.gettempdir()) / PREFIX
+    found = [str(p) for p in scratch.parent.glob(f"{PREFIX}*")]
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if PREFIX in cmdline:
+        if str(scratch) in cmdline:
             found.append(f"pid {proc.name}: {cmdline}")
     return found
 
