@@ -128,6 +128,7 @@ def parse_feedback(name: str, text: str) -> Feedback:
 
 def _batch(name: str, lines: list[str], offset: int) -> GeneratedBatch:
     head = _header(lines, "#BATCH", 7, offset + 1)
+    generated_at, generated_by = _time(head[4], offset + 1), _person(head[5], offset + 1)
     if not lines or not lines[-1].startswith("#END|"):
         raise FormatProblem(
             offset + len(lines), "no #END line: the batch is cut short (copy it again)"
@@ -145,8 +146,8 @@ def _batch(name: str, lines: list[str], offset: int) -> GeneratedBatch:
     return GeneratedBatch(
         batch_id=head[2],
         records=records,
-        generated_at=_time(head[4], offset + 1),
-        generated_by=_person(head[5], offset + 1),
+        generated_at=generated_at,
+        generated_by=generated_by,
         digest=digest,
         file=name,
     )
