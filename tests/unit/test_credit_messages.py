@@ -330,8 +330,12 @@ def test_a_bad_lost_row_is_named(row, words):
 
 def test_reports_read_in_both_languages():
     files = Files()
-    files.batch("B1", [loan_line(1, T0), repayment_line(2, 1, T0)], submitted_by="credit-b",
-                answer={2: "E201"})  # fmt: skip
+    files.batch(
+        "B1",
+        [loan_line(1, T0), repayment_line(2, 1, T0)],
+        submitted_by="credit-b",
+        answer={2: "E201"},
+    )
     files.batch("B2", [loan_line(3, T0)])
     data = _reconciled(files, now=T0 + timedelta(minutes=10)).to_dict()
     zh = render_markdown(reconcile_layout(data, "zh"))
@@ -339,8 +343,9 @@ def test_reports_read_in_both_languages():
     assert "征信报文对账报告" in zh and "被拒记录" in zh and "已生成未上报" in zh
     assert "Rejected records" in en and "| B1 | repayment 2 | E201 |" in en
     lost = records_from_lost_transactions([{"table": "loans", "key": 3, "row_at": T0.isoformat()}])
-    after = aftermath(load_batches(files.message_files()), lost, now=T0,
-                      feedback_within=timedelta(hours=1)).to_dict()  # fmt: skip
+    after = aftermath(
+        load_batches(files.message_files()), lost, now=T0, feedback_within=timedelta(hours=1)
+    ).to_dict()
     assert "需重新生成" in render_markdown(aftermath_layout(after, "zh"))
     assert "| B2 |" in render_markdown(aftermath_layout(after, "en"))
 
