@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -76,8 +76,9 @@ def aftermath(
         Path,
         typer.Option(
             "--lost",
-            help="JSON: the lost rows, a list of {table, key, row_at, branch, amount} (or "
-            "an object with `lost` and optionally `changed` lists).",
+            help="JSON: the lost rows, a list of {kind or table, key, at, branch, amount}; or "
+            "an object with `lost` and `changed` lists; or the lost-transactions record or "
+            "`dr report lost-transactions -f json` (rows split by their reason).",
         ),
     ],
     changed: Annotated[
@@ -98,7 +99,7 @@ def aftermath(
     chosen = language(lang)
     lost_rows, changed_rows = _rows_file(lost)
     if changed is not None:
-        changed_rows += _rows_file(changed)[0]
+        changed_rows = [*changed_rows, *_rows_file(changed)[0]]
     result = aftermath_for_inventory(load_inventory(inventory), lost_rows, changed_rows)
     _emit(result.to_dict(), as_json, fmt, out, chosen, aftermath_layout, _aftermath_summary)
     if result.owed:
@@ -195,8 +196,10 @@ def _aftermath_summary(data: dict[str, Any], lang: ReportLang) -> list[str]:
     return lines
 
 
-def _rows_file(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(lost, changed) rows from a JSON file: a list, or an object with those lists."""
+def _rows_file(path: Path) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(lost, changed) rows from a JSON file (the shapes `split_lost_and_changed` takes)."""
+    from orchestrator.credit.aftermath import split_lost_and_changed
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -207,13 +210,7 @@ def _rows_file(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         raise UserInputError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as err:
         raise UserInputError(f"{path}:{err.lineno}: not JSON ({err.msg})") from None
-    if isinstance(data, dict):
-        lost, changed = data.get("lost", []), data.get("changed", [])
-    else:
-        lost, changed = data, []
-    for name, rows in (("lost", lost), ("changed", changed)):
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise UserInputError(
-                f"{path}: `{name}` must be a list of objects with table, key and row_at"
-            )
-    return lost, changed
+    try:
+        return split_lost_and_changed(data)
+    except UserInputError as err:
+        raise UserInputError(f"{path}: {err.message}") from None

@@ -24,9 +24,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.credit.model import KIND_OF_TABLE, RECORD_KINDS, Batch, SourceRecord
+from orchestrator.credit.model import KIND_OF_TABLE, Batch, RecordKind, SourceRecord
 from orchestrator.credit.reconcile import classify
 from orchestrator.errors import UserInputError
+
+# The kinds a lost-transactions list may name (its kinds are the inventory's labels).
+_KIND_NAMES: dict[str, RecordKind] = {
+    "loan": "loan_open",
+    "loan_open": "loan_open",
+    "repayment": "repayment",
+}
 
 
 @dataclass(frozen=True)
@@ -131,26 +138,62 @@ def aftermath(
 
 
 def records_from_lost_transactions(rows: Iterable[Mapping[str, Any]]) -> list[SourceRecord]:
-    """The lost-transactions list (each row with table, key, row_at; branch and amount
-    are carried but not needed here) as the source records messages name.
+    """Rows of the lost-transactions list as the source records messages name.
 
-    `table` is loans or repayments (a kind, loan_open or repayment, is taken too);
-    `row_at` a datetime or ISO 8601 text with offset. Raises UserInputError naming the
-    row at fault."""
+    Each row has a kind (loan or repayment; loan_open is taken too) or a table (loans,
+    repayments), a key, and the row's own time as ``at`` (as the lost-transactions list
+    writes it) or ``row_at``: a datetime or ISO 8601 text with offset. Branch, amount and
+    reason may be there and are not needed. Raises UserInputError naming the row."""
     records = []
     for index, row in enumerate(rows):
         where = f"lost record {index + 1}"
-        table = str(row.get("table", row.get("kind", "")))
-        kind = KIND_OF_TABLE.get(table) or next((k for k in RECORD_KINDS if k == table), None)
+        kind = _KIND_NAMES.get(str(row.get("kind", ""))) or KIND_OF_TABLE.get(
+            str(row.get("table", ""))
+        )
         if kind is None:
             raise UserInputError(
-                f"{where}: table {table!r} carries no report messages; use loans or repayments"
+                f"{where}: kind {row.get('kind')!r} / table {row.get('table')!r} carries no "
+                "report messages; give kind loan or repayment (or table loans or repayments)"
             )
         key = row.get("key", row.get("id"))
         if isinstance(key, bool) or not isinstance(key, int | str) or not str(key).isdigit():
             raise UserInputError(f"{where}: key {key!r} is not a row id (a whole number)")
-        records.append(SourceRecord(kind, int(key), _moment(row.get("row_at"), where)))
+        moment = _moment(row.get("at", row.get("row_at")), where)
+        records.append(SourceRecord(kind, int(key), moment))
     return records
+
+
+def split_lost_and_changed(
+    document: Any,
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(lost rows, changed rows) from any of: a list of rows (all lost); an object with
+    ``lost`` and ``changed`` lists; a journaled lost-transactions record (``rows``, each
+    with a ``reason``: missing or replaced is lost, changed is changed); or the JSON of
+    `dr report lost-transactions` (its ``lists`` of such records)."""
+    if isinstance(document, list):
+        return _rows(document, "the list"), []
+    if not isinstance(document, dict):
+        raise UserInputError("expected a JSON list of rows or an object; see `--lost`'s help")
+    if "lists" in document:
+        lost: list[Mapping[str, Any]] = []
+        changed: list[Mapping[str, Any]] = []
+        for record in _rows(document["lists"], "lists"):
+            more = split_lost_and_changed(record)
+            lost, changed = lost + more[0], changed + more[1]
+        return lost, changed
+    if "rows" in document:
+        rows = _rows(document["rows"], "rows")
+        return (
+            [r for r in rows if r.get("reason", "missing") != "changed"],
+            [r for r in rows if r.get("reason") == "changed"],
+        )
+    return _rows(document.get("lost", []), "lost"), _rows(document.get("changed", []), "changed")
+
+
+def _rows(value: Any, name: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise UserInputError(f"`{name}` must be a list of objects (kind or table, key, at)")
+    return value
 
 
 class _Index:
@@ -176,9 +219,9 @@ def _moment(value: Any, where: str) -> datetime:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise UserInputError(f"{where}: row_at {value!r} is not an ISO 8601 time") from None
+            raise UserInputError(f"{where}: time {value!r} is not ISO 8601") from None
     else:
-        raise UserInputError(f"{where}: row_at is missing; give the row's own timestamp")
+        raise UserInputError(f"{where}: no `at`: give the row's own time (ISO 8601)")
     if moment.tzinfo is None:
-        raise UserInputError(f"{where}: row_at {value!r} has no offset (write +08:00 or Z)")
+        raise UserInputError(f"{where}: time {value!r} has no offset (write +08:00 or Z)")
     return moment

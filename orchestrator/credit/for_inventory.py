@@ -55,8 +55,10 @@ def aftermath_for_inventory(
     now: datetime | None = None,
 ) -> Aftermath:
     """The re-generation and re-submission lists after a recovery, from the lost-
-    transactions list (rows with table, key, row_at, branch, amount) and the rows the
-    recovery changed (same shape), against the inventory's message directories."""
+    transactions list (rows with kind or table, key, at, branch, amount) and the rows
+    the recovery changed (same shape), against the inventory's message directories.
+    A journaled lost-transactions record splits into the two with
+    `aftermath.split_lost_and_changed`."""
     settings = credit_settings(inventory)
     lost = records_from_lost_transactions(lost_transactions)
     changed = records_from_lost_transactions(changed_rows)

@@ -23,7 +23,11 @@ from lab.credit.batch_files import (
 )
 from lab.credit.reports import loan_opened, repaid
 from orchestrator.credit import lab_format
-from orchestrator.credit.aftermath import aftermath, records_from_lost_transactions
+from orchestrator.credit.aftermath import (
+    aftermath,
+    records_from_lost_transactions,
+    split_lost_and_changed,
+)
 from orchestrator.credit.model import SourceRecord
 from orchestrator.credit.reconcile import reconcile
 from orchestrator.credit.report import aftermath_layout, reconcile_layout
@@ -316,13 +320,44 @@ def test_nothing_lost_nothing_owed():
     [
         ({"table": "borrowers", "key": 1, "row_at": "2026-12-01T00:00:00Z"}, "carries no report"),
         ({"table": "loans", "key": "x1", "row_at": "2026-12-01T00:00:00Z"}, "not a row id"),
-        ({"table": "loans", "key": 1}, "row_at is missing"),
+        ({"table": "loans", "key": 1}, "no `at`"),
         ({"table": "loans", "key": 1, "row_at": "2026-12-01T00:00:00"}, "has no offset"),
     ],
 )
 def test_a_bad_lost_row_is_named(row, words):
     with pytest.raises(UserInputError, match=words):
         records_from_lost_transactions([{"branch": "b"}, row][1:])
+
+
+def test_the_lost_transactions_record_splits_into_lost_and_changed_rows():
+    """The shape rebuild-standby journals (and `dr report lost-transactions` lists)."""
+    at = T0.isoformat()
+    record = {
+        "pair": "credit",
+        "lost_count": 2,
+        "rows": [
+            {"kind": "loan", "table": "loans", "key": "11", "at": at, "reason": "missing"},
+            {
+                "kind": "repayment",
+                "table": "repayments",
+                "key": "21",
+                "at": at,
+                "reason": "replaced",
+                "branch": "branch-1",
+                "amount": "100.00",
+            },
+            {"kind": "loan", "table": "loans", "key": "12", "at": at, "reason": "changed"},
+        ],
+    }
+    lost, changed = split_lost_and_changed({"report": "lost-transactions", "lists": [record]})
+    assert [r.label() for r in records_from_lost_transactions(lost)] == [
+        "loan_open 11",
+        "repayment 21",
+    ]
+    assert records_from_lost_transactions(changed) == [SourceRecord("loan_open", 12, T0)]
+    assert split_lost_and_changed([record["rows"][0]]) == ([record["rows"][0]], [])
+    with pytest.raises(UserInputError, match="`rows` must be a list"):
+        split_lost_and_changed({"rows": "none"})
 
 
 # -- the reports -----------------------------------------------------------------------
