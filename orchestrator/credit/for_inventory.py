@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from orchestrator.credit.aftermath import Aftermath, aftermath, records_from_lost_transactions
 from orchestrator.credit.model import Batch
@@ -44,7 +43,7 @@ def reconcile_inventory(inventory: Inventory, now: datetime | None = None) -> Re
         feedback_within=timedelta(seconds=settings.feedback_within),
         roles=settings.roles,
         source=where,
-        today_local=moment.astimezone(ZoneInfo(inventory.timezone)),
+        timezone=inventory.timezone,
     )
 
 

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from orchestrator.credit.model import Batch, RecordResult
 from orchestrator.credit.roles import RoleWarning, role_warnings
@@ -76,6 +77,8 @@ class Reconciliation:
     statuses: list[BatchStatus]
     warnings: list[RoleWarning]
     source: dict[str, str]
+    # The institution's time zone: the report shows times in it (the JSON keeps offsets).
+    timezone: str = "UTC"
 
     def in_state(self, state: BatchState) -> list[BatchStatus]:
         return [s for s in self.statuses if s.state == state]
@@ -101,6 +104,7 @@ class Reconciliation:
             "kind": "credit-reconciliation",
             "checked_at": self.checked_at.isoformat(),
             "feedback_within_s": self.feedback_within_s,
+            "timezone": self.timezone,
             "source": self.source,
             "owed": self.owed,
             "counts": self.counts(),
@@ -135,16 +139,17 @@ def reconcile(
     feedback_within: timedelta,
     roles: CreditRoles | None = None,
     source: dict[str, str] | None = None,
-    today_local: datetime | None = None,
+    timezone: str = "UTC",
 ) -> Reconciliation:
     """Classify every batch at `now` and gather the role warnings (art. 28); the rotation
-    date is compared with `today_local`'s date (the institution's day), else `now`'s."""
+    date is compared with the institution's day (`timezone`)."""
     statuses = [classify(batch, now, feedback_within) for batch in batches]
-    today = (today_local or now).date()
+    today = now.astimezone(ZoneInfo(timezone)).date()
     return Reconciliation(
         checked_at=now,
         feedback_within_s=int(feedback_within.total_seconds()),
         statuses=statuses,
         warnings=role_warnings(batches, roles, today),
         source=source or {},
+        timezone=timezone,
     )

@@ -7,8 +7,11 @@ part another report (the lost-transactions report) includes as it is.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from orchestrator.inventory import format_duration
 from orchestrator.reports.blocks import Block, Document, Facts, Heading, Paragraph, Table
 from orchestrator.reports.i18n import ReportLang, pick
 
@@ -33,6 +36,7 @@ _REASON_WORDS = {
 
 def reconcile_layout(data: dict[str, Any], lang: ReportLang) -> Document:
     counts = data["counts"]
+    checked = _when(data["checked_at"], data["timezone"])
     blocks: list[Block] = [
         Heading(pick(lang, "概况", "Summary")),
         Facts(
@@ -47,8 +51,9 @@ def reconcile_layout(data: dict[str, Any], lang: ReportLang) -> Document:
                 (pick(lang, "被拒记录", "Rejected records"), str(counts["rejected_records"])),
                 (
                     pick(lang, "反馈时限", "Feedback allowed within"),
-                    f"{data['feedback_within_s']}s",
+                    format_duration(data["feedback_within_s"]),
                 ),
+                (pick(lang, "时区", "Time zone"), data["timezone"]),
             ]
         ),
         _verdict(data["owed"], lang),
@@ -85,11 +90,18 @@ def reconcile_layout(data: dict[str, Any], lang: ReportLang) -> Document:
     owed = [b for b in data["batches"] if b["owed"]]
     if owed:
         blocks += [Heading(pick(lang, "待处理批次", "Batches with something owed"))]
-        blocks.append(_batch_table(owed, lang))
-    blocks += [Heading(pick(lang, "全部批次", "All batches")), _batch_table(data["batches"], lang)]
+        blocks.append(_batch_table(owed, lang, data["timezone"]))
+    blocks += [
+        Heading(pick(lang, "全部批次", "All batches")),
+        _batch_table(data["batches"], lang, data["timezone"]),
+    ]
     return Document(
         title=pick(lang, "征信报文对账报告", "Credit-report message reconciliation"),
-        subtitle=pick(lang, f"核对时间 {data['checked_at']}", f"Checked at {data['checked_at']}"),
+        subtitle=pick(
+            lang,
+            f"核对时间 {checked}（{data['timezone']}）",
+            f"Checked at {checked} ({data['timezone']})",
+        ),
         verification=_source(data["source"], lang),
         blocks=blocks,
     )
@@ -199,7 +211,7 @@ def _affected_table(rows: list[dict[str, Any]], lang: ReportLang) -> Table:
     )
 
 
-def _batch_table(batches: list[dict[str, Any]], lang: ReportLang) -> Table:
+def _batch_table(batches: list[dict[str, Any]], lang: ReportLang, zone: str) -> Table:
     return _table(
         [
             pick(lang, "批次", "Batch"),
@@ -214,8 +226,8 @@ def _batch_table(batches: list[dict[str, Any]], lang: ReportLang) -> Table:
             [
                 b["batch_id"],
                 str(b["records"]),
-                f"{b['generated_at'] or '—'} {b['generated_by'] or ''}",
-                f"{b['submitted_at'] or '—'} {b['submitted_by'] or ''}",
+                f"{_when(b['generated_at'], zone)} {b['generated_by'] or ''}",
+                f"{_when(b['submitted_at'], zone)} {b['submitted_by'] or ''}",
                 pick(lang, *_STATE_WORDS[b["state"]]),
                 "—" if b["accepted"] is None else f"{b['accepted']}/{len(b['rejected'])}",
                 "; ".join(b["problems"]),
@@ -224,6 +236,13 @@ def _batch_table(batches: list[dict[str, Any]], lang: ReportLang) -> Table:
         ],
         lang,
     )
+
+
+def _when(moment: str | None, zone: str) -> str:
+    """An ISO time as the institution reads it: its own zone, to the second."""
+    if moment is None:
+        return "—"
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _table(columns: list[str], rows: list[list[str]], lang: ReportLang) -> Table:
