@@ -435,3 +435,55 @@ def test_no_credit_section_and_a_bad_lost_file_are_bad_input(tmp_path):
     )
     write_file(reporting.feedback, "B1.feedback", feedback_text("B1", datetime.now(UTC), []))
     assert dr("credit", "reconcile", "-i", str(inventory)).returncode == 0
+
+
+def test_the_programs_dr_lab_up_starts_batch_submit_and_answer(tmp_path):
+    """The lab's own argv (lab/credit_reporting.py), run as `dr lab up` runs them but
+    outside namespaces: each acts at once, then waits out its (here short) lifetime."""
+    from lab.credit_reporting import programs, reporting_dirs
+    from lab.lab_inventory import lab_inventory
+    from lab.state import LabState
+    from lab.topology import LabTopology
+
+    state = LabState(tmp_path / "lab")
+    for n, host in enumerate(("dc-a", "dc-b"), start=1):
+        messages = state.host_dir(host) / "credit-report" / "messages"
+        messages.mkdir(parents=True)
+        name, line = loan_opened(
+            n,
+            (1, "王伟", "11010519491231002X"),
+            Decimal("5000.00"),
+            Decimal("0.05"),
+            12,
+            "active",
+            "branch-1",
+            datetime.now(UTC),
+        )
+        write_message(messages, name, line)
+    # The centre answers a batch 5 s after its submission, at its next pass (every 5 s).
+    argvs = {**programs(state, 1.0), "credit-centre": programs(state, 7.0)["credit-centre"]}
+    for name, argv in argvs.items():
+        result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (name, result.stderr)
+        assert '"event": "stopped"' in result.stderr and '"lifetime"' in result.stderr
+    dirs = reporting_dirs(state)
+    (batch,) = dirs["generated"].glob("*.batch")
+    assert (dirs["submitted"] / batch.name).exists()
+    assert (dirs["feedback"] / batch.name.replace(".batch", ".feedback")).exists()
+    # The lab inventory's section points dr at exactly these directories, with its roles.
+    section = lab_inventory(LabTopology(), state)["credit_reporting"]
+    assert section["generated_dir"] == str(dirs["generated"])
+    assert section["feedback_dir"] == str(dirs["feedback"])
+    local = {**section, "host": None}
+    document = {"name": "lab-copy", "environment": "drill", "credit_reporting": local}
+    document["contacts"] = [
+        {"name": n, "role": "credit-admin"}
+        for n in (section["roles"]["generator"], section["roles"]["submitter"])
+    ]
+    del document["credit_reporting"]["host"]
+    path = tmp_path / "lab-copy.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = dr("credit", "reconcile", "-i", str(path), "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = json.loads(result.stdout)["counts"]
+    assert counts["records"] == 2 and counts["accepted_records"] == 2
