@@ -10,8 +10,9 @@ lost-transactions list: table, key, row time, branch, amount) or changed:
   past the allowed time), or with rejected records (correct and re-submit at once);
 - **feedback_missing** and **awaiting_feedback**: submitted batches without feedback,
   past or within the allowed time;
-- **unbatched_lost**: lost rows in no batch: never reported, so re-entry and the normal
-  generation cover them.
+- **unbatched_lost**: lost rows in no batch: never reported; no message may be generated
+  from them (a message entered before the loss would report a row that is gone), and
+  after re-entry the normal generation reports the re-entered rows.
 
 A row is matched by kind, key and the row's own time: after a failover an id can be
 reused by another row, which must not be mistaken for the lost one.

@@ -160,8 +160,9 @@ def aftermath_blocks(data: dict[str, Any], lang: ReportLang) -> list[Block]:
             Heading(
                 pick(
                     lang,
-                    "未入批次的丢失记录（补录后随常规报文上报）",
-                    "Lost rows in no batch (reported normally after re-entry)",
+                    "未入批次的丢失记录（数据已不存在，勿按原记录生成报文；补录后随常规报文上报）",
+                    "Lost rows in no batch (the rows are gone: generate no message from "
+                    "them; after re-entry they are reported as usual)",
                 ),
                 level=3,
             ),

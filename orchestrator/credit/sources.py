@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
@@ -66,24 +67,18 @@ def load_batches(files: MessageFiles, format_name: str = "lab") -> list[Batch]:
     for name, text in files.generated.items():
         if parser.is_batch_file(name):
             generated = _parsed(parser.parse_generated, files, "generated", name, text, problems)
-            ok = generated is not None and _named_right(
-                generated.batch_id, name, files, "generated", problems
-            )
-            if generated is not None and ok:
+            if generated and _named_right(generated.batch_id, name, files, "generated", problems):
                 batch(generated.batch_id).generated = generated
     for name, text in files.submitted.items():
         if parser.is_batch_file(name):
-            submitted = _parsed(parser.parse_submitted, files, "submitted", name, text, problems)
-            ok = submitted is not None and _named_right(
-                submitted.batch.batch_id, name, files, "submitted", problems
-            )
-            if submitted is not None and ok:
-                batch(submitted.batch.batch_id).submission = submitted
+            sent = _parsed(parser.parse_submitted, files, "submitted", name, text, problems)
+            if sent and _named_right(sent.batch.batch_id, name, files, "submitted", problems):
+                batch(sent.batch.batch_id).submission = sent
     for name, text in files.feedback.items():
         if parser.is_feedback_file(name):
-            feedback = _parsed(parser.parse_feedback, files, "feedback", name, text, problems)
-            if feedback is not None:
-                batch(feedback.batch_id).feedback = feedback
+            answer = _parsed(parser.parse_feedback, files, "feedback", name, text, problems)
+            if answer and _named_right(answer.batch_id, name, files, "feedback", problems):
+                batch(answer.batch_id).feedback = answer
     if problems:
         raise CreditFilesError(problems)
     for found in batches.values():
@@ -119,9 +114,10 @@ def _cross_check(batch: Batch) -> None:
             )
 
 
-def _generation_order(batch: Batch) -> tuple[str, str]:
+def _generation_order(batch: Batch) -> tuple[bool, datetime, str]:
+    # Feedback with no batch of ours sorts last; times compare as instants, not as text.
     moment = batch.generated_at
-    return (moment.isoformat() if moment else "", batch.batch_id)
+    return (moment is None, moment or datetime.min.replace(tzinfo=UTC), batch.batch_id)
 
 
 def _parsed(
@@ -149,7 +145,7 @@ def _named_right(
             f"{files.where[role]}/{name}",
             1,
             "",
-            f"carries batch {batch_id!r}; a batch file is named after its batch id",
+            f"carries batch {batch_id!r}; a file is named after the batch it carries",
         )
     )
     return False

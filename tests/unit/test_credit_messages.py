@@ -154,7 +154,7 @@ def test_every_unreadable_file_is_listed_as_file_and_line():
     shown = [str(p) for p in caught.value.problems]
     assert shown == [
         "/gen/B2.batch:1: 'yesterday' is not an ISO 8601 time",
-        "/gen/B9.batch:1: carries batch 'B4'; a batch file is named after its batch id",
+        "/gen/B9.batch:1: carries batch 'B4'; a file is named after the batch it carries",
         "/fb/B3.feedback:2: expected SEQ|KIND|KEY|ACCEPTED or ...|REJECTED|CODE|REASON",
     ]
     assert caught.value.exit_code == EXIT_BAD_INPUT
