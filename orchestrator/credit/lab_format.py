@@ -4,8 +4,9 @@ The People's Bank of China's real message formats (the credit centre's data-coll
 interface specification, the MBT generator's compressed and encrypted files, and the
 centre's feedback files) are not available here. This module defines the lab's plain
 stand-ins and is the only place that reads them: a site with the real formats adds one
-module with the same four functions (``is_batch_file``, ``is_feedback_file``,
-``parse_generated``, ``parse_submitted``, ``parse_feedback``) and names it in
+module with the same five functions (``is_batch_file``, ``is_feedback_file``,
+``parse_generated``, ``parse_submitted``, ``parse_feedback``; faults raised as
+``model.FormatProblem``), registers it in ``sources.FORMATS`` and names it in
 ``credit_reporting.format``. lab/credit/batches.py and lab/credit/centre.py write them.
 
 All files are UTF-8 text, one record per line, fields separated by ``|``; times are
@@ -44,6 +45,7 @@ from datetime import datetime
 
 from orchestrator.credit.model import (
     Feedback,
+    FormatProblem,
     GeneratedBatch,
     RecordKind,
     RecordResult,
@@ -59,15 +61,6 @@ _LINES: dict[str, tuple[RecordKind, int, int, int]] = {
     "LOAN_OPEN": ("loan_open", 13, 2, 12),
     "REPAYMENT": ("repayment", 6, 2, 5),
 }
-
-
-class FormatProblem(Exception):
-    """One fault in one file, at a line (1-based) when the fault has one."""
-
-    def __init__(self, line: int | None, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
 
 
 def is_batch_file(name: str) -> bool:

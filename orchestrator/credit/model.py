@@ -20,6 +20,16 @@ TABLE_OF_KIND: dict[RecordKind, str] = {"loan_open": "loans", "repayment": "repa
 KIND_OF_TABLE: dict[str, RecordKind] = {table: kind for kind, table in TABLE_OF_KIND.items()}
 
 
+class FormatProblem(Exception):
+    """What a format's parser raises for one fault in one file, at a line (1-based) when
+    the fault has one; sources.py turns all of them into one CreditFilesError."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
 @dataclass(frozen=True)
 class SourceRecord:
     """One source row a message reports: ("loan_open", 123, issued_at)."""

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from orchestrator.credit import lab_format
-from orchestrator.credit.model import Batch
+from orchestrator.credit.model import Batch, FormatProblem
 from orchestrator.errors import CreditFilesError, Problem, UserInputError
 from orchestrator.inventory import Inventory
 from orchestrator.inventory.credit_reporting import CreditReporting
@@ -130,7 +130,7 @@ def _parsed(
 ) -> _Parsed | None:
     try:
         return parse(name, text)
-    except lab_format.FormatProblem as problem:
+    except FormatProblem as problem:
         problems.append(Problem(f"{files.where[role]}/{name}", problem.line, "", problem.message))
         return None
 

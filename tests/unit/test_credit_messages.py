@@ -28,7 +28,7 @@ from orchestrator.credit.aftermath import (
     records_from_lost_transactions,
     split_lost_and_changed,
 )
-from orchestrator.credit.model import SourceRecord
+from orchestrator.credit.model import FormatProblem, SourceRecord
 from orchestrator.credit.reconcile import reconcile
 from orchestrator.credit.report import aftermath_layout, reconcile_layout
 from orchestrator.credit.roles import rotation_warning
@@ -132,14 +132,14 @@ def test_the_lab_writers_and_drs_parser_agree_on_every_file_kind():
 )
 def test_a_damaged_batch_is_refused_with_its_line(mangle, line, words):
     text = batch_text("B1", [loan_line(11, T0), repayment_line(21, 11, T0)], T0, "credit-a")
-    with pytest.raises(lab_format.FormatProblem) as caught:
+    with pytest.raises(FormatProblem) as caught:
         lab_format.parse_generated("B1.batch", mangle(text))
     assert caught.value.line == line and words in caught.value.message
 
 
 def test_feedback_whose_counts_disagree_with_its_lines_is_refused():
     answer = feedback_text("B1", T0, ["1|loan_open|11|ACCEPTED"]).replace("|1|0", "|2|0")
-    with pytest.raises(lab_format.FormatProblem, match="cut short or altered"):
+    with pytest.raises(FormatProblem, match="cut short or altered"):
         lab_format.parse_feedback("B1.feedback", answer)
 
 
