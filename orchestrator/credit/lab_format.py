@@ -7,7 +7,7 @@ stand-ins and is the only place that reads them: a site with the real formats ad
 module with the same five functions (``is_batch_file``, ``is_feedback_file``,
 ``parse_generated``, ``parse_submitted``, ``parse_feedback``; faults raised as
 ``model.FormatProblem``), registers it in ``sources.FORMATS`` and names it in
-``credit_reporting.format``. lab/credit/batches.py and lab/credit/centre.py write them.
+``credit_reporting.format``. lab/credit/batch_files.py writes them for the lab.
 
 All files are UTF-8 text, one record per line, fields separated by ``|``; times are
 ISO 8601 with offset. Names starting with ``.`` are work in progress and never read.
