@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab import faults, host_machine, mailroom, pitr, processes, topology
+from lab import credit_reporting, faults, host_machine, mailroom, pitr, processes, topology
 from lab.errors import LabError
 from lab.lab_inventory import (
     GENSET_PORT,
@@ -110,6 +110,8 @@ class Lab:
         # Observers start once the service answers, so a lab's birth is not an "outage".
         _wait_healthy(f"http://{topo.mgmt_address('dc-a')}:{topo.service_port}/health")
         self._start_observers(topo, manifest)
+        for name, argv in credit_reporting.programs(self.state, LIFETIME_S).items():
+            self._ensure_process(manifest, name, argv, netns=None)
         self._ensure_process(
             manifest, "mailroom", mailroom.argv(self.state.mail, MAIL_PORT, LIFETIME_S), netns=None
         )

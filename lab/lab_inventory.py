@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from lab.credit_reporting import GENERATOR, REPORTING_HOST, SUBMITTER, reporting_dirs
 from lab.state import LabState
 from lab.topology import SW_FUNDS, SW_SPARE, LabTopology
 
@@ -166,6 +167,9 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
             {"name": "office-liu", "role": "emergency-office", "email": "office@lab.invalid"},
             {"name": "director-li", "role": "leadership", "email": "li@lab.invalid"},
             {"name": "director-zhao", "role": "leadership", "email": "zhao@lab.invalid"},
+            # The credit administrators' A and B roles (art. 28): credit_reporting.roles.
+            {"name": GENERATOR, "role": "credit-admin", "email": "credit-a@lab.invalid"},
+            {"name": SUBMITTER, "role": "credit-admin", "email": "credit-b@lab.invalid"},
             {
                 "name": "ups-vendor",
                 "role": "vendor",
@@ -204,6 +208,9 @@ def lab_inventory(topology: LabTopology, state: LabState) -> dict[str, Any]:
                 },
             ],
         },
+        # The lab's message-generation system and credit centre (lab/credit_reporting.py),
+        # read by `dr credit reconcile|aftermath` over SSH on the backup-room host.
+        "credit_reporting": _credit_reporting(state),
         # Approval steps in unattended drills (--auto-confirm) are given by these
         # leaders (each only where on the step's roster, never the starter).
         "drill": {"auto_approve_by": ["director-li", "director-zhao"]},
@@ -304,6 +311,25 @@ def _pitr_set(topology: LabTopology, state: LabState) -> dict[str, Any]:
         "start_fast": True,
         "rpo": "1m",
         "description": "Point-in-time recovery of the credit database (pgBackRest).",
+    }
+
+
+def _credit_reporting(state: LabState) -> dict[str, Any]:
+    dirs = reporting_dirs(state)
+    return {
+        "host": REPORTING_HOST,
+        **{f"{role}_dir": str(path) for role, path in dirs.items()},
+        "format": "lab",
+        # The lab centre answers within seconds; a minute past that is a missing answer.
+        "feedback_within": "2m",
+        "roles": {
+            "generator": GENERATOR,
+            "submitter": SUBMITTER,
+            "rotated_on": "2026-12-01",
+            # The lab's two role holders are fictitious and never swap: a long period
+            # keeps drills free of a warning that says nothing about the drill.
+            "rotate_every": "3650d",
+        },
     }
 
 

@@ -215,3 +215,18 @@ class IncidentClosed(UserInputError):
 
 class ReportError(DrError):
     """A report could not be produced (a missing font, an unwritable output file)."""
+
+
+class CreditFilesError(UserInputError):
+    """Report-message files (报文) that cannot be read as their format says; carries every
+    file and line at fault, so one run shows them all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(str(p) for p in problems)
+        count = len(problems)
+        super().__init__(
+            f"{lines}\n报文文件有 {count} 处无法读取，请检查后重试 / {count} unreadable "
+            f"place{'' if count == 1 else 's'} in the report-message files; check them and "
+            "run again."
+        )

@@ -210,6 +210,15 @@ def id_number(region: str, born: datetime, sequence: int) -> str:
     return body + "10X98765432"[total % 11]
 
 
+def id_number_valid(number: str) -> bool:
+    """Whether an 18-character resident id number's last character is its GB 11643 check
+    digit (what the lab credit centre checks before it accepts a loan's message)."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return number[17].upper() == "10X98765432"[total % 11]
+
+
 def _borrowers(rng: random.Random, count: int) -> Iterator[tuple[Any, ...]]:
     seen: set[str] = set()
     for borrower_id in range(1, count + 1):

@@ -33,6 +33,7 @@ def check(file: FileArg) -> None:
     _warn_about_secrets(inventory)
     for warning in cleartext_warnings(inventory):
         error_console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
+    _warn_about_credit_roles(inventory)
     summary = f"{file}: ok — {_summary(inventory)} (environment: {inventory.environment})"
     # soft_wrap: one line per result, whatever the terminal width, so scripts can grep it.
     console.print(Text(summary), soft_wrap=True)
@@ -84,6 +85,23 @@ def ansible(
         return
     write_atomically(output, text)
     console.print(Text(f"{output}: Ansible inventory of {_summary(inv)}"), soft_wrap=True)
+
+
+def _warn_about_credit_roles(inventory: Inventory) -> None:
+    """The report-message roles past their swap date (art. 28), in the institution's day."""
+    if inventory.credit_reporting is None:
+        return
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from orchestrator.credit.roles import rotation_warning
+    from orchestrator.text import default_lang
+
+    today = datetime.now(UTC).astimezone(ZoneInfo(inventory.timezone)).date()
+    warning = rotation_warning(inventory.credit_reporting.roles, today)
+    if warning is not None:
+        text = Text(f"warning: {warning.text(default_lang())}", style="yellow")
+        error_console.print(text, soft_wrap=True)
 
 
 def _warn_about_secrets(inventory: Inventory) -> None:

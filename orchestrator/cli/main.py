@@ -100,6 +100,11 @@ def _registrars() -> dict[str, Callable[[], None]]:
 
         app.add_typer(alerts_cmd.app, name="alerts")
 
+    def credit() -> None:
+        from orchestrator.cli import credit_cmd
+
+        app.add_typer(credit_cmd.app, name="credit")
+
     def run_commands() -> None:
         from orchestrator.cli import run_cmd
 
@@ -124,6 +129,7 @@ def _registrars() -> dict[str, Callable[[], None]]:
         "report": report,
         "serve": serve,
         "alerts": alerts,
+        "credit": credit,
         **dict.fromkeys(("plan", "drill", "run", "resume", "approve"), run_commands),
     }
 

@@ -18,6 +18,7 @@ from orchestrator.errors import UserInputError
 from orchestrator.inventory.alert_routes import AlertSettings
 from orchestrator.inventory.backup_sets import BackupSet
 from orchestrator.inventory.contacts import Contact
+from orchestrator.inventory.credit_reporting import CreditReporting
 from orchestrator.inventory.field_types import AlertLevel, TimeZone
 from orchestrator.inventory.hosts import Defaults, Host, Site, SshSettings
 from orchestrator.inventory.journal_settings import JournalSettings
@@ -82,6 +83,8 @@ class Inventory(StrictModel):
     drill: DrillSettings = Field(default_factory=DrillSettings)
     # Monitoring alerts that open incidents, and the runbook each names (alert_routes.py).
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # The credit system's report messages and the two roles of art. 28 (credit_reporting.py).
+    credit_reporting: CreditReporting | None = None
 
     _source_path: Path | None = PrivateAttr(default=None)
     _digest: str | None = PrivateAttr(default=None)

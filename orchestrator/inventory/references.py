@@ -89,6 +89,7 @@ class _Checker:
         self._systems()
         self._journal_anchors()
         self._service_watch()
+        self._credit_reporting()
         return self._findings
 
     def _duplicates(self, plural: str) -> None:
@@ -269,6 +270,17 @@ class _Checker:
             for index, vantage in enumerate(vantages):
                 if vantage != "orchestrator":
                     self._ref(("scheduler", "service_watch", "vantages", index), vantage, "sites")
+
+    def _credit_reporting(self) -> None:
+        # The two role holders are people dr knows (contacts), and the host one it reaches.
+        section = self._data.get("credit_reporting")
+        if not isinstance(section, dict):
+            return
+        self._ref(("credit_reporting", "host"), section.get("host"), "hosts")
+        roles = section.get("roles")
+        if isinstance(roles, dict):
+            for role in ("generator", "submitter"):
+                self._ref(("credit_reporting", "roles", role), roles.get(role), "contacts")
 
     def _backup_sets(self) -> None:
         for path, backup_set in _items(self._data, ("backup_sets",)):

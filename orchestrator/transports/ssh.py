@@ -25,6 +25,7 @@ check, connect errors), `ssh_sessions` (shared connections handing out channels)
 from __future__ import annotations
 
 import logging
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -185,6 +186,30 @@ class SshTransport:
                 raise TransportError(
                     f"download of {remote} from {endpoint.where} to {local} failed: {_why(exc)}"
                 ) from None
+
+    def read_files(
+        self,
+        endpoint: SshEndpoint,
+        directory: str,
+        *,
+        idle_timeout: float = SFTP_IDLE_TIMEOUT_S,
+    ) -> dict[str, bytes]:
+        """The regular files directly in `directory` (not hidden ones: a name starting
+        with '.' is a file still being written), name -> content."""
+        found: dict[str, bytes] = {}
+        with self._sftp(endpoint, idle_timeout) as sftp:
+            try:
+                entries = sftp.listdir_attr(directory)
+                for entry in sorted(entries, key=lambda e: e.filename):
+                    if entry.filename.startswith(".") or not stat.S_ISREG(entry.st_mode or 0):
+                        continue
+                    with sftp.open(f"{directory.rstrip('/')}/{entry.filename}", "rb") as handle:
+                        found[entry.filename] = handle.read()
+            except (OSError, paramiko.SSHException) as exc:
+                raise TransportError(
+                    f"cannot read the files of {directory} on {endpoint.where}: {_why(exc)}"
+                ) from None
+        return found
 
     @contextmanager
     def _sftp(self, endpoint: SshEndpoint, idle_timeout: float) -> Iterator[paramiko.SFTPClient]:
