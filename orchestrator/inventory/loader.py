@@ -47,10 +47,23 @@ def load_inventory(path: Path | str) -> Inventory:
     ]:
         problems.append(Problem(file, located.line_of(where), render_path(where), message))
 
+    if inventory is not None and inventory.calendar is not None:
+        problems += _calendar_problems(inventory.calendar)
     if problems or inventory is None:
         raise InventoryError(_in_file_order(problems))
     inventory.attach_source(source.absolute(), content)
     return inventory
+
+
+def _calendar_problems(path: Path) -> list[Problem]:
+    """The faults of the working-day calendar the inventory names, in that file's lines."""
+    from orchestrator.calendar import load_calendar  # the calendar reads YAML like we do
+
+    try:
+        load_calendar(path)
+    except InventoryError as err:
+        return err.problems
+    return []
 
 
 def _read(source: Path, file: str) -> bytes:

@@ -91,7 +91,9 @@ def _incident(**changes) -> Incident:
 
 
 def test_deadlines_cover_regulator_reports_and_on_site_arrival_per_role():
-    found = {d.key: d for d in open_deadlines(_incident(), _inventory(), T0)}
+    # The regulator's reports are owed by graded incidents (test_incident_clocks.py has
+    # the ungraded case).
+    found = {d.key: d for d in open_deadlines(_incident(grade="III"), _inventory(), T0)}
     assert found["regulator-initial"].due == T0 + timedelta(minutes=60)
     assert found["written-report"].due == T0 + timedelta(hours=12)
     # network orange: staff within 30 min, the leadership group within 1 h
@@ -99,7 +101,9 @@ def test_deadlines_cover_regulator_reports_and_on_site_arrival_per_role():
     assert found["on-site-orange-60"].owed_by == ("li",)
     assert not any(k.startswith("progress-") for k in found)
 
-    arrived = _incident(on_site={"wang": T0.isoformat()}, deadlines_met={"written-report": "x"})
+    arrived = _incident(
+        grade="III", on_site={"wang": T0.isoformat()}, deadlines_met={"written-report": "x"}
+    )
     keys = {d.key for d in open_deadlines(arrived, _inventory(), T0)}
     assert keys == {"regulator-initial", "on-site-orange-60"}
 
