@@ -138,6 +138,15 @@ def _detail(kind: str, data: dict[str, Any]) -> str:
         return f"{data.get('level')}/{data.get('category')} (run)"
     if kind == "incident.alert":  # orchestrator/alerts/intake.py
         return f"{data.get('source')} {data.get('status')} {data.get('alert_key')}"
+    if kind == "incident.reporting_days_added":
+        branches = ", ".join(data.get("branches") or [])
+        return f"{', '.join(data.get('days') or [])} ({data.get('source')}) {branches}".strip()
+    if kind == "incident.reentered":
+        return f"{data.get('branch')}: {', '.join(data.get('parts') or [])}"
+    if kind == "incident.branches_added":
+        return ", ".join(data.get("branches") or [])
+    if kind == "incident.immediate_report_due":
+        return str(data.get("cause"))
     for key in ("summary", "resolution", "text", "contact", "deadline", "key", "note"):
         if data.get(key):
             return str(data[key])

@@ -99,7 +99,6 @@ def fallback_owed(
     incident: Incident, inventory: Inventory, now: datetime
 ) -> list[tuple[Message, datetime]]:
     """Each tier's notice, dated when the outage reached it (a late tick catches up)."""
-    assert incident.outage_started_at is not None or not tiers_reached(incident, now)
     return [
         (
             fallback_message(incident, inventory, tier),

@@ -31,6 +31,8 @@ LOST_TRANSACTIONS = "lost-transactions"
 
 
 def aftermath_deadlines(incident: Incident, inventory: Inventory, now: datetime) -> list[Deadline]:
+    if incident.aftermath.legacy and not incident.is_open:
+        return []
     return [
         *_immediate(incident),
         *_fault_report(incident),

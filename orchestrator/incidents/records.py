@@ -27,6 +27,9 @@ class Aftermath:
     branches: tuple[str, ...] = ()
     # Branch -> {"important": when, "all": when}: its re-entry (补录) confirmed.
     reentered: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Recorded before dr tracked these clocks: once closed it owes nothing new (else the
+    # first tick after an upgrade would call every old incident's fault report overdue).
+    legacy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -35,14 +38,15 @@ class Aftermath:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any] | None) -> Aftermath:
-        if not doc:
-            return cls()
+        if doc is None:
+            return cls(legacy=True)
         return cls(
             immediate_from=doc.get("immediate_from"),
             immediate_cause=doc.get("immediate_cause"),
             reporting_days={k: dict(v) for k, v in (doc.get("reporting_days") or {}).items()},
             branches=tuple(doc.get("branches") or ()),
             reentered={k: dict(v) for k, v in (doc.get("reentered") or {}).items()},
+            legacy=bool(doc.get("legacy", False)),
         )
 
 

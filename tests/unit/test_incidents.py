@@ -185,3 +185,26 @@ def test_bot_signatures_are_hmac_sha256_as_documented():
     feishu = feishu_signature("abc", 1700000000)
     mac = hmac.new(b"1700000000\nabc", b"", hashlib.sha256).digest()
     assert feishu == {"timestamp": "1700000000", "sign": base64.b64encode(mac).decode()}
+
+
+def test_on_site_deadlines_follow_the_seed_per_role():
+    from orchestrator.incidents.rules import on_site_within
+
+    # 001 §4.2.3: equipment orange, the emergency office within 1 h, staff within 30 min,
+    # the leadership group only if needed.
+    assert on_site_within("equipment", "orange", "emergency-office") == H
+    assert on_site_within("equipment", "orange", "duty-operator") == H // 2
+    assert on_site_within("equipment", "orange", "leadership") is None
+    # 001 §4.3.3 / §4.1.4: the office within half an hour at system orange, network red.
+    assert on_site_within("system", "orange", "emergency-office") == H // 2
+    assert on_site_within("network", "red", "emergency-office") == H // 2
+
+
+def test_a_closed_incident_from_before_the_clocks_owes_nothing_new():
+    from orchestrator.incidents.records import Aftermath
+
+    closed = {"status": "closed", "closed_at": T0, "outage_started_at": T0}
+    old = _incident(**closed, aftermath=Aftermath.from_dict(None))
+    assert old.aftermath.legacy and open_deadlines(old, _inventory(), T0) == []
+    new = _incident(**closed)
+    assert [d.key for d in open_deadlines(new, _inventory(), T0)] == ["fault-report"]
