@@ -49,6 +49,7 @@ def markable(key: str) -> bool:
 
 def open_deadlines(incident: Incident, inventory: Inventory, now: datetime) -> list[Deadline]:
     """Deadlines not yet met (due or not); a closed incident keeps only those owed after."""
+    # clocks.py builds its deadlines on this module's Deadline: imported here, not above.
     from orchestrator.incidents.clocks import aftermath_deadlines
 
     found = []

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from orchestrator.errors import IncidentClosed, IncidentNotFound, UserInputError
 from orchestrator.incidents.aftermath_writes import AftermathWriters
+from orchestrator.incidents.deadlines import owed_after_close
 from orchestrator.incidents.notices import NoticeLedger
 from orchestrator.incidents.records import Incident, NoticeRecord, iso
 from orchestrator.incidents.rules import Grade, Scope, grade_rank, level_rank
@@ -279,8 +280,6 @@ class IncidentStore(AftermathWriters):
     ) -> Incident:
         """Record a deadline met; those owed after the incident (deadlines.AFTER_CLOSE)
         may be marked on a closed incident too."""
-        from orchestrator.incidents.deadlines import owed_after_close
-
         now = _now(at)
 
         def change(inc: Incident) -> tuple[Incident, dict[str, Any]] | None:

@@ -18,6 +18,7 @@ import yaml
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions
 from orchestrator.errors import EXIT_BAD_INPUT, IncidentClosed
 from orchestrator.incidents import IncidentStore, Scope, handling
+from orchestrator.incidents.checks import ScopeChange
 from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.handling import IncidentUpdate
 from orchestrator.incidents.tick import tick
@@ -188,6 +189,26 @@ def test_a_failed_attached_run_starts_the_immediate_report_at_its_failure(
     assert any("立即报告" in m["Subject"] for m in box.to("wang@lab.invalid"))
     # The run was attached to a recovery: its outage days are reporting days.
     assert current.aftermath.reporting_days
+
+
+def test_a_major_loss_starts_the_immediate_report_from_when_it_was_said(journal, store, inventory):
+    handled = handling.open_incident(
+        journal, inventory, category="equipment", level="orange", summary="vault system down",
+        actor="duty-wang", started_at=T0, now=T0, sleep=_no_wait,
+    )  # fmt: skip
+    incident_id = handled.incident.id
+    assert store.get(incident_id).aftermath.immediate_from is None
+    said = T0 + timedelta(minutes=20)
+    handling.update_incident(
+        journal, incident_id, IncidentUpdate(scope=ScopeChange(impact="major-loss")),
+        actor="duty-wang", now=said, sleep=_no_wait,
+    )  # fmt: skip
+    found = {d.key: d for d in open_deadlines(store.get(incident_id), inventory, said)}
+    assert found["immediate-report"].due == said
+    assert store.get(incident_id).grade == "I"  # and the regulator's clock runs from T0
+    assert found["regulator-initial"].due == T0 + timedelta(minutes=60)
+    overdue = [n.key for n in store.notices(incident_id) if n.kind == "deadline-overdue"]
+    assert overdue == [f"{incident_id}:deadline:immediate-report:overdue"]
 
 
 def test_the_fault_report_and_reporting_days_stay_owed_after_close_until_done(

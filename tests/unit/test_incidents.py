@@ -208,3 +208,13 @@ def test_a_closed_incident_from_before_the_clocks_owes_nothing_new():
     assert old.aftermath.legacy and open_deadlines(old, _inventory(), T0) == []
     new = _incident(**closed)
     assert [d.key for d in open_deadlines(new, _inventory(), T0)] == ["fault-report"]
+
+
+def test_a_contacts_site_must_be_a_site_of_the_inventory(tmp_path):
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        "name: t\nenvironment: drill\nsites:\n  - {name: branch-1, kind: branch}\n"
+        "contacts:\n  - {name: chen, role: branch-manager, site: branch-9}\n"
+    )
+    with pytest.raises(InventoryError, match=r"inv.yaml:6: contacts\[0\].site: no site named"):
+        load_inventory(path)

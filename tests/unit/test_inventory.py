@@ -67,7 +67,7 @@ def test_example_production_inventory_loads_with_every_section():
     assert inv.environment == "production"
     assert inv.timezone == "Asia/Shanghai"
     assert [len(inv.sites), len(inv.hosts), len(inv.host_pairs)] == [5, 5, 1]
-    assert [len(inv.lines), len(inv.switches), len(inv.contacts)] == [4, 6, 6]
+    assert [len(inv.lines), len(inv.switches), len(inv.contacts)] == [4, 6, 7]
     assert [len(inv.power.ups), len(inv.power.generators), len(inv.backup_sets)] == [2, 1, 3]
     assert set(inv.escalation) == {"blue", "yellow", "orange", "red"}
     assert inv.power.ups[0].low_runtime_seconds == 600
