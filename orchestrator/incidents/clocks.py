@@ -7,7 +7,7 @@
   being cleared (002, hospital plan §6.6), for every incident.
 - `credit-submission-YYYY-MM-DD`: each affected reporting day's business reaches the
   credit centre by the end of the next working day (001 art. 13), on the working-day
-  calendar (orchestrator/calendar); a year the calendar lacks is flagged in the note.
+  calendar (orchestrator.calendar); a year the calendar lacks is flagged in the note.
 - `reentry-important` / `reentry-all`: after an outage that sent branches to manual
   records (fallback.py), or writes a recovery lost, each affected branch re-enters its
   important data by the end of the day service came back, all of it by the end of the
@@ -19,8 +19,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from orchestrator.calendar import calendar_for
-from orchestrator.calendar.workdays import end_of_day
+from orchestrator.calendar import calendar_for, end_of_day
 from orchestrator.incidents import rules
 from orchestrator.incidents.deadlines import Deadline
 from orchestrator.incidents.fallback import affected_branches, contacts_at, manual_records_kept

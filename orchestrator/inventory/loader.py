@@ -19,6 +19,7 @@ from orchestrator.inventory.paths import BASE_DIR
 from orchestrator.inventory.probes import probe_refusals
 from orchestrator.inventory.references import check_references
 from orchestrator.inventory.validation_messages import problems_from_validation
+from orchestrator.inventory.workdays_file import load_calendar
 from orchestrator.inventory.yaml_lines import LocatedData, parse_yaml, render_path
 
 
@@ -57,8 +58,6 @@ def load_inventory(path: Path | str) -> Inventory:
 
 def _calendar_problems(path: Path) -> list[Problem]:
     """The faults of the working-day calendar the inventory names, in that file's lines."""
-    from orchestrator.calendar import load_calendar  # the calendar reads YAML like we do
-
     try:
         load_calendar(path)
     except InventoryError as err:

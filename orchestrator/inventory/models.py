@@ -82,8 +82,8 @@ class Inventory(StrictModel):
     drill: DrillSettings = Field(default_factory=DrillSettings)
     # Monitoring alerts that open incidents, and the runbook each names (alert_routes.py).
     alerts: AlertSettings = Field(default_factory=AlertSettings)
-    # The institution's own working-day calendar (orchestrator/calendar), relative to
-    # this file; none: the one shipped with dr.
+    # The institution's own working-day calendar (workdays_file.py, orchestrator.calendar),
+    # relative to this file; none: the one shipped with dr (data/cn-workdays.yaml).
     calendar: InventoryPath | None = None
 
     _source_path: Path | None = PrivateAttr(default=None)

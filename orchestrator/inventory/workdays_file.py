@@ -1,6 +1,7 @@
-"""Reading a working-day calendar file: the one shipped with dr, or an institution's own
-(the inventory's `calendar:`). Every fault is an InventoryError as FILE:LINE: field:
-message, like the inventory's own, so `dr inventory check` shows it."""
+"""Reading a working-day calendar file: the one shipped with dr (data/cn-workdays.yaml),
+or an institution's own (the inventory's `calendar:`). Every fault is an InventoryError
+as FILE:LINE: field: message, like the inventory's own, and the loader reads the file the
+inventory names, so `dr inventory check` shows them. Public API: orchestrator.calendar."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Self
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from orchestrator.calendar.workdays import Holiday, WorkCalendar, YearRules
 from orchestrator.errors import InventoryError, Problem
 from orchestrator.inventory.strict import StrictModel
 from orchestrator.inventory.validation_messages import problems_from_validation
+from orchestrator.inventory.workdays import Holiday, WorkCalendar, YearRules
 from orchestrator.inventory.yaml_lines import parse_yaml
 
 if TYPE_CHECKING:
