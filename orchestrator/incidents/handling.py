@@ -69,7 +69,8 @@ class IncidentUpdate:
             or self.business_restored
             or self.note is not None
         )
-        return not during and all(owed_after_close(k) for k in self.deadlines_met)
+        after = self.deadlines_met or self.reporting_days or self.branches or self.reentered
+        return bool(after) and not during and all(owed_after_close(k) for k in self.deadlines_met)
 
 
 @dataclass(frozen=True)
