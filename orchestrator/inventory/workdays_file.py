@@ -136,3 +136,20 @@ def calendar_for(inventory: Inventory | None) -> WorkCalendar:
     except OSError:
         return load_calendar(path)  # raises the error that says what is wrong
     return _cached(path, mtime)
+
+
+def calendar_warnings(inventory: Inventory, today: date) -> list[str]:
+    """What `dr inventory check` says about the calendar's years: it must cover this year,
+    and from November (the State Council publishes next year's notice in November or
+    December) next year too, or deadlines are counted without the holidays."""
+    calendar = calendar_for(inventory)
+    wanted = [today.year] + ([today.year + 1] if today.month >= 11 else [])
+    missing = [year for year in wanted if not calendar.covers(year)]
+    if not missing:
+        return []
+    years = ", ".join(str(y) for y in missing)
+    return [
+        f"the working-day calendar {calendar.file} does not cover {years}: submission "
+        "deadlines there count weekdays only; add the year from the State Council's "
+        "notice (国务院办公厅关于部分节假日安排的通知) to a copy and name it in `calendar:`"
+    ]

@@ -12,7 +12,8 @@ import yaml
 
 from orchestrator.calendar import calendar_for, load_calendar, shipped_calendar
 from orchestrator.errors import InventoryError
-from orchestrator.inventory import load_inventory
+from orchestrator.inventory import Inventory, load_inventory
+from orchestrator.inventory.workdays_file import calendar_warnings
 
 ZONE = "Asia/Shanghai"
 
@@ -116,3 +117,12 @@ def test_the_shipped_calendar_names_its_sources():
     assert sorted(cal.years) == [2025, 2026]
     assert "国办发明电〔2024〕12号" in cal.years[2025].source
     assert cal.years[2026].published == date(2025, 11, 4)
+
+
+def test_inventory_check_warns_when_the_calendar_lacks_this_year_or_next_from_november():
+    inventory = Inventory.model_validate({"name": "t", "environment": "drill"})
+    assert calendar_warnings(inventory, date(2026, 10, 31)) == []
+    [warning] = calendar_warnings(inventory, date(2026, 12, 4))
+    assert "does not cover 2027" in warning and "calendar:" in warning
+    [warning] = calendar_warnings(inventory, date(2028, 3, 1))
+    assert "does not cover 2028" in warning
