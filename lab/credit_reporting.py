@@ -22,8 +22,9 @@ MESSAGE_HOSTS = ("dc-a", "dc-b")
 # The two roles of art. 28, as contacts of the lab inventory.
 GENERATOR = "credit-a"
 SUBMITTER = "credit-b"
-# A batch a minute: a drill sees batches generated, submitted and answered within it.
-BATCH_EVERY_S = 60
+# A batch every 10 s (a real system batches daily): a drill, and the lab test of the
+# aftermath, see writes batched, submitted and answered within seconds.
+BATCH_EVERY_S = 10
 CENTRE_EVERY_S = 5
 CENTRE_DELAY_S = 5
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.console import console, error_console
-from orchestrator.cli.incident_input import moment
+from orchestrator.cli.incident_input import moment, reporting_days
 from orchestrator.cli.incident_view import incident_document, print_incident, print_list
 from orchestrator.cli.options import (
     DbOption,
@@ -24,7 +24,7 @@ from orchestrator.cli.options import (
 from orchestrator.cli.summary import print_json
 from orchestrator.identity import check_claim, incident_rights
 from orchestrator.incidents import IncidentStore, handling
-from orchestrator.incidents.checks import ScopeChange, one_of
+from orchestrator.incidents.checks import ScopeChange, one_of, operator_deadlines
 from orchestrator.incidents.handling import Handled, IncidentUpdate
 from orchestrator.incidents.records import Incident
 from orchestrator.incidents.tick import tick
@@ -102,7 +102,11 @@ def update_incident(
     ] = None,
     done: Annotated[
         list[str] | None,
-        typer.Option("--done", help="Deadline met: regulator-initial | written-report."),
+        typer.Option(
+            "--done",
+            help="Deadline met: regulator-initial | written-report | immediate-report | "
+            "fault-report | credit-submission-YYYY-MM-DD | reentry-important | reentry-all.",
+        ),
     ] = None,
     progress: Annotated[
         str | None, typer.Option("--progress", help="A progress report (grade I: every 2 h).")
@@ -115,11 +119,34 @@ def update_incident(
     branches_down: DownOpt = None,
     branches_total: TotalOpt = None,
     impact: ImpactOpt = None,
+    reporting_day: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reporting-day",
+            help="A local business day (YYYY-MM-DD) whose credit submission is at risk "
+            "(repeatable): owed by the end of the next working day.",
+        ),
+    ] = None,
+    branch: Annotated[
+        list[str] | None,
+        typer.Option("--branch", help="A branch site the incident affects (repeatable)."),
+    ] = None,
+    reentered: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reentered", help="A branch confirms its re-entry (补录) is done (repeatable)."
+        ),
+    ] = None,
+    important_only: Annotated[
+        bool,
+        typer.Option("--important-only", help="With --reentered: the important data only."),
+    ] = False,
     db: DbOption = None,
     operator: OperatorOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Change an open incident: level, scope, who is on site, deadlines met, progress."""
+    """Change an incident: level, scope, who is on site, deadlines met, progress; once
+    closed, what it still owes (--done, --reporting-day, --branch, --reentered)."""
     change = IncidentUpdate(
         summary=summary,
         level=level,
@@ -130,9 +157,14 @@ def update_incident(
         progress=progress,
         business_restored=restored,
         note=note,
+        reporting_days=reporting_days(reporting_day),
+        branches=tuple(branch or ()),
+        reentered=tuple(reentered or ()),
+        important_only=important_only,
     )
+    operator_deadlines(change.deadlines_met)  # a wrong key is said before anything else
     journal = open_journal(db)
-    actor = _actor_for(journal, incident_id, operator, level)
+    actor = _actor_for(journal, incident_id, operator, level, change)
     handled = handling.update_incident(journal, incident_id, change, actor=actor)
     _print_handled(journal, handled, json_out)
 
@@ -147,17 +179,26 @@ def close_incident(
 ) -> None:
     """Declare the incident over; the roster is told."""
     journal = open_journal(db)
-    actor = _actor_for(journal, incident_id, operator, None)
+    actor = _actor_for(journal, incident_id, operator, None, None)
     handled = handling.close_incident(journal, incident_id, actor=actor, resolution=resolution)
     _print_handled(journal, handled, json_out)
 
 
-def _actor_for(journal: Journal, incident_id: str, claimed: str | None, level: str | None) -> str:
+def _actor_for(
+    journal: Journal,
+    incident_id: str,
+    claimed: str | None,
+    level: str | None,
+    change: IncidentUpdate | None,
+) -> str:
     """Who changes the incident: the terminal's person; lowering the level must be the
-    leadership (identity/incident_rights.py)."""
+    leadership (identity/incident_rights.py). `change` None: closing it."""
     store = IncidentStore(journal)
     try:
-        incident = store.require_open(incident_id)
+        if change is None:
+            incident = store.require_open(incident_id)
+        else:
+            incident = handling.require_changeable(store.get(incident_id), change)
     finally:
         store.dispose()
     inventory = handling.incident_inventory(incident)

@@ -3,7 +3,7 @@ orchestrator.incidents.checks, shared with every other caller."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from orchestrator.errors import UserInputError
@@ -23,3 +23,17 @@ def moment(option: str, value: str | None, timezone: str) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
     return parsed.astimezone(UTC)
+
+
+def reporting_days(values: list[str] | None) -> tuple[date, ...]:
+    """--reporting-day YYYY-MM-DD (a local date), repeatable."""
+    days = []
+    for value in values or ():
+        try:
+            days.append(date.fromisoformat(value))
+        except ValueError:
+            raise UserInputError(
+                f"--reporting-day {value!r} is not a date; write it like 2026-02-13 "
+                "(the local business day whose submission is at risk)"
+            ) from None
+    return tuple(days)

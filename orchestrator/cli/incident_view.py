@@ -9,8 +9,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.calendar import calendar_for
 from orchestrator.incidents import Incident, IncidentStore
+from orchestrator.incidents.clocks import reentry_status
 from orchestrator.incidents.deadlines import open_deadlines
+from orchestrator.incidents.messages import local_text
 from orchestrator.inventory.models import Inventory
 
 LEVEL_COLOURS = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
@@ -20,6 +23,7 @@ def incident_document(
     store: IncidentStore, incident: Incident, inventory: Inventory | None, now: datetime
 ) -> dict[str, Any]:
     deadlines = open_deadlines(incident, inventory, now) if inventory is not None else []
+    calendar = calendar_for(inventory) if inventory is not None else None
     return {
         **incident.to_dict(),
         "outage_seconds": round(incident.outage_seconds(now)),
@@ -27,12 +31,26 @@ def incident_document(
             {
                 "key": d.key,
                 "due": d.due.isoformat(),
+                # In the inventory's zone, labelled: what the branches' clocks say.
+                "due_local": local_text(d.due, inventory) if inventory is not None else None,
                 "overdue": now >= d.due,
                 "owed_by": list(d.owed_by),
                 "what": {"zh": d.what[0], "en": d.what[1]},
+                "mark": d.mark,
+                "note": {"zh": d.note[0], "en": d.note[1]} if d.note else None,
             }
             for d in deadlines
         ],
+        "reentry": reentry_status(incident, inventory) if inventory is not None else {},
+        "calendar": (
+            {
+                "file": str(calendar.file),
+                "version": calendar.version,
+                "years": sorted(calendar.years),
+            }
+            if calendar is not None
+            else None
+        ),
         "runs": [
             {"id": r.id, "runbook": r.runbook, "status": r.status} for r in store.runs(incident.id)
         ],
@@ -70,13 +88,26 @@ def print_incident(console: Console, doc: dict[str, Any]) -> None:
         f"{escape(doc['summary'])}  (began {doc['started_at']}, by {escape(doc['opened_by'])})"
     )
     if doc["deadlines"]:
-        table = Table("deadline", "due", "owed by", "")
+        table = Table("deadline", "due", "owed by", "", "record with")
         for d in doc["deadlines"]:
             table.add_row(
                 d["key"],
-                d["due"],
+                d["due_local"] or d["due"],
                 escape(", ".join(d["owed_by"]) or "-"),
                 "[red]overdue[/]" if d["overdue"] else "",
+                escape(d["mark"]),
+            )
+        console.print(table)
+        for d in doc["deadlines"]:
+            if d["note"]:
+                console.print(f"[yellow]{d['key']}: {escape(d['note']['en'])}[/]")
+    if doc["reentry"]:
+        table = Table("branch (re-entry 补录)", "important data", "all data")
+        for branch, parts in doc["reentry"].items():
+            table.add_row(
+                escape(branch),
+                parts["important"] or "[yellow]outstanding[/]",
+                parts["all"] or "[yellow]outstanding[/]",
             )
         console.print(table)
     for run in doc["runs"]:
@@ -107,6 +138,15 @@ def _detail(kind: str, data: dict[str, Any]) -> str:
         return f"{data.get('level')}/{data.get('category')} (run)"
     if kind == "incident.alert":  # orchestrator/alerts/intake.py
         return f"{data.get('source')} {data.get('status')} {data.get('alert_key')}"
+    if kind == "incident.reporting_days_added":
+        branches = ", ".join(data.get("branches") or [])
+        return f"{', '.join(data.get('days') or [])} ({data.get('source')}) {branches}".strip()
+    if kind == "incident.reentered":
+        return f"{data.get('branch')}: {', '.join(data.get('parts') or [])}"
+    if kind == "incident.branches_added":
+        return ", ".join(data.get("branches") or [])
+    if kind == "incident.immediate_report_due":
+        return str(data.get("cause"))
     for key in ("summary", "resolution", "text", "contact", "deadline", "key", "note"):
         if data.get(key):
             return str(data[key])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -16,6 +18,7 @@ from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory, SecretRef, format_duration, load_inventory
 from orchestrator.inventory.cleartext import cleartext_warnings
 from orchestrator.inventory.secrets import secret_warning
+from orchestrator.inventory.workdays_file import calendar_warnings
 from orchestrator.private_files import write_atomically
 
 app = typer.Typer(
@@ -31,7 +34,8 @@ def check(file: FileArg) -> None:
     """Validate FILE; list every problem as FILE:LINE: field: message (exit 2) or say ok."""
     inventory = load_inventory(file)
     _warn_about_secrets(inventory)
-    for warning in cleartext_warnings(inventory):
+    today = datetime.now(ZoneInfo(inventory.timezone)).date()
+    for warning in [*cleartext_warnings(inventory), *calendar_warnings(inventory, today)]:
         error_console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
     _warn_about_credit_roles(inventory)
     summary = f"{file}: ok — {_summary(inventory)} (environment: {inventory.environment})"

@@ -14,6 +14,8 @@ For readers (reports, auditors), the API is:
         incident.opened / .updated / .level_changed {from,to,cause,reason,run_id,at}
         incident.grade_changed {from,to,outage_seconds,at} / .on_site / .deadline_met
         incident.progress {text,at} / .closed {resolution,at}
+        incident.reporting_days_added {days,source,branches,at} / .branches_added
+        incident.reentered {branch,parts,at} / .immediate_report_due {cause,at}
         incident.notice_due {key,kind,due_at,level,detail} / .notice_finished {key,status}
         notification.sent / notification.failed {key,channel,recipient,attempts,error}
         alert_level (from the incident's runs)
@@ -32,7 +34,17 @@ orchestrator.incidents.handling check, journal and notify in one call:
         # -> Handled(incident, inventory, notices: what was escalated and sent at once)
 
 Deadline keys: regulator-initial (60 min), written-report (12 h), progress-N (grade I,
-every 2 h), on-site-LEVEL (the level's roster). Rules: orchestrator.incidents.rules.
+every 2 h) for graded incidents; on-site-LEVEL-MIN (the level's roster); owed also after
+close until met (clocks.py): immediate-report, fault-report, credit-submission-DATE,
+reentry-important, reentry-all. Rules: orchestrator.incidents.rules; the working-day
+calendar: orchestrator.calendar.
+
+For other code that finds affected reporting days (e.g. writes a recovery lost):
+
+    store.add_reporting_days(inc.id, [date(2026, 2, 13)], "lost-transactions",
+                             branches=["branch-1"])   # also on a closed incident
+    store.confirm_reentry(inc.id, "branch-1", important_only=False, actor=...)
+    inc.aftermath                           # records.Aftermath: days, branches, re-entry
 """
 
 from orchestrator.incidents.records import Incident, NoticeRecord

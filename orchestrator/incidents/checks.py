@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from orchestrator.errors import UserInputError
-from orchestrator.incidents.deadlines import OPERATOR_DEADLINES
+from orchestrator.incidents.deadlines import OPERATOR_DEADLINES, markable
 from orchestrator.incidents.rules import IMPACTS, Scope
 from orchestrator.inventory.models import Inventory
 from orchestrator.inventory.names import did_you_mean
@@ -75,6 +75,26 @@ def known_contacts(inventory: Inventory, names: Sequence[str]) -> tuple[str, ...
 
 
 def operator_deadlines(keys: Sequence[str]) -> tuple[str, ...]:
-    """Only the deadlines an operator meets by hand (the regulator's reports) can be marked
-    met; the others are met by what they ask for (arrival, a progress report)."""
-    return tuple(one_of("--done", key, OPERATOR_DEADLINES) for key in keys)
+    """Only the deadlines an operator meets by hand (the reports, a reporting day's
+    submission, re-entry as a whole) can be marked met; the others are met by what they
+    ask for (an arrival, a progress report)."""
+    for key in keys:
+        if not markable(key):
+            raise UserInputError(
+                f"--done {key!r}: use one of {', '.join(OPERATOR_DEADLINES)}, "
+                "credit-submission-YYYY-MM-DD, reentry-important or reentry-all "
+                "(`dr incident show ID` lists the incident's deadlines)"
+            )
+    return tuple(keys)
+
+
+def known_branches(inventory: Inventory, option: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Only the inventory's branch sites can be affected or confirm their re-entry."""
+    known = [s.name for s in inventory.sites if s.kind == "branch"]
+    for name in names:
+        if name not in known:
+            hint = did_you_mean(name, known, "branch sites")
+            raise UserInputError(
+                f"{option} {name!r}: not a branch site in {inventory.name}; {hint}"
+            )
+    return tuple(names)

@@ -1,12 +1,16 @@
-"""Which deadlines an open incident has at a given moment, and who still owes them.
+"""Which deadlines an incident has at a given moment, and who still owes them.
 
-Keys (also what `dr incident update --done KEY` marks met): `regulator-initial` (60 min
-after the incident), `written-report` (12 h), `progress-N` (grade I: the N-th 2-hourly
-progress report), `on-site-LEVEL-MINUTES` (the level's roster with that deadline).
+While the incident is open (graded incidents only for the regulator's three):
+`regulator-initial` (60 min after the incident), `written-report` (12 h), `progress-N`
+(grade I: the N-th 2-hourly progress report), `on-site-LEVEL-MINUTES` (the level's
+roster with that deadline). Owed until met, also after the incident closed (clocks.py):
+`immediate-report`, `fault-report`, `credit-submission-YYYY-MM-DD`, `reentry-important`,
+`reentry-all`. `dr incident update --done KEY` marks the operator's ones met.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,26 +18,52 @@ from orchestrator.incidents import rules
 from orchestrator.incidents.records import Incident
 from orchestrator.inventory.models import Inventory
 
-OPERATOR_DEADLINES = ("regulator-initial", "written-report")
+# Met by an operator saying so (`--done KEY`); the others are met by what they ask for
+# (an arrival, a progress report, a branch's re-entry), or by --done as an override.
+OPERATOR_DEADLINES = ("regulator-initial", "written-report", "immediate-report", "fault-report")
+CREDIT_SUBMISSION = re.compile(r"credit-submission-(\d{4}-\d{2}-\d{2})")
+REENTRY_DEADLINES = ("reentry-important", "reentry-all")
+_AFTER_CLOSE = ("immediate-report", "fault-report", *REENTRY_DEADLINES)
 
 
 @dataclass(frozen=True)
 class Deadline:
     key: str
     due: datetime
-    owed_by: tuple[str, ...]  # contact names; empty: the incident's handlers as a whole
+    owed_by: tuple[str, ...]  # contacts (on site) or branches (re-entry); empty: handlers
     what: tuple[str, str]  # (zh, en)
+    mark: str = ""  # the `dr incident update` option that records it met
+    notify: tuple[str, ...] = ()  # contacts reminded; empty: owed_by, else the roster
+    note: tuple[str, str] | None = None  # a caveat, e.g. the calendar lacks the year
+
+
+def owed_after_close(key: str) -> bool:
+    """Whether the deadline `key` stays owed after its incident closed."""
+    return key in _AFTER_CLOSE or CREDIT_SUBMISSION.fullmatch(key) is not None
+
+
+def markable(key: str) -> bool:
+    """Whether an operator may mark `key` met with --done."""
+    return key in OPERATOR_DEADLINES or key in REENTRY_DEADLINES or owed_after_close(key)
 
 
 def open_deadlines(incident: Incident, inventory: Inventory, now: datetime) -> list[Deadline]:
-    """Deadlines not yet met (due or not); a closed incident has none."""
-    if not incident.is_open:
-        return []
-    found = [*_reporting(incident, now), *_on_site(incident, inventory)]
+    """Deadlines not yet met (due or not); a closed incident keeps only those owed after."""
+    # clocks.py builds its deadlines on this module's Deadline: imported here, not above.
+    from orchestrator.incidents.clocks import aftermath_deadlines
+
+    found = []
+    if incident.is_open:
+        found += [*_reporting(incident, now), *_on_site(incident, inventory)]
+    found += aftermath_deadlines(incident, inventory, now)
     return [d for d in found if d.key not in incident.deadlines_met]
 
 
 def _reporting(incident: Incident, now: datetime) -> list[Deadline]:
+    """The regulator's reports, for an incident of grade I-III only (002 ch. 6): a blue
+    branch-line fault with no grade owes the regulator nothing."""
+    if incident.grade is None:
+        return []
     start = incident.started_at
     found = [
         Deadline(
@@ -41,12 +71,14 @@ def _reporting(incident: Incident, now: datetime) -> list[Deadline]:
             start + timedelta(seconds=rules.REGULATOR_INITIAL_WITHIN),
             (),
             ("向监管部门首次报告(60分钟内)", "initial report to the regulator (within 60 min)"),
+            "--done regulator-initial",
         ),
         Deadline(
             "written-report",
             start + timedelta(seconds=rules.WRITTEN_REPORT_WITHIN),
             (),
             ("向监管部门提交书面报告(12小时内)", "written report to the regulator (within 12 h)"),
+            "--done written-report",
         ),
     ]
     if incident.grade == "I":
@@ -75,6 +107,7 @@ def _progress(incident: Incident, now: datetime) -> list[Deadline]:
                         f"特别重大事件第{n}次进展报告(每2小时)",
                         f"grade I progress report {n} (every 2 h)",
                     ),
+                    "--progress TEXT",
                 )
             )
     return found
@@ -97,6 +130,7 @@ def _on_site(incident: Incident, inventory: Inventory) -> list[Deadline]:
                 f"{level_zh}:{within // 60}分钟内到达现场",
                 f"{level_en}: on site within {within // 60} min",
             ),
+            "--on-site NAME",
         )
         for within, names in sorted(by_due.items())
     ]

@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from orchestrator.errors import UserInputError
-from orchestrator.incidents import rules
+from orchestrator.errors import IncidentClosed, UserInputError
+from orchestrator.incidents import aftermath_tick, rules
 from orchestrator.incidents.checks import (
     ScopeChange,
     changed_scope,
+    known_branches,
     known_contacts,
     one_of,
     operator_deadlines,
 )
+from orchestrator.incidents.deadlines import owed_after_close
 from orchestrator.incidents.records import Incident
 from orchestrator.incidents.store import IncidentStore
 from orchestrator.incidents.tick import TickReport, notify_closed, tick
 from orchestrator.inventory import load_inventory
+from orchestrator.inventory.field_types import AlertLevel
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal
 from orchestrator.notify.delivery import Sleep
@@ -49,6 +52,25 @@ class IncidentUpdate:
     progress: str | None = None  # a progress report (grade I owes one every 2 h)
     business_restored: bool = False  # the outage ends now
     note: str | None = None
+    reporting_days: tuple[date, ...] = ()  # local dates whose submission is at risk
+    branches: tuple[str, ...] = ()  # branch sites affected (none named: all of them)
+    reentered: tuple[str, ...] = ()  # branches confirming their re-entry (补录)
+    important_only: bool = False  # ... of the important data only
+
+    def after_close_only(self) -> bool:
+        """Whether it changes only what stays owed after an incident, so that it may be
+        made to a closed one (the fault report, a reporting day, a branch's re-entry)."""
+        during = (
+            self.summary is not None
+            or self.level is not None
+            or self.scope != ScopeChange()
+            or self.on_site
+            or self.progress is not None
+            or self.business_restored
+            or self.note is not None
+        )
+        after = self.deadlines_met or self.reporting_days or self.branches or self.reentered
+        return bool(after) and not during and all(owed_after_close(k) for k in self.deadlines_met)
 
 
 @dataclass(frozen=True)
@@ -115,39 +137,69 @@ def update_incident(
     moment = now or datetime.now(UTC)
     store = IncidentStore(journal)
     try:
-        incident = store.require_open(incident_id)
+        incident = require_changeable(store.get(incident_id), change)
         inventory = _inventory_for(incident, inventory)
         if inventory is not None:
             known_contacts(inventory, change.on_site)
-        scope = changed_scope(incident.scope, change.scope)
-        store.update(
-            incident_id,
-            actor=actor,
-            summary=change.summary,
-            scope=scope,
-            business_restored=change.business_restored,
-            note=change.note,
-            at=moment,
-        )
-        if level is not None:
-            store.set_level(
-                incident_id,
-                level,
-                cause="manual",
-                actor=actor,
-                reason=change.reason or "set by an operator",
-                at=moment,
-                raise_only=False,
-            )
-        for name in change.on_site:
-            store.mark_on_site(incident_id, name, actor=actor, at=moment)
+            known_branches(inventory, "--branch", change.branches)
+            known_branches(inventory, "--reentered", change.reentered)
+        if incident.is_open:
+            _change_open(store, incident, change, level, actor, moment)
         for key in deadlines:
             store.mark_deadline_met(incident_id, key, actor=actor, at=moment)
-        if change.progress:
-            store.record_progress(incident_id, change.progress, actor=actor, at=moment)
+        _change_aftermath(store, incident_id, change, actor, moment)
     finally:
         store.dispose()
     return _notify_now(journal, incident_id, inventory, moment, sleep)
+
+
+def _change_open(
+    store: IncidentStore,
+    incident: Incident,
+    change: IncidentUpdate,
+    level: AlertLevel | None,
+    actor: str,
+    moment: datetime,
+) -> None:
+    scope = changed_scope(incident.scope, change.scope)
+    store.update(
+        incident.id,
+        actor=actor,
+        summary=change.summary,
+        scope=scope,
+        business_restored=change.business_restored,
+        note=change.note,
+        at=moment,
+    )
+    if level is not None:
+        store.set_level(
+            incident.id,
+            level,
+            cause="manual",
+            actor=actor,
+            reason=change.reason or "set by an operator",
+            at=moment,
+            raise_only=False,
+        )
+    for name in change.on_site:
+        store.mark_on_site(incident.id, name, actor=actor, at=moment)
+    if change.progress:
+        store.record_progress(incident.id, change.progress, actor=actor, at=moment)
+
+
+def _change_aftermath(
+    store: IncidentStore, incident_id: str, change: IncidentUpdate, actor: str, moment: datetime
+) -> None:
+    if change.branches:
+        store.add_branches(incident_id, change.branches, actor=actor, at=moment)
+    if change.reporting_days:
+        store.add_reporting_days(
+            incident_id, change.reporting_days, "operator", actor=actor, at=moment
+        )
+    for branch in change.reentered:
+        store.confirm_reentry(
+            incident_id, branch, important_only=change.important_only, actor=actor, at=moment
+        )
 
 
 def close_incident(
@@ -164,12 +216,31 @@ def close_incident(
     store = IncidentStore(journal)
     try:
         inventory = _inventory_for(store.get(incident_id), inventory)
+        # What the last tick may not have seen yet: a run that just failed.
+        aftermath_tick.start_immediate_report(store, store.require_open(incident_id))
         closed = store.close(incident_id, actor=actor, resolution=resolution, at=now)
         if inventory is not None:
+            # The outage's last day is a reporting day too; no tick adds it once closed.
+            aftermath_tick.record_outage_days(
+                store, closed, inventory, closed.closed_at or datetime.now(UTC)
+            )
             notify_closed(store, closed, inventory)
     finally:
         store.dispose()
     return _notify_now(journal, incident_id, inventory, now, sleep)
+
+
+def require_changeable(incident: Incident, change: IncidentUpdate) -> Incident:
+    """The incident, if `change` may be made to it: a closed one takes only changes to
+    what it still owes."""
+    if incident.is_open or change.after_close_only():
+        return incident
+    raise IncidentClosed(
+        f"incident {incident.id} was closed at {incident.closed_at}; a closed incident "
+        "takes only what it still owes (--done fault-report | immediate-report | "
+        "credit-submission-DATE | reentry-..., --reporting-day, --branch, --reentered); "
+        "for a new fault open a new one with `dr incident open`. / 该事件已关闭。"
+    )
 
 
 def incident_inventory(incident: Incident) -> Inventory | None:

@@ -34,18 +34,20 @@ def level_message(incident: Incident, inventory: Inventory, cause: str, now: dat
     )
     duties = [d for d in open_deadlines(incident, inventory, now) if d.owed_by]
     zh_duties = "".join(
-        f"\n- {d.what[0]}:{'、'.join(d.owed_by)},最迟 {_local(d.due, inventory)}" for d in duties
+        f"\n- {d.what[0]}:{'、'.join(d.owed_by)},最迟 {local_text(d.due, inventory)}"
+        for d in duties
     )
     en_duties = "".join(
-        f"\n- {d.what[1]}: {', '.join(d.owed_by)}, by {_local(d.due, inventory)}" for d in duties
+        f"\n- {d.what[1]}: {', '.join(d.owed_by)}, by {local_text(d.due, inventory)}"
+        for d in duties
     )
     approval = incident.level in rules.LEADERSHIP_APPROVAL_LEVELS
     body = Text(
         zh=f"{incident.summary}\n级别:{zh_level};原因:{_cause(cause, 'zh')};"
-        f"开始时间 {_local(incident.started_at, inventory)}{zh_duties}"
+        f"开始时间 {local_text(incident.started_at, inventory)}{zh_duties}"
         + ("\n技术方案须经应急领导小组批准后实施。" if approval else ""),
         en=f"{incident.summary}\nLevel: {en_level}; why: {_cause(cause, 'en')}; "
-        f"began {_local(incident.started_at, inventory)}{en_duties}"
+        f"began {local_text(incident.started_at, inventory)}{en_duties}"
         + ("\nThe technical plan needs the leadership group's approval first." if approval else ""),
     )
     return Message(
@@ -62,8 +64,8 @@ def deadline_message(
     incident: Incident, inventory: Inventory, deadline: Deadline, stage: str
 ) -> Message:
     """A reminder before a deadline (`stage` "remind") or a warning once it passed ("overdue")."""
-    due = _local(deadline.due, inventory)
-    owed = deadline.owed_by or roster(inventory, incident.level)
+    due = local_text(deadline.due, inventory)
+    owed = deadline.notify or deadline.owed_by or roster(inventory, incident.level)
     if stage == "remind":
         zh_head, en_head = "提醒", "reminder"
         zh_tail, en_tail = f"截止 {due}", f"due {due}"
@@ -72,13 +74,10 @@ def deadline_message(
         zh_tail, en_tail = f"已于 {due} 到期", f"was due {due}"
     who_zh = f"\n未完成:{'、'.join(deadline.owed_by)}" if deadline.owed_by else ""
     who_en = f"\nStill owed by: {', '.join(deadline.owed_by)}" if deadline.owed_by else ""
-    if deadline.owed_by:
-        how = "--on-site NAME"
-    elif deadline.key.startswith("progress-"):
-        how = "--progress TEXT"
-    else:
-        how = f"--done {deadline.key}"
+    how = deadline.mark or f"--done {deadline.key}"
     mark = f"dr incident update {incident.id} {how}"
+    note_zh = f"\n注意:{deadline.note[0]}" if deadline.note else ""
+    note_en = f"\nNote: {deadline.note[1]}" if deadline.note else ""
     return Message(
         key=f"{incident.id}:deadline:{deadline.key}:{stage}",
         level=incident.level,
@@ -87,8 +86,9 @@ def deadline_message(
             en=f"[dr] {incident.id} {en_head}: {deadline.what[1]}",
         ),
         body=Text(
-            zh=f"{incident.summary}\n{deadline.what[0]},{zh_tail}。{who_zh}\n完成后登记:{mark}",
-            en=f"{incident.summary}\n{deadline.what[1]}, {en_tail}.{who_en}\n"
+            zh=f"{incident.summary}\n{deadline.what[0]},{zh_tail}。{who_zh}{note_zh}\n"
+            f"完成后登记:{mark}",
+            en=f"{incident.summary}\n{deadline.what[1]}, {en_tail}.{who_en}{note_en}\n"
             f"When done, record it: {mark}",
         ),
         recipients=owed,
@@ -167,5 +167,6 @@ def _cause(cause: str, lang: str) -> str:
     return zh if lang == "zh" else en
 
 
-def _local(moment: datetime, inventory: Inventory) -> str:
+def local_text(moment: datetime, inventory: Inventory) -> str:
+    """`moment` in the inventory's zone, labelled with the zone (e.g. CST)."""
     return moment.astimezone(ZoneInfo(inventory.timezone)).strftime("%Y-%m-%d %H:%M %Z")

@@ -11,6 +11,46 @@ from orchestrator.inventory.field_types import AlertCategory, AlertLevel
 
 
 @dataclass(frozen=True)
+class Aftermath:
+    """What an incident leaves owed besides the regulator's first reports (clocks.py).
+
+    Times are ISO strings in UTC, dates ISO dates in the inventory's zone, as stored.
+    """
+
+    # The immediate report (a major loss, or a run of the incident failed): from when.
+    immediate_from: str | None = None
+    immediate_cause: str | None = None
+    # Reporting day (YYYY-MM-DD) -> {source: when it was added}; sources: "outage",
+    # "operator", "lost-transactions", or whatever a caller names.
+    reporting_days: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The branch sites affected; empty: every branch site of the inventory.
+    branches: tuple[str, ...] = ()
+    # Branch -> {"important": when, "all": when}: its re-entry (补录) confirmed.
+    reentered: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Recorded before dr tracked these clocks: once closed it owes nothing new (else the
+    # first tick after an upgrade would call every old incident's fault report overdue).
+    legacy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["branches"] = list(self.branches)
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any] | None) -> Aftermath:
+        if doc is None:
+            return cls(legacy=True)
+        return cls(
+            immediate_from=doc.get("immediate_from"),
+            immediate_cause=doc.get("immediate_cause"),
+            reporting_days={k: dict(v) for k, v in (doc.get("reporting_days") or {}).items()},
+            branches=tuple(doc.get("branches") or ()),
+            reentered={k: dict(v) for k, v in (doc.get("reentered") or {}).items()},
+            legacy=bool(doc.get("legacy", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Incident:
     id: str
     inventory_name: str
@@ -32,6 +72,7 @@ class Incident:
     last_progress_at: datetime | None = None
     on_site: dict[str, str] = field(default_factory=dict)  # contact name -> ISO time
     deadlines_met: dict[str, str] = field(default_factory=dict)  # deadline key -> ISO time
+    aftermath: Aftermath = field(default_factory=Aftermath)
     version: int = 1
 
     @property
@@ -45,8 +86,14 @@ class Incident:
         end = self.outage_ended_at or now
         return max(0.0, (end - self.outage_started_at).total_seconds())
 
+    @property
+    def restored_at(self) -> datetime | None:
+        """When the fault was cleared: business restored, or else the incident closed."""
+        return self.outage_ended_at or self.closed_at
+
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
+        doc["aftermath"] = self.aftermath.to_dict()
         for key, value in doc.items():
             if isinstance(value, datetime):
                 doc[key] = value.isoformat()
@@ -76,6 +123,8 @@ class Incident:
             last_progress_at=parse_optional(r["last_progress_at"]),
             on_site=dict(r["on_site"]),
             deadlines_met=dict(r["deadlines_met"]),
+            # None: a row written before the column existed.
+            aftermath=Aftermath.from_dict(r.get("aftermath")),
             version=r["version"],
         )
 

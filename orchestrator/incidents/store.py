@@ -11,7 +11,9 @@ Reading (for reports and the CLI):
     store.notices(incident_id) -> [NoticeRecord]  # escalation notices and reminders owed
 
 Writing: open, update, set_level, raise_grade, mark_on_site, mark_deadline_met,
-record_progress, close; `store.ledger` records the notices owed (notices.py). Every
+record_progress, close; what stays owed after the incident (reporting days, re-entry, the
+immediate report: add_reporting_days, confirm_reentry, ...) in aftermath_writes.py;
+`store.ledger` records the notices owed (notices.py). Every
 writer takes `at`, the moment the change takes effect (default: now), so tests and the
 tick can run on a controlled clock; the event's own `at` stays the wall-clock time it
 was written.
@@ -29,6 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from orchestrator.errors import IncidentClosed, IncidentNotFound, UserInputError
+from orchestrator.incidents.aftermath_writes import AftermathWriters
+from orchestrator.incidents.deadlines import owed_after_close
 from orchestrator.incidents.notices import NoticeLedger
 from orchestrator.incidents.records import Incident, NoticeRecord, iso
 from orchestrator.incidents.rules import Grade, Scope, grade_rank, level_rank
@@ -45,7 +49,7 @@ class _Stale(Exception):
     """Someone else changed the incident between our read and our write: read again."""
 
 
-class IncidentStore:
+class IncidentStore(AftermathWriters):
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self._engine = make_engine(journal.url)
@@ -167,7 +171,8 @@ class IncidentStore:
         def project(conn: Connection) -> None:
             conn.execute(insert(tables.incidents).values(**row))
 
-        data = {k: v for k, v in row.items() if k not in ("on_site", "deadlines_met", "version")}
+        skip = ("on_site", "deadlines_met", "aftermath", "version")
+        data = {k: v for k, v in row.items() if k not in skip}
         self.journal.append(
             "incident.opened",
             actor=actor,
@@ -273,6 +278,8 @@ class IncidentStore:
     def mark_deadline_met(
         self, incident_id: str, deadline: str, *, actor: str, at: datetime | None = None
     ) -> Incident:
+        """Record a deadline met; those owed after the incident (deadlines.AFTER_CLOSE)
+        may be marked on a closed incident too."""
         now = _now(at)
 
         def change(inc: Incident) -> tuple[Incident, dict[str, Any]] | None:
@@ -281,7 +288,10 @@ class IncidentStore:
             met = {**inc.deadlines_met, deadline: iso(now)}
             return replace(inc, deadlines_met=met), {"deadline": deadline, "at": iso(now)}
 
-        return self._change(incident_id, "incident.deadline_met", actor, change)
+        after_close = owed_after_close(deadline)
+        return self._change(
+            incident_id, "incident.deadline_met", actor, change, allow_closed=after_close
+        )
 
     def record_progress(
         self, incident_id: str, text: str, *, actor: str, at: datetime | None = None
@@ -322,11 +332,14 @@ class IncidentStore:
         kind: str,
         actor: str | None,
         change: Callable[[Incident], tuple[Incident, dict[str, Any]] | None],
+        *,
+        allow_closed: bool = False,
     ) -> Incident:
-        """Read, change, write with the version checked; retried when someone was faster."""
+        """Read, change, write with the version checked; retried when someone was faster.
+        Only what stays owed after an incident (`allow_closed`) changes a closed one."""
         for _ in range(_RETRIES):
             current = self.get(incident_id)
-            if not current.is_open:
+            if not current.is_open and not allow_closed:
                 self.require_open(incident_id)
             outcome = change(current)
             if outcome is None:
@@ -372,6 +385,7 @@ def _now(at: datetime | None) -> datetime:
 def _row(incident: Incident) -> dict[str, Any]:
     doc = asdict(incident)
     doc["scope"] = asdict(incident.scope)
+    doc["aftermath"] = incident.aftermath.to_dict()
     for key, value in list(doc.items()):
         if isinstance(value, datetime):
             doc[key] = iso(value)

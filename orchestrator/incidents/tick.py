@@ -6,10 +6,14 @@ tests move it, the scheduler passes the wall clock):
 2. escalate by the seed's time rules, one level per elapsed period, each step dated when
    it fell due (a tick after a long pause catches up exactly);
 3. re-assess the grade from scope and outage length (only ever raising);
-4. record every notice now owed (level reached, grade, deadline reminder, overdue, an
-   approval its orange/red runs wait for) under a unique key: a notice already recorded
-   is never owed again;
-5. deliver every recorded notice not yet delivered, and record how each delivery went.
+4. start the immediate report (major loss, a failed run) and add the reporting days a
+   credit-system outage spans (aftermath_tick.py);
+5. record every notice now owed (level reached, grade, deadline reminder, overdue, an
+   approval its orange/red runs wait for, a manual-fallback tier) under a unique key: a
+   notice already recorded is never owed again;
+6. deliver every recorded notice not yet delivered, and record how each delivery went.
+A closed incident still gets 5 and 6 for the deadlines it leaves owed (fault report,
+reporting days, re-entry) until they are met.
 Running it twice at the same moment changes nothing and sends nothing the second time.
 """
 
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.incidents import messages, rules
+from orchestrator.incidents import aftermath_tick, messages, rules
 from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.records import Incident, parse_time
 from orchestrator.incidents.store import IncidentStore
@@ -56,12 +60,16 @@ def tick(
     store = IncidentStore(journal)
     report = TickReport()
     try:
-        for incident in _incidents(store, inventory, incident_id):
+        for incident in _incidents(store, inventory, incident_id, now):
             if incident.is_open:
                 _follow_runs(store, incident, now, report)
                 _escalate_by_time(store, incident.id, inventory, now, report)
                 _regrade(store, incident.id, now)
+                aftermath_tick.start_immediate_report(store, store.get(incident.id))
+                aftermath_tick.record_outage_days(store, store.get(incident.id), inventory, now)
                 _record_owed(store, store.get(incident.id), inventory, now, report)
+            else:
+                _record_deadlines(store, incident, inventory, now, report)
             _deliver_owed(store, incident.id, inventory, journal, sleep, report)
     finally:
         store.dispose()
@@ -74,14 +82,19 @@ def notify_closed(store: IncidentStore, incident: Incident, inventory: Inventory
 
 
 def _incidents(
-    store: IncidentStore, inventory: Inventory, incident_id: str | None
+    store: IncidentStore, inventory: Inventory, incident_id: str | None, now: datetime
 ) -> list[Incident]:
     if incident_id is not None:
         return [store.get(incident_id)]
-    # Closed ones too while their last notices wait for delivery.
+    # Closed ones too while their last notices wait for delivery, or while they leave
+    # deadlines owed (a fault report, a reporting day, a branch's re-entry).
     undelivered = set(store.with_undelivered_notices())
     found = {i.id: i for i in store.incidents(status="open", limit=10_000)}
     found.update((i, store.get(i)) for i in undelivered - found.keys())
+    for closed in store.incidents(status="closed", limit=10_000):
+        mine = closed.inventory_name == inventory.name and closed.id not in found
+        if mine and open_deadlines(closed, inventory, now):
+            found[closed.id] = closed
     return [i for i in found.values() if i.inventory_name == inventory.name]
 
 
@@ -164,15 +177,37 @@ def _record_owed(
                         incident, inventory, run.id, run.runbook, step.step_id
                     )
                     owed.append((message, now))
+    owed += aftermath_tick.fallback_owed(incident, inventory, now)
+    owed += _deadline_notices(incident, inventory, now)
+    for message, due in owed:
+        if _claim(store, incident, message, due):
+            report.notices.append(message.key)
+
+
+def _record_deadlines(
+    store: IncidentStore,
+    incident: Incident,
+    inventory: Inventory,
+    now: datetime,
+    report: TickReport,
+) -> None:
+    """A closed incident's reminders and overdue notices for what it still owes."""
+    for message, due in _deadline_notices(incident, inventory, now):
+        if _claim(store, incident, message, due):
+            report.notices.append(message.key)
+
+
+def _deadline_notices(
+    incident: Incident, inventory: Inventory, now: datetime
+) -> list[tuple[Message, datetime]]:
+    owed = []
     remind = timedelta(seconds=rules.REMIND_BEFORE)
     for deadline in open_deadlines(incident, inventory, now):
         if now >= deadline.due:
             owed.append((messages.deadline_message(incident, inventory, deadline, "overdue"), now))
         elif now >= deadline.due - remind:
             owed.append((messages.deadline_message(incident, inventory, deadline, "remind"), now))
-    for message, due in owed:
-        if _claim(store, incident, message, due):
-            report.notices.append(message.key)
+    return owed
 
 
 def _claim(

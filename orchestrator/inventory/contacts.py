@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from orchestrator.inventory.field_types import Email
-from orchestrator.inventory.names import Label
+from orchestrator.inventory.names import Label, Name
 from orchestrator.inventory.strict import StrictModel
 
 
@@ -21,3 +21,6 @@ class Contact(StrictModel):
     # The OS account this person logs in with on the orchestrator host: `dr` knows who
     # is acting from the process's real uid, never from a name typed on the command line.
     login: Label | None = None
+    # The branch site this person works at: the manual-fallback and re-entry notices of
+    # an outage go to the people at the affected branches.
+    site: Name | None = None

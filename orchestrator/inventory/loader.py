@@ -19,6 +19,7 @@ from orchestrator.inventory.paths import BASE_DIR
 from orchestrator.inventory.probes import probe_refusals
 from orchestrator.inventory.references import check_references
 from orchestrator.inventory.validation_messages import problems_from_validation
+from orchestrator.inventory.workdays_file import load_calendar
 from orchestrator.inventory.yaml_lines import LocatedData, parse_yaml, render_path
 
 
@@ -47,10 +48,21 @@ def load_inventory(path: Path | str) -> Inventory:
     ]:
         problems.append(Problem(file, located.line_of(where), render_path(where), message))
 
+    if inventory is not None and inventory.calendar is not None:
+        problems += _calendar_problems(inventory.calendar)
     if problems or inventory is None:
         raise InventoryError(_in_file_order(problems))
     inventory.attach_source(source.absolute(), content)
     return inventory
+
+
+def _calendar_problems(path: Path) -> list[Problem]:
+    """The faults of the working-day calendar the inventory names, in that file's lines."""
+    try:
+        load_calendar(path)
+    except InventoryError as err:
+        return err.problems
+    return []
 
 
 def _read(source: Path, file: str) -> bytes:

@@ -85,6 +85,9 @@ class Inventory(StrictModel):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     # The credit system's report messages and the two roles of art. 28 (credit_reporting.py).
     credit_reporting: CreditReporting | None = None
+    # The institution's own working-day calendar (workdays_file.py, orchestrator.calendar),
+    # relative to this file; none: the one shipped with dr (data/cn-workdays.yaml).
+    calendar: InventoryPath | None = None
 
     _source_path: Path | None = PrivateAttr(default=None)
     _digest: str | None = PrivateAttr(default=None)

@@ -84,6 +84,7 @@ class _Checker:
         self._switches()
         self._ups()
         self._escalation()
+        self._contact_sites()
         self._logins()
         self._backup_sets()
         self._systems()
@@ -218,6 +219,10 @@ class _Checker:
             return
         for level, names in escalation.items():
             self._refs(("escalation", level), names, "contacts")
+
+    def _contact_sites(self) -> None:
+        for path, contact in _items(self._data, ("contacts",)):
+            self._ref((*path, "site"), contact.get("site"), "sites")
 
     def _logins(self) -> None:
         drill = self._data.get("drill")

@@ -157,6 +157,9 @@ incidents = Table(
     Column("last_progress_at", String(40)),
     Column("on_site", JSON, nullable=False),
     Column("deadlines_met", JSON, nullable=False),
+    # What stays owed after the incident: reporting days, re-entry, the immediate report
+    # (incidents/records.Aftermath). Nullable: added to databases made before it.
+    Column("aftermath", JSON),
     # Raised by every change: a writer that read an older version retries (two operators,
     # or an operator and the scheduler's tick, changing one incident at once).
     Column("version", Integer, nullable=False),

@@ -409,10 +409,14 @@ class Journal:
 
 
 def _upgrade(conn: Connection) -> None:
-    """Columns added since a database was made: `events.mac` (the keyed link)."""
+    """Columns added since a database was made: `events.mac` (the keyed link),
+    `incidents.aftermath` (what an incident leaves owed)."""
     columns = {c["name"] for c in inspect(conn).get_columns("events")}
     if "mac" not in columns:
         conn.execute(text("ALTER TABLE events ADD COLUMN mac VARCHAR(120)"))
+    incident_columns = {c["name"] for c in inspect(conn).get_columns("incidents")}
+    if "aftermath" not in incident_columns:
+        conn.execute(text("ALTER TABLE incidents ADD COLUMN aftermath JSON"))
 
 
 def _ensure_identity(conn: Connection) -> None:

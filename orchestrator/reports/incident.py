@@ -16,6 +16,11 @@ import yaml
 
 from orchestrator.errors import UserInputError
 from orchestrator.incidents import IncidentStore
+from orchestrator.incidents.deadlines import open_deadlines
+from orchestrator.incidents.handling import incident_inventory
+from orchestrator.incidents.messages import local_text
+from orchestrator.incidents.records import Incident
+from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.chained_rows import verified_measurements
 from orchestrator.reports.blocks import Document, Facts, Heading, Paragraph, Table
@@ -79,6 +84,10 @@ def build(journal: Journal, incident_id: str, details: dict[str, str]) -> dict[s
         timeline = key_events(store.timeline(incident_id))
     finally:
         store.dispose()
+    # What is still owed (the fault report, reporting days, re-entry) needs the rules of
+    # the incident's inventory (its calendar, branches, zone): shown when it is here.
+    inventory = incident_inventory(incident)
+    owed = None if inventory is None else _owed_now(incident, inventory, now)
     for run in runs:
         timeline.extend(key_events(journal.events(run["id"])))
     timeline.sort(key=lambda e: e["seq"])
@@ -96,7 +105,22 @@ def build(journal: Journal, incident_id: str, details: dict[str, str]) -> dict[s
         "timeline": timeline,
         "narrative": details,
         "narrative_missing": [k for k in NARRATIVE if k not in details],
+        "deadlines_owed": owed,
     }
+
+
+def _owed_now(incident: Incident, inventory: Inventory, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": d.key,
+            "due": d.due.isoformat(),
+            "due_local": local_text(d.due, inventory),
+            "owed_by": list(d.owed_by),
+            "what": {"zh": d.what[0], "en": d.what[1]},
+            "note": {"zh": d.note[0], "en": d.note[1]} if d.note else None,
+        }
+        for d in open_deadlines(incident, inventory, now)
+    ]
 
 
 def _run_summary(journal: Journal, run_id: str) -> dict[str, Any]:
@@ -219,6 +243,18 @@ def _measures(data: dict[str, Any], lang: ReportLang) -> str:
     )
 
 
+def _owed(data: dict[str, Any], lang: ReportLang) -> str:
+    owed = data["deadlines_owed"]
+    if owed is None:
+        return pick(lang, "(事件清单不在本机,无法计算)", "(the incident's inventory is not here)")
+    lines = []
+    for d in owed:
+        who = f" [{', '.join(d['owed_by'])}]" if d["owed_by"] else ""
+        note = f" ({pick(lang, d['note']['zh'], d['note']['en'])})" if d["note"] else ""
+        lines.append(f"{d['due_local']} {pick(lang, d['what']['zh'], d['what']['en'])}{who}{note}")
+    return "\n".join(lines) or pick(lang, "无", "none")
+
+
 def _evaluation(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, str]]:
     inc = data["incident"]
     met = inc["deadlines_met"]
@@ -236,6 +272,7 @@ def _evaluation(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, str]]
         ),
         (pick(lang, *NARRATIVE["losses"]), _text(data, "losses", lang)),
         (pick(lang, "按时完成的报告与到场", "deadlines met"), deadlines),
+        (pick(lang, "尚未完成的时限", "deadlines still owed"), _owed(data, lang)),
         (pick(lang, *NARRATIVE["plan_evaluation"]), _text(data, "plan_evaluation", lang)),
         (pick(lang, *NARRATIVE["root_cause"]), _text(data, "root_cause", lang)),
         (pick(lang, *NARRATIVE["actions"]), _text(data, "actions", lang)),

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from orchestrator.errors import UserInputError
+from orchestrator.errors import DrError, UserInputError
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.run_document import run_document
@@ -49,7 +49,25 @@ def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> 
         "verification": verify_journal(journal),
         "run": {k: run[k] for k in ("id", "runbook", "mode", "status", "started_at")},
         "lists": records,
+        "messages": _messages(inventory, records),
     }
+
+
+def _messages(inventory: Inventory | None, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report messages (报文) to regenerate and re-submit because of these rows,
+    from the inventory's message directories (`credit_reporting:`), when it has them."""
+    if inventory is None or inventory.credit_reporting is None:
+        return {"checked": False, "reason": "no inventory with a credit_reporting: section"}
+    from orchestrator.credit.aftermath import split_lost_and_changed
+    from orchestrator.credit.for_inventory import aftermath_for_inventory
+
+    lost, changed = split_lost_and_changed({"lists": [r for r in records if "rows" in r]})
+    try:
+        found = aftermath_for_inventory(inventory, lost, changed)
+    except DrError as err:
+        # The list stands without it: the branches re-enter from it either way.
+        return {"checked": False, "reason": err.message}
+    return {"checked": True, **found.to_dict()}
 
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
@@ -66,6 +84,22 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     )
     for record in data["lists"]:
         doc.blocks.extend(_record_blocks(record, zone, data["timezone"], lang))
+    messages = data.get("messages") or {"checked": False, "reason": "-"}
+    if messages["checked"]:
+        from orchestrator.credit.report import aftermath_blocks
+
+        doc.blocks.extend(aftermath_blocks(messages, lang))
+    else:
+        doc.blocks.append(
+            Paragraph(
+                pick(
+                    lang,
+                    f"未核对征信报文：{messages['reason']}。请运行 dr credit aftermath。",
+                    f"Report messages not checked: {messages['reason']}. Run "
+                    "`dr credit aftermath`.",
+                )
+            )
+        )
     return doc
 
 

@@ -244,6 +244,8 @@ def test_the_board_shows_an_open_incident_with_its_deadlines(site: ConsoleSite) 
     opened = site.dr(
         "incident", "open", "-i", str(site.inventory), "--category", "system",
         "--summary", "credit reporting down", "--level", "orange",
+        # Graded (III) at once: the regulator's reports are owed by graded incidents only.
+        "--impact", "considerable-damage",
     )  # fmt: skip
     assert opened.returncode == 0, opened.stderr
     board = sign_in(site, "director-li", "li@lab.invalid").get("/api/board").json()
@@ -251,6 +253,8 @@ def test_the_board_shows_an_open_incident_with_its_deadlines(site: ConsoleSite) 
     assert incident["level"] == "orange" and incident["summary"] == "credit reporting down"
     keys = [d["key"] for d in incident["deadlines"]]
     assert "regulator-initial" in keys
+    # The credit system is down today: today's submission is at risk.
+    assert any(k.startswith("credit-submission-") for k in keys)
 
 
 def test_the_board_shows_each_sets_backup_age_against_its_rpo_and_last_restore_test(

@@ -26,6 +26,8 @@ import yaml
 from lab.credit.observe import acknowledged_writes, lost_writes
 from lab.pair_reset import reset_pair
 from lab.topology import LabTopology
+from orchestrator.credit.for_inventory import aftermath_for_inventory
+from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.local_machine import wait_until
 from orchestrator.postgresql.lag import measure
@@ -36,6 +38,8 @@ DR = [sys.executable, "-m", "orchestrator.cli.main"]
 # many acknowledged writes are behind when the standby is that far back.
 RPO_S = 20
 BEHIND = 50
+# The load generator's kinds -> the report messages' record kinds.
+_RECORD_KIND = {"loan": "loan_open", "repayment": "repayment"}
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -144,6 +148,31 @@ def test_the_rebuild_lists_exactly_the_acknowledged_writes_the_cutover_lost(pair
         assert datetime.fromisoformat(row["at"]) == times[(row["kind"], int(row["key"]))]
         assert row["branch"] and row["amount"]
     assert listed["lost_count"] == len(truth)
+
+    # The report messages: once the lab's generator has batched what dc-a wrote before
+    # it died (it reads both hosts' message files), every batch carrying a lost write is
+    # named for regeneration, and for re-submission once submitted.
+    lost_keys = {(_RECORD_KIND[w.kind], str(w.id)) for w in truth}
+    inv = load_inventory(Path(inventory))
+    rows = [r for r in listed["rows"] if r["reason"] != "changed"]
+
+    def batched_and_submitted() -> bool:
+        found = aftermath_for_inventory(inv, rows)
+        resubmitted = {(r.kind, r.key) for b in found.resubmit for r in b.lost}
+        return not found.unbatched_lost and resubmitted == lost_keys
+
+    assert wait_until(batched_and_submitted, timeout=90, interval=2)
+    report = _dr(tmp_path, "report", "lost-transactions", rebuilt["id"], "-f", "json", "-i",
+                 inventory)  # fmt: skip
+    messages = json.loads(report.stdout)["messages"]
+    assert messages["checked"] is True
+    named = {(r["kind"], r["key"]) for b in messages["resubmit"] for r in b["lost"]}
+    assert named == lost_keys
+    assert {b["batch_id"] for b in messages["resubmit"]} <= {
+        b["batch_id"] for b in messages["regenerate"]
+    }
+    regenerated = {(r["kind"], r["key"]) for b in messages["regenerate"] for r in b["lost"]}
+    assert regenerated == lost_keys
 
     # The branches' list, in Chinese, by branch.
     chinese = _dr(tmp_path, "report", "lost-transactions", rebuilt["id"], "-f", "md", "--lang",

@@ -241,10 +241,13 @@ def test_incident_report_has_the_regulators_fields_and_the_journals_times(record
     assert "location" not in data["narrative_missing"]
     kinds = {e["kind"] for e in data["timeline"]}
     assert {"incident.opened", "incident.closed", "marker"} <= kinds
+    # Closed, and the 2-day fault report to the leadership not yet marked done.
+    [fault] = [d for d in data["deadlines_owed"] if d["key"] == "fault-report"]
+    assert fault["due_local"].endswith("CST")
     markdown = dr_report(db, "incident", incident_id, "-f", "md", "--details", str(details))
-    for field in ("发生时间", "发生地点", "事件现象", "影响业务范围", "原因分析", "初步评估",
-                  "已采取的措施", "下一步工作安排", "报告单位", "联系人及联系方式",
-                  "需监管部门协调的事项", "根本原因", "整改措施"):  # fmt: skip
+    for field in ("尚未完成的时限", "发生时间", "发生地点", "事件现象", "影响业务范围",
+                  "原因分析", "初步评估", "已采取的措施", "下一步工作安排", "报告单位",
+                  "联系人及联系方式", "需监管部门协调的事项", "根本原因", "整改措施"):  # fmt: skip
         assert field in markdown.stdout, field
     bad = recorded["tmp"] / "bad.yaml"
     bad.write_text("symptom: typo\n")

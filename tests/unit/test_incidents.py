@@ -91,7 +91,9 @@ def _incident(**changes) -> Incident:
 
 
 def test_deadlines_cover_regulator_reports_and_on_site_arrival_per_role():
-    found = {d.key: d for d in open_deadlines(_incident(), _inventory(), T0)}
+    # The regulator's reports are owed by graded incidents (test_incident_clocks.py has
+    # the ungraded case).
+    found = {d.key: d for d in open_deadlines(_incident(grade="III"), _inventory(), T0)}
     assert found["regulator-initial"].due == T0 + timedelta(minutes=60)
     assert found["written-report"].due == T0 + timedelta(hours=12)
     # network orange: staff within 30 min, the leadership group within 1 h
@@ -99,7 +101,9 @@ def test_deadlines_cover_regulator_reports_and_on_site_arrival_per_role():
     assert found["on-site-orange-60"].owed_by == ("li",)
     assert not any(k.startswith("progress-") for k in found)
 
-    arrived = _incident(on_site={"wang": T0.isoformat()}, deadlines_met={"written-report": "x"})
+    arrived = _incident(
+        grade="III", on_site={"wang": T0.isoformat()}, deadlines_met={"written-report": "x"}
+    )
     keys = {d.key for d in open_deadlines(arrived, _inventory(), T0)}
     assert keys == {"regulator-initial", "on-site-orange-60"}
 
@@ -181,3 +185,36 @@ def test_bot_signatures_are_hmac_sha256_as_documented():
     feishu = feishu_signature("abc", 1700000000)
     mac = hmac.new(b"1700000000\nabc", b"", hashlib.sha256).digest()
     assert feishu == {"timestamp": "1700000000", "sign": base64.b64encode(mac).decode()}
+
+
+def test_on_site_deadlines_follow_the_seed_per_role():
+    from orchestrator.incidents.rules import on_site_within
+
+    # 001 §4.2.3: equipment orange, the emergency office within 1 h, staff within 30 min,
+    # the leadership group only if needed.
+    assert on_site_within("equipment", "orange", "emergency-office") == H
+    assert on_site_within("equipment", "orange", "duty-operator") == H // 2
+    assert on_site_within("equipment", "orange", "leadership") is None
+    # 001 §4.3.3 / §4.1.4: the office within half an hour at system orange, network red.
+    assert on_site_within("system", "orange", "emergency-office") == H // 2
+    assert on_site_within("network", "red", "emergency-office") == H // 2
+
+
+def test_a_closed_incident_from_before_the_clocks_owes_nothing_new():
+    from orchestrator.incidents.records import Aftermath
+
+    closed = {"status": "closed", "closed_at": T0, "outage_started_at": T0}
+    old = _incident(**closed, aftermath=Aftermath.from_dict(None))
+    assert old.aftermath.legacy and open_deadlines(old, _inventory(), T0) == []
+    new = _incident(**closed)
+    assert [d.key for d in open_deadlines(new, _inventory(), T0)] == ["fault-report"]
+
+
+def test_a_contacts_site_must_be_a_site_of_the_inventory(tmp_path):
+    path = tmp_path / "inv.yaml"
+    path.write_text(
+        "name: t\nenvironment: drill\nsites:\n  - {name: branch-1, kind: branch}\n"
+        "contacts:\n  - {name: chen, role: branch-manager, site: branch-9}\n"
+    )
+    with pytest.raises(InventoryError, match=r"inv.yaml:6: contacts\[0\].site: no site named"):
+        load_inventory(path)

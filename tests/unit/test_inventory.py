@@ -67,7 +67,7 @@ def test_example_production_inventory_loads_with_every_section():
     assert inv.environment == "production"
     assert inv.timezone == "Asia/Shanghai"
     assert [len(inv.sites), len(inv.hosts), len(inv.host_pairs)] == [5, 5, 1]
-    assert [len(inv.lines), len(inv.switches), len(inv.contacts)] == [4, 6, 8]
+    assert [len(inv.lines), len(inv.switches), len(inv.contacts)] == [4, 6, 9]
     credit = inv.credit_reporting
     assert credit is not None and credit.host == "report-gw"
     assert (credit.roles.generator, credit.roles.submitter) == ("Sun Li (孙丽)", "Zhou Jie (周杰)")

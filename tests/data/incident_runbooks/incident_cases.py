@@ -1,9 +1,11 @@
-"""A runbook that declares an alert level and then needs the leadership's approval."""
+"""Runbooks attached to incidents: one declares an alert level and then needs the
+leadership's approval; one fails (a failed run starts the immediate report)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.errors import StepFailed
 from orchestrator.runbook import Runbook
 from orchestrator.text import Text
 
@@ -28,3 +30,15 @@ core_host_down.approval(
 @core_host_down.action("carry-out-plan")
 def carry_out(ctx: Any) -> None:
     ctx.remember("plan", "carried out")
+
+
+standby_check = Runbook(
+    "standby-check-fails",
+    title=Text(zh="备机检查(失败)", en="Standby check (fails)"),
+)
+
+
+@standby_check.action("standby-ready")
+def standby_ready(ctx: Any) -> None:
+    # What a real check says when replication stopped: the run fails here.
+    raise StepFailed("the standby is not ready: replication stopped at 0/3000060")
