@@ -3,9 +3,11 @@
 Three bounded programs, started by `dr lab up` after the credit service: the A role's
 generator batches the service's message files (lab/credit/batches.py), the B role's
 submitter sends the batches to the centre's inbox, and the lab credit centre answers
-with feedback (lab/credit/centre.py). Their directories are on the backup-room host,
-the lab's stand-in for a separate reporting machine: a site loss at a data centre
-leaves the reporting records, as it would a bank's MBT machine in another room. The
+with feedback (lab/credit/centre.py). `dr` reads their directories through the
+backup-room host, the lab's stand-in for a separate reporting machine: a site loss at a
+data centre leaves the reporting records, as it would a bank's MBT machine in another
+room. They live under the lab's state directory, not on that host's data disk (a tmpfs
+its sshd does not see, mounted for the disk-full fault). The
 generator reads the message directories of both data-centre hosts, since after a
 cutover the service writes on the other one.
 """
@@ -30,7 +32,7 @@ CENTRE_DELAY_S = 5
 
 
 def reporting_dirs(state: LabState) -> dict[str, Path]:
-    base = state.host_dir(REPORTING_HOST) / "credit-report" / "reporting"
+    base = state.root / "reporting"
     return {role: base / role for role in ("generated", "submitted", "feedback")}
 
 

@@ -14,7 +14,10 @@ read the same text from both.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 from psycopg2 import sql
 
 from lab.errors import LabError
+from orchestrator.local_machine import wait_until
 from orchestrator.postgresql import cluster_files
 from orchestrator.postgresql.local_cluster import SUPERUSER, Endpoint, LocalCluster, execute
 from orchestrator.postgresql.old_timeline import read_only_options
@@ -230,6 +234,17 @@ class PostgresServer(LocalCluster):
             self._write_private(saved, current)
         self._query("ALTER SYSTEM SET primary_conninfo = ''")
         self._query("SELECT pg_reload_conf()")
+        # A paused startup process does not act on the new setting until replay
+        # resumes: the running receiver (an auxiliary process, which SQL cannot end) is
+        # stopped by its signal here, and nothing starts another.
+        for (pid,) in self._query("SELECT pid FROM pg_stat_wal_receiver WHERE pid IS NOT NULL"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if not wait_until(
+            lambda: not self._query("SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL"),
+            timeout=10,
+        ):
+            raise PostgresLabError(f"the WAL receiver of {self.name} did not stop")
 
     def resume_streaming(self) -> None:
         """Undo `stop_streaming` on a server still a standby; a rebuild wrote its own."""

@@ -20,6 +20,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from orchestrator.durations import parse_seconds
 from orchestrator.errors import DrError, StepFailed
@@ -116,6 +117,11 @@ def list_lost(ctx: StepContext, pair: HostPair, old: Host, new: Host) -> dict[st
     ctx.record(RECORD_KIND, doc, host=old.name)
     ctx.remember("lost_transactions_count", len(diff.lost))
     ctx.note(_summary(diff))
+    # The days of that business are owed to the credit centre again once re-entered.
+    zone = ZoneInfo(ctx.inventory.timezone)
+    days = sorted({row.at.astimezone(zone).date() for row in diff.lost})
+    branches = sorted({row.branch for row in diff.lost if row.branch})
+    ctx.owe_reporting_days(days, branches, "lost-transactions")
     return {k: doc[k] for k in ("lost_count", "changed_count", "lost_amount", "compared")}
 
 

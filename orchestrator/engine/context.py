@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.endpoints import ssh_endpoint, switch_endpoint
-from orchestrator.engine.incident_link import raise_incident_level
+from orchestrator.engine.incident_link import add_incident_reporting_days, raise_incident_level
 from orchestrator.engine.state import RunState
 from orchestrator.errors import StepFailed, TransportError
 from orchestrator.masking import known_secrets
@@ -224,6 +224,11 @@ class StepContext:
         self._state.observer.message(f"[{level}/{category}] {text(self._state.options.lang)}")
         if self._state.record.incident_id:
             raise_incident_level(self._state, level, text.en)
+
+    def owe_reporting_days(self, days: list[date], branches: list[str], source: str) -> None:
+        """Business of these local dates must be reported to the credit centre again (lost
+        writes re-entered): the attached incident, if any, tracks their deadlines."""
+        add_incident_reporting_days(self._state, days, branches, source)
 
     # ---- notifications ----------------------------------------------------------------
 

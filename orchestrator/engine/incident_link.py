@@ -5,7 +5,7 @@ the next `dr incident tick`, so a runbook never waits on a mail server."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DrError
@@ -50,5 +50,27 @@ def incident_outage_start(state: RunState) -> datetime | None:
     except DrError as err:
         log.warning("incident %s not read for the outage start: %s", incident_id, err.message)
         return None
+    finally:
+        store.dispose()
+
+
+def add_incident_reporting_days(
+    state: RunState, days: list[date], branches: list[str], source: str
+) -> None:
+    """The incident the run is attached to owes the credit centre these reporting days
+    again (and, for lost writes, the branches their re-entry): its clocks start here."""
+    incident_id = state.record.incident_id
+    if incident_id is None or not days:
+        return
+    store = IncidentStore(state.journal)
+    try:
+        store.add_reporting_days(
+            incident_id, days, source, actor=state.record.started_by, branches=branches
+        )
+        shown = ", ".join(d.isoformat() for d in days)
+        state.observer.message(f"incident {incident_id}: reporting days {shown} owed again")
+    except DrError as err:
+        log.warning("incident %s: reporting days not added: %s", incident_id, err.message)
+        state.observer.message(f"incident {incident_id}: reporting days not added ({err.message})")
     finally:
         store.dispose()
