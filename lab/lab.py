@@ -91,6 +91,11 @@ class Lab:
         self.state.inventory_file.write_text(render_inventory(topo, self.state))
         self.progress("network namespaces, switches and lines")
         topology.build(topo)
+        # The data disks before sshd: a program started over SSH (a runbook's
+        # service-start) lives in sshd's mount namespace, which sees only the mounts made
+        # before sshd started; later ones stay invisible to it and it would write its
+        # report messages under the disk, where nothing else looks.
+        self._mount_data_disks()
         self.progress("sshd on every host")
         self._start_sshd(topo)
         self.progress("S3 (and its TLS front, for pgBackRest)")
@@ -104,7 +109,6 @@ class Lab:
         first_backup = backup.submit(pitr.first_backup, self.state, self.progress)
         backup.shutdown(wait=False)
         topology.add_vip(topo, "dc-a")
-        self._mount_data_disks()
         self.progress("credit service, load generator and probers")
         self._start_service(topo, manifest, "dc-a")
         # Observers start once the service answers, so a lab's birth is not an "outage".

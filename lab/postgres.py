@@ -222,7 +222,10 @@ class PostgresServer(LocalCluster):
         `db_start_read_only` does."""
         if self.is_running:
             raise PostgresLabError(f"PostgreSQL {self.name} runs; stop it first")
-        (self.data_dir / STANDBY_SIGNAL).touch()
+        if not self.has_cluster:
+            raise PostgresLabError(f"there is no cluster in {self.data_dir} to start")
+        # The service account's file, as pg_rewind -R rewrites it later.
+        self._write_private(self.data_dir / STANDBY_SIGNAL, "")
         self.start(timeout, options=read_only_options())
 
     def stop_streaming(self) -> None:

@@ -30,12 +30,15 @@ from orchestrator.runbook import Param
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks._pitr_restore import database_dsn
+from runbooks._standby import control_data
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
     from orchestrator.inventory import Host, HostPair
 
 RECORD_KIND = "lost_transactions"
+# Fact: why there is no old cluster to read (set when there is none).
+_MISSING = "old_cluster_missing"
 SETTLE_TIMEOUT_S = 600.0
 PARAMS = {
     "lost_transactions": Param(
@@ -55,7 +58,21 @@ def wanted(ctx: StepContext, pair: HostPair) -> bool:
 
 
 def open_old_timeline(ctx: StepContext, pair: HostPair, old: Host) -> dict[str, Any]:
-    """Start the stopped old cluster read-only, and wait until it has replayed its own WAL."""
+    """Start the stopped old cluster read-only, and wait until it has replayed its own WAL.
+    A host with no cluster at all (a replaced disk) has nothing to list: that is recorded,
+    and the rebuild goes on to a fresh base backup."""
+    if control_data(ctx, pair, old) is None:
+        reason = f"{old.name} has no readable cluster (pg_controldata): its writes went with it"
+        ctx.remember(_MISSING, reason)
+        ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": old.name, "skipped": reason})
+        ctx.note(
+            Text(
+                zh=f"{old.name} 上没有可读的数据库集群，无法列出其独有交易：已随其数据一同丢失。",
+                en=f"{old.name} holds no readable cluster: the writes only it had cannot be "
+                "listed; they were lost with its data.",
+            )
+        )
+        return {"skipped": reason}
     result = ctx.ssh(old, pair_ops.control(pair, "db_start_read_only", old), warn=True, timeout=120)
     if not result.ok:
         raise StepFailed(
@@ -93,7 +110,13 @@ def _settled_replay(ctx: StepContext, pair: HostPair, old: Host) -> str:
     )
 
 
+def cluster_missing(ctx: StepContext) -> bool:
+    return ctx.fact(_MISSING) is not None
+
+
 def old_timeline_open(ctx: StepContext, pair: HostPair, old: Host) -> bool:
+    if cluster_missing(ctx):
+        return True
     status = pair_ops.database_status(ctx, pair, old)
     return status is not None and status.in_recovery
 

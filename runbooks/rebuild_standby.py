@@ -145,6 +145,11 @@ def _listing(ctx: StepContext) -> bool:
     return _needed(ctx) and lost.wanted(ctx, pair_ops.the_pair(ctx))
 
 
+def _reading(ctx: StepContext) -> bool:
+    """Listing, and there is an old cluster to read (open-old-timeline found one)."""
+    return _listing(ctx) and not lost.cluster_missing(ctx)
+
+
 @rb.action(
     "open-old-timeline",
     when=_listing,
@@ -163,7 +168,7 @@ def old_timeline_opened(ctx: StepContext) -> bool:
 
 @rb.action(
     "list-lost-transactions",
-    when=_listing,
+    when=_reading,
     timeout="30m",
     title=Text(
         zh="列出旧主库独有的交易（补录清单）",
@@ -176,7 +181,7 @@ def list_lost_transactions(ctx: StepContext) -> dict[str, Any]:
 
 @rb.action(
     "close-old-timeline",
-    when=_listing,
+    when=_reading,
     timeout="120s",
     check_first=True,
     title=Text(zh="关闭旧主库的只读副本", en="Stop the old primary's read-only copy"),

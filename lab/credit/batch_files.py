@@ -9,12 +9,11 @@ submitter, the lab credit centre) never sees half of one.
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import datetime
 from pathlib import Path
 
 from lab.credit import iso
-from lab.credit.reports import ORG_CODE, message_file_name
+from lab.credit.reports import ORG_CODE, message_file_name, write_message
 
 VERSION = "1"
 BATCH_SUFFIX = ".batch"
@@ -71,14 +70,9 @@ def batch_lines(text: str) -> tuple[list[str], bool]:
     return records, lines[-1].split("|", 1)[1] == digest(records)
 
 
-def write_file(directory: Path, name: str, text: str) -> None:
-    temporary = directory / f".{name}.tmp"
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, directory / name)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
+# Batches, submissions and feedback are written as the service writes a message: via a
+# hidden temporary and a rename, so no reader meets half a file.
+write_file = write_message
 
 
 def visible_files(directory: Path, suffix: str) -> list[Path]:

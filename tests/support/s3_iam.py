@@ -29,7 +29,7 @@ from typing import Any
 
 import boto3
 
-from orchestrator.local_machine import port_in_use, wait_until
+from orchestrator.local_machine import find_free_port
 from tests.support.s3_tls import HOST_NAME
 
 REGION = "us-east-1"
@@ -54,13 +54,22 @@ class IamMotoServer:
         return f"https://{self.endpoint}"
 
     def start(self) -> None:
-        command = [sys.executable, "-m", __name__, str(self.port), str(self.cert_file),
-                   str(self.key_file)]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        self._process = subprocess.Popen(command, env=env)
-        if not wait_until(lambda: port_in_use(self.port), timeout=30):
-            self.stop()
-            raise RuntimeError(f"moto did not listen on port {self.port} within 30 s")
+        """Start moto and wait for its own word that it listens. A port seen in use is
+        not proof: with tests in two workers another server may hold the port chosen a
+        moment ago (then ours cannot bind and exits, and a new port is tried)."""
+        for _ in range(3):
+            command = [sys.executable, "-m", __name__, str(self.port), str(self.cert_file),
+                       str(self.key_file)]  # fmt: skip
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+            self._process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
+            assert self._process.stdout is not None
+            # One line, READY, once the server is bound; nothing (EOF) if it exits first.
+            if self._process.stdout.readline().strip() == b"READY":
+                return
+            self._process.wait(timeout=10)
+            self._process = None
+            self.port = find_free_port()
+        raise RuntimeError("moto could not listen on a free port in three tries")
 
     def stop(self) -> None:
         if self._process is not None:
@@ -97,6 +106,7 @@ def _serve(port: int, cert_file: str, key_file: str) -> None:
 
     server = TlsMotoServer(port, Path(cert_file), Path(key_file))
     server.start()
+    print("READY", flush=True)
     threading.Event().wait()  # until the test stops the process
 
 
