@@ -104,7 +104,7 @@ def provision(access: BucketAccess, lock: ObjectLock | None) -> dict[str, Any]:
             found = lock
         deletes_versions = key_deletes_versions(s3, access.bucket)
     except ClientError as err:
-        raise BackupError(f"{access.describe()}: {_said(err)}") from None
+        raise BackupError(f"{access.describe()}: {err.operation_name}: {_said(err)}") from None
     except BotoCoreError as err:
         raise BackupError(f"{access.describe()} cannot be reached: {err}") from None
     return {
