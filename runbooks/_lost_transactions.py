@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from orchestrator.durations import parse_seconds
 from orchestrator.errors import DrError, StepFailed
 from orchestrator.postgresql.old_timeline import SETTLED_FOR_S
-from orchestrator.postgresql.timeline_diff import TimelineDiff, compare_timelines
+from orchestrator.postgresql.timeline_diff import RECORD_KIND, TimelineDiff, compare_timelines
 from orchestrator.runbook import Param
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
     from orchestrator.inventory import Host, HostPair
 
-RECORD_KIND = "lost_transactions"
 # Fact: why there is no old cluster to read (set when there is none).
 _MISSING = "old_cluster_missing"
 SETTLE_TIMEOUT_S = 600.0
@@ -64,7 +62,7 @@ def open_old_timeline(ctx: StepContext, pair: HostPair, old: Host) -> dict[str, 
     if control_data(ctx, pair, old) is None:
         reason = f"{old.name} has no readable cluster (pg_controldata): its writes went with it"
         ctx.remember(_MISSING, reason)
-        ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": old.name, "skipped": reason})
+        _record_skipped(ctx, pair, old.name, reason)
         ctx.note(
             Text(
                 zh=f"{old.name} 上没有可读的数据库集群，无法列出其独有交易：已随其数据一同丢失。",
@@ -160,7 +158,7 @@ def skipped(ctx: StepContext, pair: HostPair, old: Host) -> None:
         if pair.transactions
         else "the inventory names no business tables (host_pairs[].transactions)"
     )
-    ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": old.name, "skipped": reason})
+    _record_skipped(ctx, pair, old.name, reason)
     ctx.note(
         Text(
             zh=f"未列出 {old.name} 独有的交易（{reason}）：重建将丢弃它们。",
@@ -168,6 +166,11 @@ def skipped(ctx: StepContext, pair: HostPair, old: Host) -> None:
             "discards them.",
         )
     )
+
+
+def _record_skipped(ctx: StepContext, pair: HostPair, old: str, reason: str) -> None:
+    """The record that says why no list was made: the report prints it as such."""
+    ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": old, "skipped": reason})
 
 
 def _lookback_seconds(ctx: StepContext) -> float:
@@ -189,7 +192,7 @@ def _summary(diff: TimelineDiff) -> Text:
             f"({sum(diff.compared.values())} compared).",
         )
     per_branch = Counter(row.branch or "?" for row in lost)
-    total = sum((row.amount or Decimal(0) for row in lost), Decimal(0))
+    total = diff.lost_amount
     branches = ", ".join(f"{branch} {count}" for branch, count in sorted(per_branch.items()))
     return Text(
         zh=f"旧主库确认、新主库没有的交易 {len(lost)} 笔，金额合计 {total}；"
@@ -206,7 +209,7 @@ def list_after_restore(ctx: StepContext, pair: HostPair, restored: Host) -> dict
     live = _live_primary(ctx, pair, restored)
     if live is None:
         reason = "no other host of the pair answers as a primary: nothing to compare with"
-        ctx.record(RECORD_KIND, {"pair": pair.name, "old_primary": "-", "skipped": reason})
+        _record_skipped(ctx, pair, "-", reason)
         return {"listed": False, "reason": reason}
     return {"listed": True, **list_lost(ctx, pair, live, restored)}
 

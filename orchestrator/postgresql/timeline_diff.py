@@ -34,6 +34,8 @@ from orchestrator.inventory.transactions import TransactionTable
 from orchestrator.postgresql.errors import PostgresError
 
 Reason = Literal["missing", "replaced", "changed"]
+# The journal event a comparison (or the reason there was none) is recorded as.
+RECORD_KIND = "lost_transactions"
 LOST_REASONS: tuple[Reason, ...] = ("missing", "replaced")
 # Keys looked up on the new primary per query: one round trip per few thousand rows.
 _LOOKUP_BATCH = 5000
@@ -94,6 +96,10 @@ class TimelineDiff:
         return [row for row in self.rows if row.lost]
 
     @property
+    def lost_amount(self) -> Decimal:
+        return sum((row.amount or Decimal(0) for row in self.lost), Decimal(0))
+
+    @property
     def changed(self) -> list[TimelineRow]:
         return [row for row in self.rows if not row.lost]
 
@@ -111,7 +117,7 @@ class TimelineDiff:
             "compared": self.compared,
             "lost_count": len(lost),
             "changed_count": len(self.rows) - len(lost),
-            "lost_amount": str(sum((r.amount or Decimal(0) for r in lost), Decimal(0))),
+            "lost_amount": str(self.lost_amount),
             "rows": [row.to_dict() for row in self.rows],
         }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, tzinfo
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,12 +19,11 @@ from orchestrator.errors import DrError, UserInputError
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.run_document import run_document
-from orchestrator.postgresql.timeline_diff import TimelineDiff, TimelineRow
+from orchestrator.postgresql.timeline_diff import RECORD_KIND, TimelineDiff, TimelineRow
 from orchestrator.reports.blocks import Document, Facts, Heading, Paragraph, Table
 from orchestrator.reports.i18n import ReportLang, pick
 from orchestrator.reports.verification import verification_paragraph, verify_journal
 
-RECORD_KIND = "lost_transactions"
 _REASONS = {
     "missing": ("新主库无此笔", "not on the new primary"),
     "replaced": ("编号已被新交易占用", "its id now names a later write"),
@@ -72,7 +70,7 @@ def _messages(inventory: Inventory | None, records: list[dict[str, Any]]) -> dic
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     run = data["run"]
-    zone = _zone(data["timezone"])
+    zone = ZoneInfo(data["timezone"])
     doc = Document(
         title=pick(lang, "丢失交易补录清单", "Lost transactions: the re-entry list"),
         subtitle=pick(
@@ -127,7 +125,7 @@ def _record_blocks(
         return blocks
     diff = TimelineDiff.from_dict(record)
     lost = diff.lost
-    total = sum((row.amount or Decimal(0) for row in lost), Decimal(0))
+    total = diff.lost_amount
     compared = ", ".join(f"{kind} {count}" for kind, count in sorted(diff.compared.items()))
     since = ", ".join(
         f"{kind} {_time(datetime.fromisoformat(at), zone)}"
@@ -196,10 +194,6 @@ def _rows_table(rows: list[TimelineRow], zone: tzinfo, zone_name: str, lang: Rep
             for row in rows
         ],
     )
-
-
-def _zone(name: str) -> tzinfo:
-    return UTC if name == "UTC" else ZoneInfo(name)
 
 
 def _time(moment: datetime, zone: tzinfo) -> str:
