@@ -104,6 +104,11 @@ class JournalError(DrError):
     """The journal could not be opened or written."""
 
 
+class JournalNotFound(UserInputError):
+    """A command that only reads was pointed at a journal that does not exist: it refuses
+    rather than create an empty one and report on nothing."""
+
+
 class JournalUnverified(DrError):
     """The journal, or a figure read from it, does not verify: nothing is printed from it."""
 

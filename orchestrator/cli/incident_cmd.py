@@ -18,6 +18,7 @@ from orchestrator.cli.options import (
     InventoryOption,
     JsonOption,
     OperatorOption,
+    open_existing_journal,
     open_journal,
     operator_name,
 )
@@ -222,7 +223,7 @@ def list_incidents(
     """Incidents in the journal, newest first."""
     if status is not None:
         one_of("--status", status, ("open", "closed"))
-    incidents = IncidentStore(open_journal(db)).incidents(status=status)
+    incidents = IncidentStore(open_existing_journal(db)).incidents(status=status)
     if json_out:
         print_json(console, {"incidents": [i.to_dict() for i in incidents]})
     else:
@@ -232,7 +233,7 @@ def list_incidents(
 @app.command("show")
 def show_incident(incident_id: IdArg, db: DbOption = None, json_out: JsonOption = False) -> None:
     """One incident: state, deadlines, runs, notices and its timeline."""
-    journal = open_journal(db)
+    journal = open_existing_journal(db)
     store = IncidentStore(journal)
     incident = store.get(incident_id)
     doc = incident_document(store, incident, _inventory_of(incident), datetime.now(UTC))

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.console import console
-from orchestrator.cli.options import DbOption, JsonOption, open_journal
+from orchestrator.cli.options import DbOption, JsonOption, open_existing_journal, open_journal
 from orchestrator.cli.summary import print_json
 from orchestrator.errors import EXIT_FAILED, UserInputError
 
@@ -60,7 +60,7 @@ def verify(
     from orchestrator.anchors.check import Finding
 
     inv = _load(inventory)
-    journal = open_journal(db, inv.journal.key if inv else None)
+    journal = open_existing_journal(db, inv.journal.key if inv else None)
     verdict = journal.verify()
     checked, findings, notes = _against_anchors(journal, inv, anchor, anchor_file)
     if not verdict.ok and verdict.reason:
@@ -117,7 +117,7 @@ def anchor_now(
     assert inv is not None
     if not inv.journal.anchors:
         raise UserInputError(f"{inventory}: journal.anchors names no place to anchor to")
-    results = anchor_journal(open_journal(db, inv.journal.key), inv)
+    results = anchor_journal(open_existing_journal(db, inv.journal.key), inv)
     if json_out:
         print_json(console, [r.to_dict() for r in results])
     for r in results if not json_out else []:

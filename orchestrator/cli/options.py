@@ -70,9 +70,13 @@ ParamOption = Annotated[
 ]
 
 
-def open_journal(db: str | None, key: SecretRef | None = None) -> Journal:
+def open_journal(
+    db: str | None, key: SecretRef | None = None, *, must_exist: bool = False
+) -> Journal:
     """The journal, with its key when there is one (DR_JOURNAL_KEY, `key` from the
-    inventory's `journal.key`, else ~/.config/dr/journal.key: orchestrator/journal/key.py)."""
+    inventory's `journal.key`, else ~/.config/dr/journal.key: orchestrator/journal/key.py).
+
+    `must_exist`: see `open_existing_journal`."""
     from orchestrator.journal import Journal, resolve_journal_url
     from orchestrator.journal.key import load_key
     from orchestrator.journal.location import password_on_command_line
@@ -82,7 +86,13 @@ def open_journal(db: str | None, key: SecretRef | None = None) -> Journal:
         from orchestrator.cli.console import error_console
 
         error_console.print(f"[yellow]warning: {warning}[/]")
-    return Journal(resolve_journal_url(db), load_key(key))
+    return Journal(resolve_journal_url(db), load_key(key), must_exist=must_exist)
+
+
+def open_existing_journal(db: str | None, key: SecretRef | None = None) -> Journal:
+    """For commands that only read (reports, verify, listings): a journal URL that names
+    no journal is refused with exit 2, never created empty (journal/existing.py)."""
+    return open_journal(db, key, must_exist=True)
 
 
 def journal_opener(db: str | None, key: SecretRef | None = None) -> Callable[[], Journal]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.options import DbOption, open_journal
+from orchestrator.cli.options import DbOption, open_existing_journal
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.reports.i18n import report_lang
 from orchestrator.reports.render import report_format, write_report
@@ -63,7 +63,7 @@ def rto_rpo(
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    data = report.build(open_journal(db), first, last, _inventory(inventory))
+    data = report.build(open_existing_journal(db), first, last, _inventory(inventory))
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -80,7 +80,7 @@ def drill(
     from orchestrator.reports import drill as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    data = report.build(open_journal(db), run_id, _inventory(inventory))
+    data = report.build(open_existing_journal(db), run_id, _inventory(inventory))
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -97,7 +97,7 @@ def lost_transactions(
     from orchestrator.reports import lost_transactions as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    data = report.build(open_journal(db), run_id, _inventory(inventory))
+    data = report.build(open_existing_journal(db), run_id, _inventory(inventory))
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -116,7 +116,7 @@ def drill_plan(
     from orchestrator.reports import drill_plan as report
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
-    data = report.build(open_journal(db), load_inventory(inventory), year)
+    data = report.build(open_existing_journal(db), load_inventory(inventory), year)
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -141,7 +141,7 @@ def incident(
 
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     narrative = report.load_details(details)
-    data = report.build(open_journal(db), incident_id, narrative)
+    data = report.build(open_existing_journal(db), incident_id, narrative)
     write_report(data, report.layout, chosen_format, chosen_lang, output)
 
 
@@ -168,5 +168,5 @@ def summary(
     chosen_format, chosen_lang = report_format(fmt), report_lang(lang)
     loaded = load_inventory(inventory)
     first, last = report.quarter_bounds(quarter, report_zone(loaded))
-    data = report.build(open_journal(db), loaded, first, last)
+    data = report.build(open_existing_journal(db), loaded, first, last)
     write_report(data, report.layout, chosen_format, chosen_lang, output)

@@ -15,7 +15,7 @@ from orchestrator.cli.options import (
     LangOption,
     RunbooksOption,
     language,
-    open_journal,
+    open_existing_journal,
     open_registry,
 )
 from orchestrator.cli.summary import print_json, print_run
@@ -32,7 +32,7 @@ def list_runs(
     json_out: JsonOption = False,
 ) -> None:
     """List runs, newest first."""
-    runs = open_journal(db).list_runs(limit)
+    runs = open_existing_journal(db).list_runs(limit)
     if json_out:
         print_json(console, [r.to_dict() for r in runs])
         return
@@ -51,7 +51,7 @@ def show_run(
     json_out: JsonOption = False,
 ) -> None:
     """One run: its steps with per-host results, and the RTO/RPO achieved."""
-    doc = run_document(open_journal(db), run_id)
+    doc = run_document(open_existing_journal(db), run_id)
     if json_out:
         print_json(console, doc)
     else:

@@ -36,6 +36,7 @@ from orchestrator.journal.chain import (
 )
 from orchestrator.journal.chain import verify_events as _verify_events
 from orchestrator.journal.database import WRITE, make_engine
+from orchestrator.journal.existing import refuse_missing_sqlite_file, refuse_without_journal_tables
 from orchestrator.journal.hot_sql import HotSql
 from orchestrator.journal.key import JournalKey
 from orchestrator.journal.records import EventRecord, MeasurementRecord, RunRecord, StepRecord
@@ -55,12 +56,19 @@ class Journal:
     without one, events are chained by SHA-256 only (see chain.py for what that means).
     """
 
-    def __init__(self, url: str, key: JournalKey | None = None) -> None:
+    def __init__(self, url: str, key: JournalKey | None = None, *, must_exist: bool = False) -> None:
+        """`must_exist`: for commands that only read (reports, verify, listings): a
+        database that is missing, or holds no journal, is refused (`JournalNotFound`)
+        instead of being created empty (existing.py)."""
         self.url = url
         self.key = key
         self._write_lock = threading.Lock()
+        if must_exist:
+            refuse_missing_sqlite_file(url)
         try:
             self._engine = make_engine(url)
+            if must_exist:
+                refuse_without_journal_tables(self._engine, url)
             self._sql = HotSql(self._engine.dialect.name, self._engine.dialect.paramstyle)
             self._create_schema()
             self._keyed_before = self._newest_is_keyed()

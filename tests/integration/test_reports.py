@@ -296,13 +296,17 @@ def test_summary_and_drill_plan(recorded):
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
-    done = dr_report(f"sqlite:///{tmp_path}/j.sqlite3", *args)
+    db = f"sqlite:///{tmp_path}/j.sqlite3"
+    Journal(db).close()  # an existing, empty journal: a missing one is refused first
+    done = dr_report(db, *args)
     assert done.returncode == EXIT_BAD_INPUT, done.stderr
     assert message in done.stderr
 
 
 def test_the_real_command_exits_2_without_a_traceback(tmp_path):
-    done = dr_subprocess(f"sqlite:///{tmp_path}/j.sqlite3", "drill", "no-such-run")
+    db = f"sqlite:///{tmp_path}/j.sqlite3"
+    Journal(db).close()
+    done = dr_subprocess(db, "drill", "no-such-run")
     assert done.returncode == EXIT_BAD_INPUT
     assert "no run 'no-such-run'" in done.stderr and "Traceback" not in done.stderr
 
