@@ -19,7 +19,12 @@ FormatOption = Annotated[
     str, typer.Option("--format", "-f", help="html, pdf, md or json (the data itself).")
 ]
 ReportLangOption = Annotated[
-    str, typer.Option("--lang", help="zh (zh-CN) or en.", show_default=True)
+    str | None,
+    typer.Option(
+        "--lang",
+        help="zh (zh-CN) or en (default: DR_LANG, else zh: the regulator reads Chinese).",
+        show_default=False,
+    ),
 ]
 OutputOption = Annotated[
     Path | None,
@@ -53,7 +58,7 @@ def rto_rpo(
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (included).")],
     inventory: OptionalInventory = None,
     fmt: FormatOption = "html",
-    lang: ReportLangOption = "zh",
+    lang: ReportLangOption = None,
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
@@ -72,7 +77,7 @@ def drill(
     run_id: Annotated[str, typer.Argument(help="The drill's run id.")],
     inventory: OptionalInventory = None,
     fmt: FormatOption = "html",
-    lang: ReportLangOption = "zh",
+    lang: ReportLangOption = None,
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
@@ -89,7 +94,7 @@ def lost_transactions(
     run_id: Annotated[str, typer.Argument(help="The run that rebuilt the old primary.")],
     inventory: OptionalInventory = None,
     fmt: FormatOption = "html",
-    lang: ReportLangOption = "zh",
+    lang: ReportLangOption = None,
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
@@ -108,7 +113,7 @@ def drill_plan(
         Path, typer.Option("--inventory", "-i", help="Inventory with a drills: section.")
     ],
     fmt: FormatOption = "html",
-    lang: ReportLangOption = "zh",
+    lang: ReportLangOption = None,
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
@@ -132,7 +137,7 @@ def incident(
         ),
     ] = None,
     fmt: FormatOption = "html",
-    lang: ReportLangOption = "zh",
+    lang: ReportLangOption = None,
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:
@@ -157,7 +162,7 @@ def summary(
         ),
     ] = None,
     fmt: FormatOption = "html",
-    lang: ReportLangOption = "zh",
+    lang: ReportLangOption = None,
     output: OutputOption = None,
     db: DbOption = None,
 ) -> None:

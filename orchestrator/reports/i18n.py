@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from orchestrator.errors import UserInputError
@@ -20,12 +21,24 @@ VERDICT_WORDS = {
 
 
 def report_lang(value: str | None) -> ReportLang:
-    code = (value or "zh").lower().replace("_", "-")
+    """--lang, else DR_LANG (as the run commands read it), else Chinese: a report goes to
+    the regulator and the management in Chinese unless the operator asks otherwise.
+
+    Unlike the terminal's language, the locale is not consulted: a server's C.UTF-8 must
+    not turn the regulator's report into English."""
+    if value is not None:
+        return _lang_code(value, "--lang")
+    from_environment = os.environ.get("DR_LANG", "").strip()
+    return _lang_code(from_environment, "DR_LANG") if from_environment else "zh"
+
+
+def _lang_code(value: str, where: str) -> ReportLang:
+    code = value.lower().replace("_", "-")
     if code in ("zh", "zh-cn"):
         return "zh"
     if code == "en":
         return "en"
-    raise UserInputError(f"--lang {value!r} is not a report language; use zh (zh-CN) or en")
+    raise UserInputError(f"{where} {value!r} is not a report language; use zh (zh-CN) or en")
 
 
 def pick(lang: ReportLang, zh: str, en: str) -> str:

@@ -101,6 +101,7 @@ def restore_occasion(data: dict[str, Any]) -> dict[str, Any]:
         "id": data["test_id"],
         "kind": "restore test",
         "system": f"backup set {data['backup_set']}",
+        "backup_set": data["backup_set"],
         "procedure": "restore-test",
         "at": data["started_at"],
         "status": data["outcome"],

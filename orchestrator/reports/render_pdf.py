@@ -18,17 +18,19 @@ from reportlab.platypus import Table as PdfTable
 from orchestrator.reports import blocks as b
 from orchestrator.reports.charts import chart_png
 from orchestrator.reports.fonts import cjk_font_file
+from orchestrator.reports.pdf_wrap import column_widths, wrap
 
 _FONT = "DrReportCJK"
 _WIDTH = A4[0] - 4 * cm
+_CELL_PADDING = 4.0  # points, each side of a table cell
 
 
 def render_pdf(document: b.Document) -> bytes:
     _register_font()
     styles = _styles()
     story: list[Any] = [
-        Paragraph(escape(document.title), styles["title"]),
-        Paragraph(escape(document.subtitle), styles["body"]),
+        _wrapped(document.title, styles["title"], _WIDTH),
+        _wrapped(document.subtitle, styles["body"], _WIDTH),
         _paragraph(document.verification, styles),
         Spacer(1, 0.3 * cm),
     ]
@@ -51,16 +53,17 @@ def render_pdf(document: b.Document) -> bytes:
 
 def _flowables(block: b.Block, styles: dict[str, ParagraphStyle]) -> list[Any]:
     if isinstance(block, b.Heading):
-        return [Paragraph(escape(block.text), styles["h2" if block.level <= 2 else "h3"])]
+        return [_wrapped(block.text, styles["h2" if block.level <= 2 else "h3"], _WIDTH)]
     if isinstance(block, b.Paragraph):
         return [_paragraph(block, styles)]
     if isinstance(block, b.Facts):
-        rows = [[_cell(k, styles), _cell(v, styles)] for k, v in block.items]
-        return [_table(rows, [0.3 * _WIDTH, 0.7 * _WIDTH], header=False)]
+        widths = [0.3 * _WIDTH, 0.7 * _WIDTH]
+        return [_table([[k, v] for k, v in block.items], widths, styles, header=False)]
     if isinstance(block, b.Table):
-        rows = [[_cell(c, styles) for c in row] for row in [block.columns, *block.rows]]
-        width = _WIDTH / max(1, len(block.columns))
-        return [_table(rows, [width] * len(block.columns), header=True)]
+        texts = [block.columns, *block.rows]
+        cell = styles["cell"]
+        widths = column_widths(texts, _WIDTH, _FONT, cell.fontSize, 2 * _CELL_PADDING)
+        return [_table(texts, widths, styles, header=True)]
     if isinstance(block, b.Chart):
         png = chart_png(block)
         return [Image(io.BytesIO(png), width=_WIDTH, height=_WIDTH * 3 / 7), Spacer(1, 0.2 * cm)]
@@ -68,18 +71,33 @@ def _flowables(block: b.Block, styles: dict[str, ParagraphStyle]) -> list[Any]:
 
 
 def _paragraph(block: b.Paragraph, styles: dict[str, ParagraphStyle]) -> Paragraph:
-    return Paragraph(escape(block.text), styles["alert" if block.alert else "body"])
+    return _wrapped(block.text, styles["alert" if block.alert else "body"], _WIDTH)
 
 
-def _cell(text: str, styles: dict[str, ParagraphStyle]) -> Paragraph:
-    return Paragraph(escape(text).replace("\n", "<br/>"), styles["cell"])
+def _wrapped(text: str, style: ParagraphStyle, width: float) -> Paragraph:
+    """`text` broken into lines here (pdf_wrap), each line escaped, joined by <br/>."""
+    lines = wrap(text, width, style.fontName, style.fontSize)
+    return Paragraph("<br/>".join(escape(line) for line in lines), style)
 
 
-def _table(rows: list[list[Any]], widths: list[float], *, header: bool) -> PdfTable:
+def _table(
+    texts: list[list[str]],
+    widths: list[float],
+    styles: dict[str, ParagraphStyle],
+    *,
+    header: bool,
+) -> PdfTable:
+    inner = [w - 2 * _CELL_PADDING for w in widths]
+    rows = [
+        [_wrapped(text, styles["cell"], inner[index]) for index, text in enumerate(row)]
+        for row in texts
+    ]
     table = PdfTable(rows, colWidths=widths, repeatRows=1 if header else 0)
     style: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#a0aec0")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PADDING),
     ]
     if header:
         style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#edf2f7")))
@@ -93,8 +111,9 @@ def _register_font() -> None:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    # wordWrap="CJK": Chinese has no spaces, so lines may break between any two characters.
-    base = ParagraphStyle("body", fontName=_FONT, fontSize=10, leading=14, wordWrap="CJK")
+    # No wordWrap="CJK" (it breaks English words anywhere): lines come broken from
+    # pdf_wrap, by words for Latin text and by characters for Chinese.
+    base = ParagraphStyle("body", fontName=_FONT, fontSize=10, leading=14)
     return {
         "body": base,
         "title": ParagraphStyle("title", parent=base, fontSize=17, leading=22, spaceAfter=6),

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime
 from typing import Any
 
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
-from orchestrator.reports import standards
+from orchestrator.reports import restore_months, standards
 from orchestrator.reports.blocks import Chart, Document, Heading, Paragraph, Series, Table
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
 from orchestrator.reports.occasions import (
-    month_of,
     months_between,
     occasions_between,
     period_bounds,
@@ -39,8 +38,11 @@ def build(
         },
         "occasions": occasions,
         "systems": _systems(occasions, edition),
-        "restore_tests_by_month": _restore_months(
-            occasions, months_between(low, min(high, datetime.now(zone))), zone
+        "restore_tests_by_month": restore_months.restore_months(
+            occasions,
+            months_between(low, min(high, datetime.now(zone))),
+            restore_months.set_names(occasions, inventory),
+            zone,
         ),
         "untested": _untested(occasions, inventory),
     }
@@ -76,25 +78,6 @@ def _systems(
 def _worst(items: list[dict[str, Any]], key: str) -> float | None:
     values = [o[key]["seconds"] for o in items if o[key] and o[key]["seconds"] is not None]
     return max(values) if values else None
-
-
-def _restore_months(
-    occasions: list[dict[str, Any]], months: list[str], zone: tzinfo
-) -> list[dict[str, Any]]:
-    tests = [o for o in occasions if o["kind"] == "restore test"]
-    rows = []
-    for month in months:
-        mine = [t for t in tests if month_of(t["at"], zone) == month]
-        rows.append(
-            {
-                "month": month,
-                "tests": [t["id"] for t in mine],
-                "passed": sum(1 for t in mine if t["status"] == "passed"),
-                "failed": sum(1 for t in mine if t["status"] != "passed"),
-                "missing": not mine,
-            }
-        )
-    return rows
 
 
 def _untested(occasions: list[dict[str, Any]], inventory: Inventory | None) -> list[str]:
@@ -135,17 +118,11 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     add(Heading(pick(lang, "趋势", "Trends")))
     for chart in _charts(data, lang):
         add(chart)
-    add(Heading(pick(lang, "每月备份恢复测试", "Monthly restore tests")))
     add(
-        Table(
-            [
-                pick(lang, "月份", "month"),
-                pick(lang, "测试", "tests"),
-                pick(lang, "结果", "result"),
-            ],
-            [_month_row(m, lang) for m in data["restore_tests_by_month"]],
-        )
+        Heading(pick(lang, "每月备份恢复测试（按备份集）", "Monthly restore tests, per backup set"))
     )
+    months = data["restore_tests_by_month"]
+    add(Table(restore_months.columns(lang), restore_months.rows(months, lang)))
     return doc
 
 
@@ -271,15 +248,3 @@ def _charts(data: dict[str, Any], lang: ReportLang) -> list[Chart]:
 def _observed(occasion: dict[str, Any], key: str) -> float | None:
     found = (occasion["observed"] or {}).get(key)
     return found["seconds"] if found else None
-
-
-def _month_row(m: dict[str, Any], lang: ReportLang) -> list[str]:
-    if m["missing"]:
-        result = pick(lang, "缺失：本月没有恢复测试", "MISSING: no restore test this month")
-    else:
-        result = pick(
-            lang,
-            f"通过 {m['passed']}，失败 {m['failed']}",
-            f"{m['passed']} passed, {m['failed']} failed",
-        )
-    return [m["month"], ", ".join(m["tests"]) or "—", result]

@@ -10,7 +10,7 @@ from typing import Any
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
-from orchestrator.reports import rto_rpo
+from orchestrator.reports import restore_months, rto_rpo
 from orchestrator.reports.blocks import Chart, Document, Paragraph, Series, Table
 from orchestrator.reports.i18n import VERDICT_WORDS, ReportLang, pick, seconds_text
 from orchestrator.verdicts import MET, NOT_MET
@@ -64,6 +64,8 @@ def build(journal: Journal, inventory: Inventory, first: date, last: date) -> di
         "verification": detail["verification"],
         "systems": systems,
         "restore_test_months_missing": [m["month"] for m in months if m["missing"]],
+        # Each (month, backup set) with no restore test: a set is never hidden by another.
+        "restore_tests_missing": restore_months.missing_pairs(months),
         "restore_tests_failed": sum(m["failed"] for m in months),
     }
 
@@ -100,11 +102,15 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
             alert=bool(by_status[NOT_TESTED]),
         )
     )
-    missing = data["restore_test_months_missing"]
+    missing = data["restore_tests_missing"]
     add(
         Paragraph(
-            pick(lang, "备份恢复测试缺失的月份：", "Months without a backup restore test: ")
-            + (sep.join(missing) or "—")
+            pick(
+                lang,
+                "缺少恢复测试的月份与备份集：",
+                "Backup sets without a restore test, by month: ",
+            )
+            + restore_months.missing_text(missing, lang)
             + pick(
                 lang,
                 f"；失败的恢复测试 {data['restore_tests_failed']} 次。",
