@@ -46,6 +46,9 @@ class Chart:
     target: float | None = None
     target_label: str = "target"
     y_label: str = "seconds"
+    # "seconds": durations (ticks and bar labels read 1s, 1h, 1d); "ratio": any other
+    # number, such as a percentage of the target.
+    y_unit: str = "seconds"
 
 
 Block = Heading | Paragraph | Facts | Table | Chart

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
@@ -37,11 +39,11 @@ _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string
 
 
 def render_html(document: Document, lang: str) -> str:
-    blocks = [_view(b) for b in document.blocks]
+    blocks = [_view(b, f"chart{index}") for index, b in enumerate(document.blocks, 1)]
     return _ENV.from_string(_TEMPLATE).render(doc=document, blocks=blocks, lang=lang)
 
 
-def _view(block: object) -> dict[str, object]:
+def _view(block: object, name: str) -> dict[str, object]:
     if isinstance(block, Heading):
         return {"kind": "heading", "text": block.text, "level": min(block.level, 6)}
     if isinstance(block, Paragraph):
@@ -52,10 +54,31 @@ def _view(block: object) -> dict[str, object]:
         return {"kind": "table", "columns": block.columns, "rows": block.rows}
     if isinstance(block, Chart):
         # matplotlib's own SVG, from numbers and labels we escape in the chart text.
-        return {"kind": "chart", "svg": Markup(_strip_xml_prolog(chart_svg(block)))}
+        svg = prefix_ids(_strip_xml_prolog(chart_svg(block)), name)
+        return {"kind": "chart", "svg": Markup(svg)}
     raise TypeError(f"unknown block {block!r}")
 
 
 def _strip_xml_prolog(svg: str) -> str:
     start = svg.find("<svg")
     return svg[start:] if start >= 0 else svg
+
+
+# Where an SVG names an id: its definition, and the references to it (clip paths, glyphs
+# and markers are defined once and used by url(#id) or href="#id").
+_ID_OR_REFERENCE = re.compile(r'(\bid="|url\(#|\bhref="#)([^")]+)')
+
+
+def prefix_ids(svg: str, prefix: str) -> str:
+    """Every id of one chart, and every reference to it, given the chart's own prefix.
+
+    matplotlib names the same glyph or clip path the same way in every chart it draws
+    (e.g. "DejaVuSans-31"); inlined side by side, the ids repeat, the page is not valid
+    HTML, and a browser may draw one chart's glyphs from another's definitions."""
+    defined = set(re.findall(r'\bid="([^"]+)"', svg))
+
+    def renamed(match: re.Match[str]) -> str:
+        name = match.group(2)
+        return match.group(1) + (f"{prefix}-{name}" if name in defined else name)
+
+    return _ID_OR_REFERENCE.sub(renamed, svg)

@@ -153,8 +153,9 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
                     Series(pick(lang, "占目标 %", "% of target"), [_percent(s) for s in tested])
                 ],
                 target=100.0,
-                target_label=pick(lang, "目标 100%", "target 100%"),
+                target_label=pick(lang, "目标", "target"),
                 y_label="%",
+                y_unit="ratio",
             )
         )
     return doc
