@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import html5lib
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from backups.actions.init import init_set
@@ -201,6 +204,88 @@ def test_rto_rpo_pdf_has_pages_charts_and_readable_chinese(recorded, lang):
         assert "RTO/RPO 达成情况报告" in text and "日志校验：通过" in text
     else:
         assert "Journal verification: PASSED" in text
+        assert_no_word_is_cut(text, recorded, pdf)
+
+
+def assert_no_word_is_cut(text: str, recorded, pdf: Path) -> None:
+    """Every English word pdftotext reads is a word of the report's own text: a word
+    broken across two lines would come out as two pieces that are not."""
+    from orchestrator.reports import rto_rpo
+
+    data = report_json(recorded["db"], "rto-rpo", "--from", FIRST_OF_MONTH, "--to", TODAY)
+    document = rto_rpo.layout(data, "en")
+    source = " ".join(
+        [document.title, document.subtitle, document.verification.text]
+        + [getattr(b, "text", "") for b in document.blocks]
+        + [c for b in document.blocks for row in getattr(b, "rows", []) for c in row]
+        + [c for b in document.blocks for c in getattr(b, "columns", [])]
+    )
+    known = set(re.findall(r"[A-Za-z]{3,}", source))
+    read = re.findall(r"[A-Za-z]{3,}", text)
+    assert {"achieved", "procedure", "occasions"} <= set(read)
+    assert set(read) - known - CHART_WORDS == set(), pdf
+
+
+# Words of the chart images' own labels, which pdftotext does not read but which are
+# named here so that a change to them is a choice.
+CHART_WORDS: set[str] = set()
+
+
+def test_restore_tests_are_counted_per_backup_set_of_the_inventory(recorded):
+    """The inventory names two sets; only one was restore-tested this month: the other
+    is reported missing for the month, in the data, the table and the summary."""
+    tmp, db = recorded["tmp"], recorded["db"]
+    document = yaml.safe_load((tmp / "inventory.yaml").read_text())
+    ledger = {**document["backup_sets"][0], "name": "ledger", "repository": str(tmp / "r2")}
+    document["backup_sets"].append(ledger)
+    two_sets = tmp / "two-sets.yaml"
+    two_sets.write_text(yaml.safe_dump(document, allow_unicode=True))
+    local = datetime.now(ZoneInfo(load_inventory(two_sets).timezone)).date()
+    period = ("--from", local.replace(day=1).isoformat(), "--to", local.isoformat())
+    data = report_json(db, "rto-rpo", "-i", str(two_sets), *period)
+    this_month = data["restore_tests_by_month"][-1]
+    by_set = {entry["backup_set"]: entry for entry in this_month["sets"]}
+    assert list(by_set) == ["credit", "ledger"]
+    assert by_set["credit"]["tests"] == [recorded["restore_test"].test_id]
+    assert by_set["credit"]["passed"] == 1 and not by_set["credit"]["missing"]
+    assert by_set["ledger"]["missing"] and by_set["ledger"]["tests"] == []
+    assert this_month["missing"] and this_month["sets_missing"] == ["ledger"]
+    markdown = dr_report(db, "rto-rpo", "-i", str(two_sets), *period, "-f", "md", "--lang", "en")
+    [row] = [line for line in markdown.stdout.splitlines() if "| ledger |" in line]
+    assert local.strftime("%Y-%m") in row and "MISSING: no restore test this month" in row
+    quarter = f"{local.year}-Q{(local.month - 1) // 3 + 1}"
+    summary = report_json(db, "summary", "-i", str(two_sets), "--quarter", quarter)
+    month = local.strftime("%Y-%m")
+    assert {"month": month, "backup_set": "ledger"} in summary["restore_tests_missing"]
+    assert {"month": month, "backup_set": "credit"} not in summary["restore_tests_missing"]
+
+
+def test_reports_follow_dr_lang_unless_lang_is_given(recorded, monkeypatch):
+    args = ("rto-rpo", "--from", "2026-01-01", "--to", "2026-01-31", "-f", "md")
+    monkeypatch.delenv("DR_LANG", raising=False)
+    assert "RTO/RPO 达成情况报告" in dr_report(recorded["db"], *args).stdout
+    monkeypatch.setenv("DR_LANG", "en")
+    assert "RTO/RPO achievement report" in dr_report(recorded["db"], *args).stdout
+    assert "RTO/RPO 达成情况报告" in dr_report(recorded["db"], *args, "--lang", "zh").stdout
+    monkeypatch.setenv("DR_LANG", "fr")
+    refused = dr_report(recorded["db"], *args)
+    assert refused.returncode == EXIT_BAD_INPUT and "DR_LANG 'fr'" in refused.stderr
+
+
+def test_html_with_charts_parses_cleanly_and_its_ids_are_unique(recorded):
+    done = dr_report(
+        recorded["db"], "rto-rpo", "--from", FIRST_OF_MONTH, "--to", TODAY, "-f", "html"
+    )
+    assert done.returncode == 0 and done.stdout.count("<svg") == 4
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    tree = parser.parse(done.stdout)  # strict: the first parse error raises
+    ids = [element.get("id") for element in tree.iter() if element.get("id")]
+    assert ids and len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1][:5]
+    # Every reference inside a chart resolves to that chart's own definition.
+    for svg in re.findall(r"<svg.*?</svg>", done.stdout, flags=re.S):
+        own = set(re.findall(r'\bid="([^"]+)"', svg))
+        used = set(re.findall(r'(?:url\(#|href="#)([^")]+)', svg))
+        assert used and used <= own
 
 
 def test_drill_report_in_every_format(recorded):
