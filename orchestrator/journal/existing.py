@@ -49,8 +49,7 @@ def refuse_missing_sqlite_file(url: str) -> None:
         )
     if not Path(database).is_file():
         raise JournalNotFound(
-            f"no journal at {shown_url(url)}: the file {database} does not exist. "
-            + _WHAT_TO_DO
+            f"no journal at {shown_url(url)}: the file {database} does not exist. " + _WHAT_TO_DO
         )
 
 

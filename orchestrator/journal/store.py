@@ -56,7 +56,9 @@ class Journal:
     without one, events are chained by SHA-256 only (see chain.py for what that means).
     """
 
-    def __init__(self, url: str, key: JournalKey | None = None, *, must_exist: bool = False) -> None:
+    def __init__(
+        self, url: str, key: JournalKey | None = None, *, must_exist: bool = False
+    ) -> None:
         """`must_exist`: for commands that only read (reports, verify, listings): a
         database that is missing, or holds no journal, is refused (`JournalNotFound`)
         instead of being created empty (existing.py)."""

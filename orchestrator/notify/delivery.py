@@ -19,7 +19,7 @@ from orchestrator.journal import Journal
 from orchestrator.notify.email import send_email
 from orchestrator.notify.failures import DeliveryFailed
 from orchestrator.notify.message import Message
-from orchestrator.notify.webhooks import post_webhook
+from orchestrator.notify.webhooks import PostProgress, post_webhook
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,9 @@ def _email_job(smtp: Any, contact: Contact, message: Message) -> Callable[[], No
 
 
 def _hook_job(hook: Any, message: Message, contacts: list[Contact]) -> Callable[[], None]:
-    return lambda: post_webhook(hook, message, contacts)
+    # One progress for every attempt: a retry posts only the parts not yet taken.
+    progress = PostProgress()
+    return lambda: post_webhook(hook, message, contacts, progress=progress)
 
 
 def _contacts(inventory: Inventory, names: tuple[str, ...]) -> list[Contact]:

@@ -23,49 +23,105 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.inventory import Contact
 from orchestrator.inventory.notifications import Webhook
 from orchestrator.inventory.secrets import resolve_secret
+from orchestrator.notify.bot_limits import LIMITS, bare_mobile, cut_note, split_to_fit
 from orchestrator.notify.failures import DeliveryFailed
 from orchestrator.notify.message import Message
 
 
+@dataclass
+class PostProgress:
+    """How many parts of one message a webhook has taken: a retry goes on from the first
+    part not yet taken instead of posting the group the earlier parts again."""
+
+    sent: int = 0
+
+
 def post_webhook(
-    hook: Webhook, message: Message, contacts: list[Contact], now: float | None = None
+    hook: Webhook,
+    message: Message,
+    contacts: list[Contact],
+    now: float | None = None,
+    *,
+    progress: PostProgress | None = None,
 ) -> None:
+    """Post `message` to the bot, in as many parts as its size limit needs (bot_limits)."""
     url = _checked_url(hook, resolve_secret(hook.url).strip())
     secret = resolve_secret(hook.secret) if hook.secret is not None else None
-    moment = time.time() if now is None else now
-    body = payload(hook, message, contacts)
-    if secret is not None and hook.kind == "dingtalk":
-        url = _with_query(url, dingtalk_signature(secret, int(moment * 1000)))
-    elif secret is not None and hook.kind == "feishu":
-        body.update(feishu_signature(secret, int(moment)))
-    _post(hook, url, body)
+    done = progress if progress is not None else PostProgress()
+    bodies = payloads(hook, message, contacts)
+    for body in bodies[done.sent :]:
+        moment = time.time() if now is None else now
+        target = url
+        if secret is not None and hook.kind == "dingtalk":
+            target = _with_query(url, dingtalk_signature(secret, int(moment * 1000)))
+        elif secret is not None and hook.kind == "feishu":
+            body = {**body, **feishu_signature(secret, int(moment))}
+        part = f" (part {done.sent + 1} of {len(bodies)})" if len(bodies) > 1 else ""
+        _post(hook, target, body, part)
+        done.sent += 1
 
 
 def payload(hook: Webhook, message: Message, contacts: list[Contact]) -> dict[str, Any]:
+    """The first (usually the only) body posted for `message`."""
+    return payloads(hook, message, contacts)[0]
+
+
+def payloads(hook: Webhook, message: Message, contacts: list[Contact]) -> list[dict[str, Any]]:
+    """The bodies to post, in order: one per part of a message longer than the bot takes.
+    The roster is mentioned in the first part only (one alert per person, not one per
+    part)."""
     text = message.text(hook.language)
-    if hook.kind == "wecom":
+    limit = LIMITS.get(hook.kind)
+    if limit is None:
+        return [{**message.to_dict(), "text": text}]
+
+    def fits(part: str) -> bool:
+        # Measured with the mentions (the first part carries them); Feishu's signature,
+        # added to the body later, is under 100 bytes of the limit's margin (bot_limits).
+        body = _bot_body(hook.kind, part, contacts)
+        return limit.fits(body, _content(hook.kind, body))
+
+    said = cut_note(message.key)
+    note = f"{said.zh}\n{said.en}" if hook.language == "both" else said(hook.language)
+    parts = split_to_fit(text, fits, note)
+    return [_bot_body(hook.kind, part, contacts if i == 0 else []) for i, part in enumerate(parts)]
+
+
+def _bot_body(kind: str, text: str, contacts: list[Contact]) -> dict[str, Any]:
+    if kind == "wecom":
+        # WeCom matches a mention by its user id, else by the bare mobile number.
         ids = [c.wecom for c in contacts if c.wecom]
-        phones = [c.phone for c in contacts if c.phone and not c.wecom]
+        phones = [m for c in contacts if not c.wecom and (m := bare_mobile(c.phone))]
         return {
             "msgtype": "text",
             "text": {"content": text, "mentioned_list": ids, "mentioned_mobile_list": phones},
         }
-    if hook.kind == "dingtalk":
+    if kind == "dingtalk":
+        # DingTalk highlights and notifies a person only where the text itself carries
+        # "@<userid>" or "@<mobile>" (as in its own examples); the `at` lists alone do not.
         ids = [c.dingtalk for c in contacts if c.dingtalk]
+        phones = [m for c in contacts if not c.dingtalk and (m := bare_mobile(c.phone))]
+        mentions = " ".join(f"@{who}" for who in [*ids, *phones])
         return {
             "msgtype": "text",
-            "text": {"content": text},
-            "at": {"atUserIds": ids, "isAtAll": False},
+            "text": {"content": f"{text}\n{mentions}" if mentions else text},
+            "at": {"atUserIds": ids, "atMobiles": phones, "isAtAll": False},
         }
-    if hook.kind == "feishu":
-        mentions = "".join(f'<at user_id="{c.feishu}">{c.name}</at>' for c in contacts if c.feishu)
-        return {"msg_type": "text", "content": {"text": f"{text}\n{mentions}".rstrip()}}
-    return {**message.to_dict(), "text": text}
+    # Feishu: the mention is an <at> tag inside the text.
+    mentions = "".join(f'<at user_id="{c.feishu}">{c.name}</at>' for c in contacts if c.feishu)
+    return {"msg_type": "text", "content": {"text": f"{text}\n{mentions}".rstrip()}}
+
+
+def _content(kind: str, body: dict[str, Any]) -> str:
+    if kind == "feishu":
+        return str(body["content"]["text"])
+    return str(body["text"]["content"])
 
 
 def dingtalk_signature(secret: str, timestamp_ms: int) -> dict[str, str]:
@@ -108,12 +164,12 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
     return url + joiner + urllib.parse.urlencode(extra)
 
 
-def _post(hook: Webhook, url: str, body: dict[str, Any]) -> None:
+def _post(hook: Webhook, url: str, body: dict[str, Any], part: str = "") -> None:
     data = json.dumps(body, ensure_ascii=False).encode()
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
     )
-    where = f"webhook {hook.name} ({hook.kind})"
+    where = f"webhook {hook.name} ({hook.kind}){part}"
     try:
         with urllib.request.urlopen(request, timeout=hook.timeout) as response:
             reply = response.read()

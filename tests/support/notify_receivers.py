@@ -73,6 +73,8 @@ class HttpReceiver:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # path -> how many more times it answers 500 before it works
     failures: dict[str, int] = field(default_factory=dict)
+    # path -> the how-manieth request from now (1 = the next) that it answers 500, once
+    fail_nth: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -83,16 +85,31 @@ class HttpReceiver:
     def clear(self) -> None:
         self.requests.clear()
         self.failures.clear()
+        self.fail_nth.clear()
 
 
 def _answer(
-    receiver: HttpReceiver, path: str, query: dict[str, str], body: dict[str, Any]
+    receiver: HttpReceiver, path: str, query: dict[str, str], body: dict[str, Any], size: int
 ) -> tuple[int, dict[str, Any]]:
+    """As the bots answer, refusing what is over their documented size limits (the
+    figures and their sources: orchestrator/notify/bot_limits.py)."""
     if receiver.failures.get(path, 0) > 0:
         receiver.failures[path] -= 1
         return 500, {"error": "try later"}
+    if path in receiver.fail_nth:
+        receiver.fail_nth[path] -= 1
+        if receiver.fail_nth[path] == 0:
+            del receiver.fail_nth[path]
+            return 500, {"error": "try later"}
     if path == "/wecom":
+        content = body.get("text", {}).get("content", "")
+        if len(content.encode()) > 2048:
+            return 200, {"errcode": 40058, "errmsg": "content exceed max length 2048"}
         return 200, {"errcode": 0, "errmsg": "ok"}
+    if path == "/dingtalk" and size > 20000:
+        return 200, {"errcode": 460101, "errmsg": "body 大小不合法，请保持大小在 20000bytes 以内"}
+    if path == "/feishu" and size > 20 * 1024:
+        return 200, {"code": 19036, "msg": "The message exceeds the size limit"}
     if path == "/dingtalk":
         to_sign = f"{query.get('timestamp')}\n{DINGTALK_SECRET}".encode()
         expected = base64.b64encode(
@@ -120,7 +137,7 @@ def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             query = dict(urllib.parse.parse_qsl(parts.query))
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
-            status, reply = _answer(receiver, parts.path, query, body)
+            status, reply = _answer(receiver, parts.path, query, body, length)
             receiver.requests.append(
                 {"path": parts.path, "query": query, "body": body, "status": status, "reply": reply}
             )

@@ -170,6 +170,8 @@ def test_bot_payloads_follow_each_bots_text_format_and_mention_the_roster():
     assert payload(_hook("wecom"), MESSAGE, [WANG])["text"]["mentioned_list"] == ["wangw"]
     ding = payload(_hook("dingtalk"), MESSAGE, [WANG])
     assert ding["msgtype"] == "text" and ding["at"]["atUserIds"] == ["d-wang"]
+    # The mention is written into the text too, as DingTalk's own examples do.
+    assert ding["text"]["content"] == "Title\nBody\n@d-wang"
     feishu = payload(_hook("feishu"), MESSAGE, [WANG])
     assert feishu["msg_type"] == "text"
     assert feishu["content"]["text"].startswith("Title\nBody")
