@@ -21,7 +21,6 @@ from orchestrator.cli.options import (
     RunbookArg,
     RunbooksOption,
     language,
-    open_existing_journal,
     open_journal,
     open_registry,
     parse_params,
@@ -224,7 +223,7 @@ def approve(
 def _run_and_its_inventory(db: str | None, run_id: str) -> tuple[Journal, RunRecord, Inventory]:
     """The run, its inventory, and the journal opened with the key that inventory names
     (reading the run needs no key; signing what follows does)."""
-    reader = open_existing_journal(db)
+    reader = open_journal(db)
     record = reader.get_run(run_id)
     inv = load_inventory(Path(record.inventory_path))
     if inv.journal.key is None:
