@@ -148,3 +148,63 @@ def test_the_agent_gets_dr_and_a_timer_on_its_schedule_and_backs_up(sshd_server,
     assert _deploy(tmp_path, _inventory(tmp_path, sshd_server, None)) > 0
     assert not (units / "dr-backup-agent-ledger.timer").exists()
     assert (units / "dr-backup-agent@.service").exists()
+
+
+def test_dr_is_installed_from_the_controllers_wheel_once(sshd_server, tmp_path):
+    wheels = tmp_path / "wheels"
+    built = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+            "-w", str(wheels), str(ROOT),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheels.glob("dr_orchestrator-*.whl")
+    inventory = _inventory(tmp_path, sshd_server, None)
+    hosts = tmp_path / "hosts.yml"
+    subprocess.run(
+        [str(VENV_BIN / "dr"), "inventory", "ansible", "-i", str(inventory), "-o", str(hosts)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    playbook = tmp_path / "install.yml"
+    playbook.write_text(
+        "- hosts: h1\n  gather_facts: false\n  become: true\n  roles: [dr_install]\n"
+    )
+    install_dir = tmp_path / "opt-dr"
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible" / "ansible.cfg"),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+
+    def install() -> int:
+        done = subprocess.run(
+            [
+                str(VENV_BIN / "ansible-playbook"), "-i", str(hosts), str(playbook),
+                "-e", f"dr_wheel={wheel}", "-e", f"dr_install_dir={install_dir}",
+                "-e", "dr_install_packages=false",
+                # The dependencies are the index's business; the wheel is the role's.
+                "-e", "dr_pip_extra_args=--no-deps",
+            ],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        recap = RECAP.search(done.stdout)
+        assert recap is not None, done.stdout[-2000:]
+        return int(recap["changed"])
+
+    assert install() > 0
+    assert install() == 0
+    assert (install_dir / "dist" / wheel.name).read_bytes() == wheel.read_bytes()
+    shown = subprocess.run(
+        [str(install_dir / ".venv" / "bin" / "python"), "-m", "pip", "show", "dr-orchestrator"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    version = wheel.name.split("-")[1]
+    assert f"Version: {version}" in shown.stdout
+    assert (install_dir / ".venv" / "bin" / "dr").exists()
