@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -151,11 +152,20 @@ def test_the_agent_gets_dr_and_a_timer_on_its_schedule_and_backs_up(sshd_server,
 
 
 def test_dr_is_installed_from_the_controllers_wheel_once(sshd_server, tmp_path):
+    # Built from a copy: setuptools builds in the source tree, and other tests may too.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", ".state", "build", "*.egg-info", "__pycache__"
+        ),
+    )
     wheels = tmp_path / "wheels"
     built = subprocess.run(
         [
             sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-            "-w", str(wheels), str(ROOT),
+            "-w", str(wheels), str(source),
         ],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
