@@ -48,10 +48,16 @@ drill-local: system-packages python-packages
 	    -p port=$${DR_DRILL_PORT:-18080} || status=$$?; \
 	  $(PY) -m lab.local_target down $(LOCAL_TARGET); exit $$status
 
+# ansible-lint: production profile, offline (.ansible-lint); shellcheck: every file whose
+# first line is a sh/bash/dash shebang (scripts, .ci, the agent's wrapper template).
 lint: python-packages
 	$(VENV)/bin/ruff check orchestrator runbooks backups lab tests bench
 	$(VENV)/bin/ruff format --check orchestrator runbooks backups lab tests bench
 	$(VENV)/bin/mypy
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_CONFIG=ansible/ansible.cfg \
+	  $(VENV)/bin/ansible-lint -q ansible/
+	shellcheck $$(find . \( -name .venv -o -name .git -o -name .state \) -prune -o \
+	  -type f -size -1024k -exec awk 'FNR == 1 && /^#!.*[\/ ](ba|da)?sh( |$$)/ { print FILENAME } { nextfile }' {} +)
 
 test: system-packages python-packages lint
 	@bash scripts/run-tests.sh

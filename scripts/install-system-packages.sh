@@ -15,6 +15,7 @@ packages=(
   poppler-utils                           # pdftoppm, to check rendered reports
   fonts-wqy-microhei                      # a CJK TrueType font: Chinese in report PDFs and charts
   python3-apt                             # Ansible's apt module on managed hosts (and the lab's)
+  shellcheck                              # `make lint` on the shell scripts
   chromium chromium-driver                # the console's browser test (Selenium drives Debian's)
 )
 
@@ -35,8 +36,24 @@ echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # Debian's maintainer scripts would start the packaged daemons; the lab starts its own
-# instances with their own configs, so keep the packaged services from starting.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod +x /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+# instances with their own configs, so a policy-rc.d (exit 101: action forbidden) keeps
+# the packaged services from starting. A policy-rc.d the machine already has is its
+# administrator's: it stays as it is and decides instead. Ours carries a marker line and
+# only ours is removed: when the install ends, also by failing, and when an interrupted
+# earlier run left it behind.
+policy=/usr/sbin/policy-rc.d
+marker="# temporary, from dr's scripts/install-system-packages.sh"
+remove_our_policy() {
+  if grep -qxF "$marker" "$policy" 2>/dev/null; then
+    rm -f "$policy"
+  fi
+}
+if { [ -e "$policy" ] || [ -L "$policy" ]; } && ! grep -qxF "$marker" "$policy" 2>/dev/null; then
+  echo "keeping the existing $policy: it decides which packaged services start"
+else
+  trap remove_our_policy EXIT
+  trap 'exit 1' INT TERM HUP   # a signal too ends by the EXIT trap
+  printf '#!/bin/sh\n%s\nexit 101\n' "$marker" > "$policy"
+  chmod 0755 "$policy"
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -9,7 +9,7 @@
 # subprocesses. Exit status: non-zero if either lane failed. Extra arguments go to both
 # pytest runs.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 pytest=.venv/bin/pytest
 logs=$(mktemp -d /tmp/dr-tests.XXXXXX)
 trap 'rm -rf "$logs"' EXIT

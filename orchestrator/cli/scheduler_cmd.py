@@ -34,8 +34,9 @@ TextfileOption = Annotated[
     typer.Option(
         "--textfile-dir",
         help="Directory for the Prometheus textfile dr.prom (default: the inventory's "
-        "scheduler.textfile_dir, else /var/lib/node_exporter/textfile_collector as root, "
-        "~/.local/state/dr/textfile otherwise).",
+        "scheduler.textfile_dir, else /var/lib/prometheus/node-exporter (Debian's "
+        "node_exporter reads it) as root or when writable, ~/.local/state/dr/textfile "
+        "otherwise).",
         show_default=False,
     ),
 ]

@@ -16,6 +16,7 @@ import yaml
 
 from orchestrator.engine.endpoints import host_key_policy
 from orchestrator.errors import UserInputError
+from orchestrator.fleet.systemd_calendar import on_calendar
 
 if TYPE_CHECKING:
     from orchestrator.inventory import BackupSet, Host, Inventory, SecretRef, Ups
@@ -120,6 +121,9 @@ def _common_vars(inventory: Inventory, host_root: Path | None) -> dict[str, Any]
     }
     if inventory.source_path is not None:
         common["dr_inventory_file"] = str(inventory.source_path.resolve())
+    if inventory.scheduler.textfile_dir is not None:
+        # The scheduler host's role makes it writable for the scheduler's account.
+        common["dr_textfile_dir"] = str(inventory.scheduler.textfile_dir)
     return common
 
 
@@ -157,7 +161,9 @@ def _host_vars(inventory: Inventory, host: Host, host_root: Path | None) -> dict
         values["ansible_remote_tmp"] = str(root / ".ansible" / "tmp")
     sets = [b for b in inventory.restic_sets if b.host == host.name]
     if sets:
-        values["dr_backup_sets"] = [_agent_set(b) for b in sets if _agent_can_reach(b)]
+        values["dr_backup_sets"] = [
+            _agent_set(b, inventory.timezone) for b in sets if _agent_can_reach(b)
+        ]
         kept = [b.name for b in sets if not _agent_can_reach(b)]
         if kept:
             values["dr_backup_sets_on_orchestrator"] = kept
@@ -172,7 +178,7 @@ def _agent_can_reach(backup_set: BackupSet) -> bool:
     return bool(backup_set.paths) and bool(_AGENT_REPOSITORIES.match(backup_set.repository))
 
 
-def _agent_set(backup_set: BackupSet) -> dict[str, Any]:
+def _agent_set(backup_set: BackupSet, timezone: str) -> dict[str, Any]:
     retention = {k: v for k, v in backup_set.retention.model_dump().items() if v is not None}
     agent: dict[str, Any] = {
         "name": backup_set.name,
@@ -184,6 +190,8 @@ def _agent_set(backup_set: BackupSet) -> dict[str, Any]:
     }
     if backup_set.schedule is not None:
         agent["schedule"] = backup_set.schedule
+        # The agent's systemd timer fires on these (the scheduler reads `schedule`).
+        agent["on_calendar"] = on_calendar(backup_set.schedule, timezone)
     return agent
 
 

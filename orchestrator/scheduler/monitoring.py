@@ -28,7 +28,9 @@ from orchestrator.scheduler import pitr_metrics
 log = logging.getLogger(__name__)
 
 TEXTFILE_NAME = "dr.prom"
-SYSTEM_TEXTFILE_DIR = Path("/var/lib/node_exporter/textfile_collector")
+# The directory Debian's prometheus-node-exporter reads (--collector.textfile.directory
+# defaults to it there); ansible/ lets the scheduler's account write in it.
+SYSTEM_TEXTFILE_DIR = Path("/var/lib/prometheus/node-exporter")
 
 # name -> (type, help); the order here is the order in the file.
 METRICS: dict[str, tuple[str, str]] = {
@@ -63,8 +65,9 @@ class SetMetrics:
 
 
 def default_textfile_dir() -> Path:
-    """node_exporter's usual directory for root; a per-user one otherwise (not writable)."""
-    if os.geteuid() == 0:
+    """Debian's node_exporter directory for root and for an account allowed to write in
+    it (ansible/'s scheduler role lets the `dr` account); a per-user one otherwise."""
+    if os.geteuid() == 0 or os.access(SYSTEM_TEXTFILE_DIR, os.W_OK | os.X_OK):
         return SYSTEM_TEXTFILE_DIR
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "dr" / "textfile"

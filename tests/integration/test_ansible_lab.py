@@ -81,6 +81,14 @@ def test_site_playbook_deploys_idempotently_and_the_agent_backs_up(lab, lab_inve
         assert keys.startswith("restrict ssh-ed25519 ") and public_key in keys
         upsmon = (roots / "dc-b" / "etc" / "nut" / "upsmon.conf").read_text()
         assert "MONITOR lab-ups@127.0.0.1:13493 1 dr " in upsmon
+        # The agent's set runs on its schedule ("0 2 * * *") by a systemd timer, and the
+        # scheduler's unit may write Debian's node_exporter directory.
+        units = roots / "dc-a" / "etc" / "systemd" / "system"
+        timer = (units / "dr-backup-agent-credit-local.timer").read_text()
+        assert f"OnCalendar=*-*-* 02:00:00 {lab_inventory.timezone}\n" in timer
+        assert (units / "dr-backup-agent@.service").is_file()
+        drop_in = unit.parent / "dr-scheduler.service.d" / "textfile.conf"
+        assert "ReadWritePaths=-/var/lib/prometheus/node-exporter" in drop_in.read_text()
 
         # The deployed agent, run on dc-a, backs up with what the role wrote. It runs in
         # dc-a's namespace by `ip netns exec` rather than over SSH: the messages live on
