@@ -18,6 +18,9 @@ setup(
     packages=[
         *find_namespace_packages(include=["orchestrator*", "runbooks*", "backups*", "lab*"]),
         SHIPPED_ANSIBLE_PACKAGE,
+        # Its directories too (roles/*/tasks, files, ...): setuptools warns about each
+        # importable directory with files that is not a listed package.
+        *(f"{SHIPPED_ANSIBLE_PACKAGE}.{name}" for name in find_namespace_packages("ansible")),
     ],
     package_dir={SHIPPED_ANSIBLE_PACKAGE: "ansible"},
 )

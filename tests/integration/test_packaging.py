@@ -109,6 +109,17 @@ def test_wheel_in_a_fresh_venv_with_the_lowest_versions_drills_and_reports(tmp_p
     assert all(Path(runbook["source"]).is_relative_to(site_packages) for runbook in listed)
     assert _run(python, "-c", IMPORT_EVERY_MODULE, env=env, cwd=outside).stdout == "imported\n"
     _assert_ships_the_playbooks(python, env, outside)
+    # Completion with this typer: bash loads the script and completes a word at a Tab.
+    completion = _run(
+        "bash",
+        "--norc",
+        "-c",
+        'eval "$(dr --show-completion)"; COMP_WORDS=(dr runb); COMP_CWORD=1; '
+        '_dr_completion dr; echo "${COMPREPLY[@]}"',
+        env=env,
+        cwd=outside,
+    )
+    assert completion.stdout == "runbook\n"
 
     target = tmp_path / "target"
     _run(python, "-m", "lab.local_target", "up", target, env=env, cwd=outside)
