@@ -35,7 +35,8 @@ _FAILURE_EVENTS = {"runner_on_failed": "failed", "runner_on_unreachable": "unrea
 def shipped_ansible_dir() -> Path:
     """The ansible/ directory that came with this dr: installed, or the source tree's."""
     spec = importlib.util.find_spec(SHIPPED_ANSIBLE_PACKAGE)
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+    locations = spec.submodule_search_locations if spec is not None else None
+    for location in locations or []:
         if (Path(location) / "site.yml").is_file():
             return Path(location)
     return SOURCE_TREE_ANSIBLE_DIR
