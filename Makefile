@@ -14,10 +14,11 @@ LAB_INVENTORY := $${DR_LAB_DIR:-/var/lib/dr-lab}/inventory.yaml
 system-packages:
 	@bash scripts/install-system-packages.sh
 
-$(VENV)/.installed: pyproject.toml | system-packages
+# Exactly the versions CI tested (constraints/tested.txt); again whenever they change.
+$(VENV)/.installed: pyproject.toml setup.py constraints/tested.txt | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[lab,test]'
+	$(VENV)/bin/pip install --quiet -c constraints/tested.txt -e '.[lab,test]'
 	touch $@
 
 python-packages: $(VENV)/.installed

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,14 +18,50 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 PLUGIN_GROUP = "dr.commands"
+DISTRIBUTION = "dr-orchestrator"
 
+# Typer's --install-completion and --show-completion (the shell is detected from the
+# parent process): completing a word runs `dr` with no command word, which registers
+# every command group (_register_command_groups), so all of them complete.
 app = typer.Typer(
     name="dr",
     help="Disaster-recovery and backup orchestrator (灾备与数据备份编排工具).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def installed_version() -> str:
+    """The installed distribution's version, as pip and the wheel's metadata say it."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        # Run from a checkout that was never installed (python -m orchestrator.cli.main).
+        return "unknown (not installed; run from a source tree)"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"dr ({DISTRIBUTION}) {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print dr's version (版本) and exit.",
+        ),
+    ] = False,
+) -> None:
+    # Also what keeps `dr` a group when only one lone command is registered: without a
+    # callback typer would drop that command's name (`dr restore-test SET` as `dr SET`).
+    pass
 
 
 def _register_command_groups(argv: list[str] | None = None) -> None:
@@ -46,10 +83,6 @@ def _register_command_groups(argv: list[str] | None = None) -> None:
         chosen = registrars.get(word) if word else None
     for register in [chosen] if chosen is not None else list(dict.fromkeys(registrars.values())):
         register()
-    if chosen is not None and not app.registered_groups:
-        # One lone command would make typer drop its name (`dr restore-test SET` would
-        # become `dr SET`); a callback keeps `dr` a group of commands.
-        app.callback()(lambda: None)
 
 
 def _registrars() -> dict[str, Callable[[], None]]:

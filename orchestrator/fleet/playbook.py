@@ -8,6 +8,7 @@ the task that failed, so that the journal can say which task and why.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import tempfile
@@ -21,14 +22,28 @@ from orchestrator.fleet.ansible_inventory import render
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
 
-# The playbooks and roles shipped with dr (ansible/ next to the package, as in a checkout
-# or the /opt/dr installation the scheduler's unit expects); DR_ANSIBLE_DIR overrides it.
-SHIPPED_ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
+# The playbooks and roles shipped with dr. A wheel installs the repository's ansible/ as
+# the data-only package `dr_ansible` (setup.py: `ansible` itself is ansible-core's
+# package, which is where a path beside our packages lands in site-packages); an editable
+# install maps that name to the checkout's ansible/, and a checkout run without any
+# install has ansible/ beside the packages. DR_ANSIBLE_DIR overrides all of them.
+SHIPPED_ANSIBLE_PACKAGE = "dr_ansible"
+SOURCE_TREE_ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
 _FAILURE_EVENTS = {"runner_on_failed": "failed", "runner_on_unreachable": "unreachable"}
 
 
+def shipped_ansible_dir() -> Path:
+    """The ansible/ directory that came with this dr: installed, or the source tree's."""
+    spec = importlib.util.find_spec(SHIPPED_ANSIBLE_PACKAGE)
+    locations = spec.submodule_search_locations if spec is not None else None
+    for location in locations or []:
+        if (Path(location) / "site.yml").is_file():
+            return Path(location)
+    return SOURCE_TREE_ANSIBLE_DIR
+
+
 def ansible_dir() -> Path:
-    return Path(os.environ.get("DR_ANSIBLE_DIR") or SHIPPED_ANSIBLE_DIR)
+    return Path(os.environ.get("DR_ANSIBLE_DIR") or shipped_ansible_dir())
 
 
 def resolve_playbook(name: str) -> Path:
