@@ -76,7 +76,7 @@ def check_branch(
     command for a site without `check:`."""
     kind = kind_of(ctx, site)
     verdict = _check(ctx, site, url, default_command=default_command, ports=ports)
-    return Verdict(verdict.ok, f"[check: {kind}] {verdict.detail}")
+    return Verdict(verdict.ok, f"[check: {kind}] {verdict.sentence()}")
 
 
 def _check(

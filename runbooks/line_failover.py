@@ -86,8 +86,11 @@ def diagnose(ctx: StepContext) -> Verdict:
         _declare_line_fault(ctx)
         return Verdict(
             True,
-            f"switch {line.switch} is not managed: a person confirms the fault and swaps "
-            "the cables by the checklist",
+            Text(
+                zh=f"交换机 {line.switch} 不受 dr 管理：由人工确认故障并按清单交换线缆",
+                en=f"switch {line.switch} is not managed: a person confirms the fault and "
+                "swaps the cables by the checklist",
+            ),
         )
     try:
         status = ctx.switch(line.switch).port_status(line.port)
@@ -97,7 +100,13 @@ def diagnose(ctx: StepContext) -> Verdict:
         ctx.remember("fault", "device")
         ctx.remember("failed_switch", line.switch)
         declare(ctx, "switch-down", switch=line.switch)
-        return Verdict(True, f"switch {line.switch} unreachable ({err}): device fault")
+        return Verdict(
+            True,
+            Text(
+                zh=f"交换机 {line.switch} 无法访问（{err}）：设备故障",
+                en=f"switch {line.switch} unreachable ({err}): device fault",
+            ),
+        )
     peer_address = shlex.quote(str(line.peer_address))
     host = _branch_host(ctx)
     peer = (
@@ -108,14 +117,27 @@ def diagnose(ctx: StepContext) -> Verdict:
     if status.link_up and peer:
         return Verdict(
             False,
-            f"{line.name} looks healthy (port {line.port} up, peer "
-            "answers): no line fault to fail over from",
+            Text(
+                zh=f"{line.name} 看来正常（端口 {line.port} 有载波，对端可达）：无线路故障可切换",
+                en=f"{line.name} looks healthy (port {line.port} up, peer answers): no line "
+                "fault to fail over from",
+            ),
         )
     ctx.remember("fault", "line")
     ctx.remember("failed_line", line.name)
     _declare_line_fault(ctx)
-    reason = "no carrier" if not status.link_up else "peer does not answer"
-    return Verdict(True, f"line fault on {line.name}: {reason} on {line.switch} {line.port}")
+    reason = (
+        Text(zh="无载波", en="no carrier")
+        if not status.link_up
+        else Text(zh="对端无应答", en="peer does not answer")
+    )
+    return Verdict(
+        True,
+        Text(
+            zh=f"{line.name} 线路故障：{line.switch} {line.port} {reason.zh}",
+            en=f"line fault on {line.name}: {reason.en} on {line.switch} {line.port}",
+        ),
+    )
 
 
 failover.manual(
@@ -150,8 +172,12 @@ def standby_line_healthy(ctx: StepContext) -> Verdict:
     status = ctx.switch(line.switch).port_status(line.port)
     return Verdict(
         status.link_up,
-        f"{line.name} on {line.switch} {line.port}: "
-        f"{'carrier' if status.link_up else 'NO carrier — do not swap'}",
+        Text(
+            zh=f"{line.name}（{line.switch} {line.port}）："
+            f"{'有载波' if status.link_up else '无载波——不要切换'}",
+            en=f"{line.name} on {line.switch} {line.port}: "
+            f"{'carrier' if status.link_up else 'NO carrier — do not swap'}",
+        ),
     )
 
 
@@ -271,7 +297,13 @@ failback.manual(
 def primary_line_stable(ctx: StepContext) -> Verdict:
     line = _line(ctx, "primary")
     status = ctx.switch(line.switch).port_status(line.port)
-    return Verdict(status.link_up, f"{line.name}: {'carrier' if status.link_up else 'down'}")
+    return Verdict(
+        status.link_up,
+        Text(
+            zh=f"{line.name}：{'有载波' if status.link_up else '中断'}",
+            en=f"{line.name}: {'carrier' if status.link_up else 'down'}",
+        ),
+    )
 
 
 _line_swap.add_swap_by_hand(failback, back=True, when=_line_swap.swap_by_hand)
@@ -434,7 +466,9 @@ def _plan_swap(plan: PlanContext, back: bool) -> None:
     out, into = (
         (swap.cross_connect_port, swap.port) if back else (swap.port, swap.cross_connect_port)
     )
-    plan.switch(swap.switch, "detach", out, note="first, so the two switches never loop")
+    plan.switch(
+        swap.switch, "detach", out, swap.domain, note="first, so the two switches never loop"
+    )
     plan.switch(swap.switch, "attach", into, swap.domain)
     plan.switch(swap.switch, "save")
 
