@@ -97,7 +97,8 @@ class TerminalOperator:
                 title=escape(title),
                 title_align="left",
                 border_style="yellow",
-            )
+            ),
+            soft_wrap=False,  # the stderr console's soft wrap would crop the panel's lines
         )
         question = (
             "完成后输入 y，放弃输入 n" if self.lang == "zh" else "Type y when done, n to abort"
@@ -113,7 +114,8 @@ class TerminalOperator:
                 title=escape(title),
                 title_align="left",
                 border_style="red",
-            )
+            ),
+            soft_wrap=False,  # the stderr console's soft wrap would crop the panel's lines
         )
         return self._yes_no("继续？" if self.lang == "zh" else "Proceed?")
 

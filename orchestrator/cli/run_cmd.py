@@ -27,6 +27,7 @@ from orchestrator.cli.options import (
     parse_params,
 )
 from orchestrator.cli.plan_view import print_plan
+from orchestrator.cli.step_words import said
 from orchestrator.cli.summary import print_json, print_run
 from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
 from orchestrator.engine.admission import admit_run
@@ -292,5 +293,7 @@ def _report(
     colour = {EXIT_OK: "green", EXIT_STOPPED: "yellow", EXIT_WAITING: "yellow"}.get(
         outcome.exit_code, "red"
     )
-    error_console.print(f"[{colour}]{escape(outcome.message)}[/]  run id: {outcome.run_id}")
+    message = escape(said(outcome.message, lang))
+    run_id = "运行编号" if lang == "zh" else "run id"
+    error_console.print(f"[{colour}]{message}[/]  {run_id}: {outcome.run_id}")
     raise typer.Exit(outcome.exit_code)

@@ -32,8 +32,9 @@ STATUS_WORDS: dict[str, Text] = {
     "not measured": Text("未测得", "not measured"),
 }
 
-# The keys runbooks and the engine return most, named for a person. Keys not here are
-# shown by their own name, underscores as spaces.
+# The keys runbooks and the engine return most, named for a person, in the order they
+# are said (the journal keeps a result's keys sorted, which reads "attached" before
+# "detached"). Keys not here follow, by their own name, underscores as spaces.
 _LABELS: dict[str, Text] = {
     "detail": Text("说明", "detail"),
     "reason": Text("原因", "reason"),
@@ -72,8 +73,11 @@ _LABELS: dict[str, Text] = {
     "at": Text("时间", "at"),
 }
 
-# Words the engine itself records as a result's value.
+_ORDER = {key: number for number, key in enumerate(_LABELS)}
+
+# Words the engine itself records as a result's value or a run's detail.
 _VALUES: dict[str, Text] = {
+    "all steps succeeded": Text("全部步骤成功", "all steps succeeded"),
     "condition not met": Text("条件不满足", "condition not met"),
     "auto-confirm (drill)": Text("自动确认（演练）", "auto-confirm (drill)"),
 }
@@ -100,13 +104,19 @@ def result_words(result: Any, lang: Lang) -> str:
     sentence = sentence or result.get("detail")
     if sentence:
         parts.append(_value(sentence, lang))
-    for key, value in result.items():
+    for key, value in sorted(result.items(), key=lambda item: (_ORDER.get(item[0], 99), item[0])):
         if key in ("detail", "detail_zh") or value is None or value == "":
             continue
         if key == "ok" and value is True and sentence:
             continue  # a passed check's sentence says it
         parts.append(f"{label(key, lang)}{'：' if lang == 'zh' else ': '}{_value(value, lang)}")
     return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def said(text: str, lang: Lang) -> str:
+    """One of the engine's own phrases in `lang`; any other text as it is."""
+    known = _VALUES.get(text)
+    return known(lang) if known is not None else text
 
 
 def label(key: str, lang: Lang) -> str:
@@ -126,6 +136,4 @@ def _value(value: Any, lang: Lang) -> str:
         return ", ".join(_value(item, lang) for item in value)
     if isinstance(value, float):
         return f"{value:g}"
-    text = str(value)
-    known = _VALUES.get(text)
-    return known(lang) if known is not None else text
+    return said(str(value), lang)

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from orchestrator.cli.step_words import result_words, status_word
+from orchestrator.cli.step_words import result_words, said, status_word
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.errors import DrError
 from orchestrator.shown_times import shown_time, zone_of
@@ -73,7 +73,7 @@ def print_run(console: Console, doc: dict[str, Any], lang: Lang, zone: tzinfo) -
         ended = f", finished {finished}" if finished else ""
         console.print(f"started {started} by {by}{ended}")
     if doc.get("detail"):
-        console.print(escape(doc["detail"]))
+        console.print(escape(said(doc["detail"], lang)))
     # The step id is what `dr approve RUN STEP` takes: whole, never cut with an ellipsis.
     table = folding_table(
         *(_HEADINGS[h](lang) for h in ("step", "kind", "status", "result")),
