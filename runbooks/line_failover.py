@@ -17,20 +17,18 @@ the branch included (_branch_checks.py).
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
-from orchestrator.inventory.command_templates import fill
+from orchestrator.errors import HostKeyRejected, TransportError
 from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _line_plan as line_plan
 from runbooks import _line_swap
 from runbooks._alert_levels import declare
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
     from orchestrator.engine.plan_targets import PlanContext
-    from orchestrator.inventory import Line
 
 PARAMS = {
     "branch": Param("branch-1", "the branch (its site name) whose line failed", refers_to="branch"),
@@ -195,7 +193,7 @@ _line_swap.add_swap_by_hand(failover, back=False, when=_line_swap.line_fault_by_
     ),
 )
 def swap_to_standby(ctx: StepContext) -> dict[str, str]:
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     # Detach first: both ports in one domain at once would loop the two switches. A
     # detach that fails raises, so the cross-connect is never attached beside a line that
@@ -210,7 +208,7 @@ def swap_to_standby(ctx: StepContext) -> dict[str, str]:
 def on_standby(ctx: StepContext) -> bool:
     # By what each port forwards (link type, VLANs, admin state), not by its access VLAN:
     # a trunk or hybrid line port has none, yet forwards the branch's VLAN.
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     return device.port_status(swap.cross_connect_port).forwards(swap.domain) and not (
         device.port_status(swap.port).forwards(swap.domain)
@@ -322,7 +320,7 @@ def swap_to_primary(ctx: StepContext) -> dict[str, str]:
 
 @swap_to_primary.verify
 def on_primary(ctx: StepContext) -> bool:
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     return device.port_status(swap.port).forwards(swap.domain) and not (
         device.port_status(swap.cross_connect_port).forwards(swap.domain)
@@ -345,7 +343,7 @@ _line_swap.add_person_check(failback)
 
 
 def _swap_back(ctx: StepContext) -> dict[str, str]:
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     device.detach(swap.cross_connect_port)
     device.attach(swap.port, swap.domain)
@@ -371,111 +369,12 @@ def _declare_line_fault(ctx: StepContext) -> None:
         declare(ctx, "branch-line-down", branch=ctx.params["branch"])
 
 
-@dataclass(frozen=True)
-class _SwapPorts:
-    """The two ports of a line's cable swap and the domain the branch's traffic is in."""
-
-    switch: str
-    port: str
-    cross_connect_port: str
-    domain: str
-
-
-def _swap_ports(line: Line) -> _SwapPorts:
-    if not line.cross_connect_port or not line.domain:
-        raise StepFailed(
-            f"line {line.name} has no cross_connect_port / domain in the inventory: "
-            "the cable swap needs both"
-        )
-    return _SwapPorts(line.switch, line.port, line.cross_connect_port, line.domain)
-
-
-# ---- what `dr plan` shows: devices, ports and commands, and what the inventory lacks ----
-
-
-def _planned_line(plan: PlanContext, kind: str) -> Line | None:
-    branch = plan.params["branch"]
-    found = [x for x in plan.inventory.lines if x.site == branch and x.kind == kind]
-    if not found:
-        plan.problem(f"branch {branch} has no {kind} line (lines[].site, kind: {kind})", "lines")
-        return None
-    return found[0]
-
-
-def _plan_branch_check(plan: PlanContext, note: str) -> None:
-    """How the branch proves it reaches the service, by its site's `check:`
-    (_branch_checks.py): without one, the probe command over SSH on the site's first host."""
-    branch = plan.params["branch"]
-    site = plan.inventory.site(branch)
-    pair = plan.inventory.pair(plan.params["pair"])
-    if pair.service_url is None:
-        plan.need(pair, "service_url", "the branch check needs the pair's service_url")
-        return
-    url = str(pair.service_url)
-    check = site.check
-    kind = check.kind if check is not None else "ssh-command"
-    if kind == "person":
-        plan.person(f"the staff at {branch} confirm the credit system works", note=note)
-        return
-    if kind == "tcp-connect":
-        plan.local(f"TCP connect {check.address}:{check.port}", note=note)  # type: ignore[union-attr]
-        return
-    if kind == "switch-view":
-        primary = _planned_line(plan, "primary")
-        if primary is not None:
-            plan.switch(primary.switch, "read", primary.port, note=note)
-        return
-    named = getattr(check, "host", None)
-    hosts = (
-        [plan.inventory.host(named)]
-        if named
-        else [h for h in plan.inventory.hosts if h.site == branch]
-    )
-    if not hosts:
-        plan.need(
-            site,
-            "check",
-            f"branch {branch} has no host to check the service from: add `check:` to the "
-            "site (ssh-python, ssh-command, tcp-connect, switch-view, person) or a host there",
-        )
-        return
-    template = getattr(check, "command", None) or plan.params["probe_command"]
-    command = f"python3 - (GET {url})" if kind == "ssh-python" else fill(template, url=url)
-    plan.ssh(hosts[0], command, note=note, changes=False)
-
-
-def _plan_swap(plan: PlanContext, back: bool) -> None:
-    line = _planned_line(plan, "primary")
-    standby = _planned_line(plan, "standby")
-    if line is None or standby is None:
-        return
-    switch = plan.inventory.switch(line.switch)
-    if not switch.managed or not (line.cross_connect_port and line.domain):
-        why = (
-            "the switch is not managed"
-            if not switch.managed
-            else "the line has no cross_connect_port/domain"
-        )
-        plan.person(
-            f"swap the cables of {line.switch} {line.port} and {standby.switch} "
-            f"{standby.port} by the checklist",
-            note=f"by hand: {why}",
-        )
-        return
-    swap = _swap_ports(line)
-    out, into = (
-        (swap.cross_connect_port, swap.port) if back else (swap.port, swap.cross_connect_port)
-    )
-    plan.switch(
-        swap.switch, "detach", out, swap.domain, note="first, so the two switches never loop"
-    )
-    plan.switch(swap.switch, "attach", into, swap.domain)
-    plan.switch(swap.switch, "save")
+# ---- what `dr plan` shows (and a confirmation says): hooks from _line_plan.py ----------
 
 
 @diagnose.plan
 def plan_diagnose(plan: PlanContext) -> None:
-    line = _planned_line(plan, "primary")
+    line = line_plan.planned_line(plan, "primary")
     if line is None or not plan.inventory.switch(line.switch).managed:
         return
     plan.switch(line.switch, "read", line.port, note="carrier of the primary line's port")
@@ -489,33 +388,33 @@ def plan_diagnose(plan: PlanContext) -> None:
 
 @standby_line_healthy.plan
 def plan_standby_line(plan: PlanContext) -> None:
-    line = _planned_line(plan, "standby")
+    line = line_plan.planned_line(plan, "standby")
     if line is not None and plan.inventory.switch(line.switch).managed:
         plan.switch(line.switch, "read", line.port, note="carrier of the standby line")
 
 
 @swap_to_standby.plan
 def plan_swap_to_standby(plan: PlanContext) -> None:
-    _plan_swap(plan, back=False)
+    line_plan.plan_swap(plan, back=False)
 
 
 @branch_reaches_service.plan
 def plan_branch_reaches_service(plan: PlanContext) -> None:
-    _plan_branch_check(plan, "repeated until it holds")
+    line_plan.plan_branch_check(plan, "repeated until it holds")
 
 
 @primary_line_stable.plan
 def plan_primary_line_stable(plan: PlanContext) -> None:
-    line = _planned_line(plan, "primary")
+    line = line_plan.planned_line(plan, "primary")
     if line is not None and plan.inventory.switch(line.switch).managed:
         plan.switch(line.switch, "read", line.port, note="polled until it stays up")
 
 
 @swap_to_primary.plan
 def plan_swap_to_primary(plan: PlanContext) -> None:
-    _plan_swap(plan, back=True)
+    line_plan.plan_swap(plan, back=True)
 
 
 @branch_reaches_service_again.plan
 def plan_branch_reaches_service_again(plan: PlanContext) -> None:
-    _plan_branch_check(plan, "repeated until it holds")
+    line_plan.plan_branch_check(plan, "repeated until it holds")

@@ -49,7 +49,8 @@ class LiveView:
         self.console.print(line)
 
     def step_started(self, path: str, title: str, hosts: list[str]) -> None:
-        on = f" [dim]on {escape(', '.join(hosts))}[/]" if hosts else ""
+        where = "于" if self.lang == "zh" else "on"
+        on = f" [dim]{where} {escape(', '.join(hosts))}[/]" if hosts else ""
         self.console.print(f"[dim]{self._now()}[/] ▶ [bold]{escape(path)}[/] {escape(title)}{on}")
 
     def step_finished(self, path: str, status: str, detail: str) -> None:
@@ -61,7 +62,9 @@ class LiveView:
     def host_finished(self, path: str, host: str, status: str, detail: str) -> None:
         mark = _STATUS_STYLE.get(status, status)
         extra = f" [dim]{escape(detail)}[/]" if detail else ""
-        self.console.print(f"           {mark} {escape(host)}{extra}")
+        # Under the step's line, past its clock ("15:32:08 UTC+08:00 ").
+        indent = " " * (len(self._now()) + 1)
+        self.console.print(f"{indent}{mark} {escape(host)}{extra}")
 
     def message(self, text: str) -> None:
         self.console.print(f"[dim]{self._now()}[/]   {escape(text)}")
