@@ -41,9 +41,12 @@ def list_runs(
         return
     lang_code = language(lang)
     # What the operator types next (`dr runs show ID`, `dr resume ID`): never cut.
-    table = folding_table(
-        "run id", "runbook", "mode", "status", "started", "by", whole=2, widest=[r.id for r in runs]
+    headings = (
+        ("运行编号", "预案", "模式", "状态", "开始时间", "发起人")
+        if lang_code == "zh"
+        else ("run id", "runbook", "mode", "status", "started", "by")
     )
+    table = folding_table(*headings, whole=2, widest=[r.id for r in runs])
     for r in runs:
         zone = zone_at(r.inventory_path or "")
         table.add_row(

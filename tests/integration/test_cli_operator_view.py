@@ -101,6 +101,8 @@ def test_statuses_and_results_print_in_chinese(dr, how):
     run_id = json.loads(dr("runs", "list", "--json").stdout)[0]["id"]
     shown = dr("runs", "show", run_id, "--lang", "zh")
     assert "状态=成功" in shown.stdout and "句末" in shown.stdout, shown.stdout
+    listed = dr("runs", "list", "--lang", "zh")
+    assert "运行编号" in listed.stdout and "演练" in listed.stdout and "成功" in listed.stdout
 
 
 def test_every_time_says_the_inventorys_zone(dr, tmp_path):
