@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from orchestrator.durations import EXAMPLES, parse_seconds
 from orchestrator.errors import RunbookDefinitionError
-from orchestrator.text import Text, as_text
+from orchestrator.text import Lang, Text, as_text
 
 StepFunction = Callable[..., Any]
 Condition = Callable[[Any], bool]
@@ -57,7 +57,12 @@ class Verdict:
     """What a check returns when it has more to say than True or False."""
 
     ok: bool
-    detail: str = ""
+    # A sentence for the operator: plain text, or a Text in Chinese and English.
+    detail: str | Text = ""
+
+    def sentence(self, lang: Lang = "en") -> str:
+        """The detail in `lang` (plain text reads the same in both)."""
+        return self.detail(lang) if isinstance(self.detail, Text) else self.detail
 
 
 def seconds(value: float | int | str | None) -> float | None:

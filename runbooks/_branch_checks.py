@@ -76,7 +76,13 @@ def check_branch(
     command for a site without `check:`."""
     kind = kind_of(ctx, site)
     verdict = _check(ctx, site, url, default_command=default_command, ports=ports)
-    return Verdict(verdict.ok, f"[check: {kind}] {verdict.detail}")
+    return Verdict(
+        verdict.ok,
+        Text(
+            zh=f"[检查方式：{kind}] {verdict.sentence('zh')}",
+            en=f"[check: {kind}] {verdict.sentence('en')}",
+        ),
+    )
 
 
 def _check(
@@ -96,7 +102,13 @@ def _check(
         host = _host(ctx, site, check.host)
         arguments = {"url": url, "timeout": _probes.REQUEST_TIMEOUT_S}
         status = _probes.run_script(ctx, host, arguments).get("status")
-        return Verdict(status == 200, f"{host.name}: GET {url} answered {status}")
+        return Verdict(
+            status == 200,
+            Text(
+                zh=f"{host.name}：GET {url} 返回 {status}",
+                en=f"{host.name}: GET {url} answered {status}",
+            ),
+        )
     if isinstance(check, TcpConnectCheck):
         return _tcp_connect(ctx, site, str(check.address), check.port)
     if isinstance(check, SwitchViewCheck):
@@ -125,8 +137,20 @@ def _over_ssh(ctx: StepContext, host: Host, command: str, url: str) -> Verdict:
     except HostKeyRejected:
         raise  # a refused key is not a down host: stop the run
     except TransportError as err:
-        return Verdict(False, f"{host.name} does not answer over SSH ({err.message})")
-    return Verdict(ok, f"{host.name} {'reaches' if ok else 'cannot reach'} {url}")
+        return Verdict(
+            False,
+            Text(
+                zh=f"{host.name} 的 SSH 无应答（{err.message}）",
+                en=f"{host.name} does not answer over SSH ({err.message})",
+            ),
+        )
+    return Verdict(
+        ok,
+        Text(
+            zh=f"{host.name} {'可以访问' if ok else '无法访问'} {url}",
+            en=f"{host.name} {'reaches' if ok else 'cannot reach'} {url}",
+        ),
+    )
 
 
 def _tcp_connect(ctx: StepContext, site: str, address: str, port: int) -> Verdict:
@@ -151,8 +175,10 @@ def _switch_view(ctx: StepContext, ports: list[tuple[str, str]]) -> Verdict:
         return Verdict(False, "no switch port carries this branch in the inventory")
     dark = [f"{name} {port}" for name, port in ports if not _carrier(ctx, name, port)]
     if dark:
-        return Verdict(False, f"no carrier on {', '.join(dark)}")
-    return Verdict(True, f"carrier on {', '.join(f'{n} {p}' for n, p in ports)}")
+        shown = ", ".join(dark)
+        return Verdict(False, Text(zh=f"{shown} 无载波", en=f"no carrier on {shown}"))
+    shown = ", ".join(f"{n} {p}" for n, p in ports)
+    return Verdict(True, Text(zh=f"{shown} 有载波", en=f"carrier on {shown}"))
 
 
 def _carrier(ctx: StepContext, switch: str, port: str) -> bool:

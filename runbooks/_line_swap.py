@@ -10,6 +10,7 @@ goes on instead of failing on a switch it cannot reach.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed
@@ -218,3 +219,22 @@ def add_person_check(rb: Runbook) -> None:
         title=Text(zh="网点人员确认业务已恢复", en="The branch confirms the service works"),
         instructions=_BRANCH_CONFIRMS,
     )
+
+
+@dataclass(frozen=True)
+class SwapPorts:
+    """The two ports of a line's cable swap and the domain the branch's traffic is in."""
+
+    switch: str
+    port: str
+    cross_connect_port: str
+    domain: str
+
+
+def swap_ports(line: Line) -> SwapPorts:
+    if not line.cross_connect_port or not line.domain:
+        raise StepFailed(
+            f"line {line.name} has no cross_connect_port / domain in the inventory: "
+            "the cable swap needs both"
+        )
+    return SwapPorts(line.switch, line.port, line.cross_connect_port, line.domain)

@@ -201,7 +201,7 @@ def verify_service(
     if ctx.fact("probe_kind") != probe.kind:
         ctx.remember("probe_kind", probe.kind)
     verdict = _verdict(ctx, pair, branches, every_branch=every_branch)
-    return Verdict(verdict.ok, f"[probe: {probe.kind}] {verdict.detail}")
+    return Verdict(verdict.ok, f"[probe: {probe.kind}] {verdict.sentence()}")
 
 
 def _verdict(
@@ -222,9 +222,9 @@ def _verdict(
         out = run_script(ctx, branch, arguments)
         verdict = judge(pair, out) if out else Verdict(False, "no answer")
         if verdict.ok and not every_branch:
-            return Verdict(True, f"{branch.name}: {verdict.detail}")
+            return Verdict(True, f"{branch.name}: {verdict.sentence()}")
         if not verdict.ok:
-            failing.append(f"{branch.name} ({verdict.detail})")
+            failing.append(f"{branch.name} ({verdict.sentence()})")
     if failing:
         return Verdict(False, f"failing: {'; '.join(failing)}")
     return Verdict(True, f"{len(branches)} branch(es) pass")

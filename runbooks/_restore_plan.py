@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 from backups.pgbackrest.restore import build_restore
 from backups.pitr.point import requested_point
 from backups.pitr.settings import restore_command
+from orchestrator.inventory import PitrBackupSet
+from orchestrator.inventory.systems import RecoverDatabase, RecoverManual, RecoverService
 from runbooks import _dual_host as pair_ops
 from runbooks import _dual_host_plan as dual_plan
 
 if TYPE_CHECKING:
     from orchestrator.engine.plan_targets import PlanContext
-    from orchestrator.inventory import Host, HostPair, PitrBackupSet
+    from orchestrator.inventory import Host, HostPair
     from orchestrator.runbook import Runbook
 
 PROGRAM = "pgbackrest"
@@ -69,9 +71,11 @@ def stop_target(plan: PlanContext) -> None:
 
 def restore(plan: PlanContext) -> None:
     chosen = _chosen(plan)
-    if chosen is None:
-        return
-    _, bset, target = chosen
+    if chosen is not None:
+        _restore_onto(plan, chosen[1], chosen[2])
+
+
+def _restore_onto(plan: PlanContext, bset: PitrBackupSet, target: Host) -> None:
     cluster = bset.cluster_on(target.name)
     if cluster is None:
         return  # plan_restore said so
@@ -137,6 +141,78 @@ def move_service(plan: PlanContext) -> None:
         pair_ops.take_vip_command(pair),
         pair_ops.control(pair, "service_start", target),
     )
+
+
+def restore_copy(plan: PlanContext) -> None:
+    """logical-error's copy beside the live database: on `-p copy_on=`, else the first host
+    outside the pair where the set has a cluster, a backup-room host first (the step's
+    own choice, runbooks/logical_error.py `copy_host`)."""
+    chosen = _chosen(plan)
+    if chosen is None:
+        return
+    pair, bset, _ = chosen
+    named = str(plan.params.get("copy_on") or "")
+    outside = [
+        plan.inventory.host(c.host)
+        for c in bset.clusters
+        if c.host not in (pair.primary, pair.standby)
+    ]
+    at_backup = [h for h in outside if plan.inventory.site(h.site).kind == "backup"]
+    hosts = [plan.inventory.host(named)] if named else at_backup or outside
+    if not hosts:
+        # Not a problem of the plan: `-p copy_on=HOST` may name one at run time; without
+        # it, the plan-copy step says what to add.
+        return
+    host = hosts[0]
+    stop = [pair_ops.control(pair, "service_stop", host), pair_ops.control(pair, "db_stop", host)]
+    plan.ssh(host, *stop, note="the copy's host, never one the branches use")
+    _restore_onto(plan, bset, host)
+    plan.ssh(host, pair_ops.control(pair, "db_start", host), note="promoted at the point")
+
+
+def recover_systems(plan: PlanContext) -> None:
+    """site-loss's recovery at the backup room, system by system in the inventory's order:
+    on `-p target=`, else the first host at a backup site with a cluster of a
+    postgres-pitr set (runbooks/site_loss.py `target_host`)."""
+    named = str(plan.params.get("target") or "")
+    pair = next(iter(plan.inventory.host_pairs), None)
+    serving = (pair.primary, pair.standby) if pair is not None else ()
+    found = [
+        plan.inventory.host(c.host)
+        for s in plan.inventory.pitr_sets
+        for c in s.clusters
+        if c.host not in serving
+        and plan.inventory.site(plan.inventory.host(c.host).site).kind == "backup"
+    ]
+    hosts = [plan.inventory.host(named)] if named else found
+    if not hosts:
+        return  # site-loss's plan-recovery step says what to add
+    host = hosts[0]
+    for system in plan.inventory.systems_in_recovery_order():
+        recover = system.recover
+        if isinstance(recover, RecoverDatabase):
+            bset = plan.inventory.any_backup_set(recover.database)
+            if isinstance(bset, PitrBackupSet):
+                owner = plan.inventory.pair(bset.host_pair)
+                stop = [pair_ops.control(owner, a, host) for a in ("service_stop", "db_stop")]
+                plan.ssh(host, *stop, note=f"system {system.name}")
+                _restore_onto(plan, bset, host)
+                plan.ssh(host, pair_ops.control(owner, "db_start", host))
+        elif isinstance(recover, RecoverService):
+            owner = plan.inventory.pair(recover.service)
+            start = [
+                pair_ops.take_vip_command(owner),
+                pair_ops.control(owner, "service_start", host),
+            ]
+            plan.ssh(host, *start, note=f"system {system.name}")
+        elif isinstance(recover, RecoverManual):
+            plan.person(recover.manual.en, note=f"system {system.name}")
+        else:
+            plan.local(
+                f"restic restore of {recover.files}'s newest good run under {recover.into} "
+                f"on {host.name}",
+                note=f"system {system.name}",
+            )
 
 
 _HOOKS: dict[str, Callable[[PlanContext], None]] = {

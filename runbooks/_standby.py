@@ -140,7 +140,7 @@ def control_data(ctx: StepContext, pair: HostPair, host: Host) -> ControlData | 
 # ---- turning an old primary into a standby ---------------------------------------------
 
 
-def _follow(pair: HostPair, action: str, host: Host, upstream: Host) -> str:
+def follow_command(pair: HostPair, action: str, host: Host, upstream: Host) -> str:
     """The control command `action` on `host`, aimed at `upstream`'s database: the
     inventory's template with its placeholders filled in (quoted), or the Debian default
     built for that primary."""
@@ -181,10 +181,10 @@ def rewind(ctx: StepContext, pair: HostPair, host: Host, upstream: Host) -> Comm
     """pg_rewind `host` onto `upstream` (and write its standby configuration); the result
     is returned, not raised: a failed rewind is the cue for a base backup."""
     return ctx.ssh(
-        host, _follow(pair, "db_rewind", host, upstream), warn=True, timeout=COPY_TIMEOUT_S
+        host, follow_command(pair, "db_rewind", host, upstream), warn=True, timeout=COPY_TIMEOUT_S
     )
 
 
 def base_backup(ctx: StepContext, pair: HostPair, host: Host, upstream: Host) -> None:
     """Replace `host`'s cluster by a fresh copy of `upstream`'s, as its standby."""
-    ctx.ssh(host, _follow(pair, "db_base_backup", host, upstream), timeout=COPY_TIMEOUT_S)
+    ctx.ssh(host, follow_command(pair, "db_base_backup", host, upstream), timeout=COPY_TIMEOUT_S)

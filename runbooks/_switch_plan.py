@@ -75,7 +75,8 @@ def _apply(plan: PlanContext, device: str, active: bool) -> None:
     serving = [m for m in moves if active and m.domain is not None]
     for move in moves:
         if move not in serving:
-            plan.switch(device, "detach", move.port)
+            domain = None if move.domain is None else str(move.domain)
+            plan.switch(device, "detach", move.port, domain)
     for move in serving:
         plan.switch(device, "enable", move.port)
         plan.switch(device, "attach", move.port, str(move.domain))

@@ -144,7 +144,7 @@ def branches_reach_service(ctx: StepContext, *, on_standby: bool = True) -> Verd
             ctx, site, str(url), default_command=ctx.params["probe_command"], ports=ports
         )
         if not verdict.ok:
-            failing.append(f"{site}: {verdict.detail}")
+            failing.append(f"{site}: {verdict.sentence()}")
     ask = f"; to confirm by phone: {', '.join(by_person)}" if by_person else ""
     if failing:
         return Verdict(False, "; ".join(failing) + ask)

@@ -222,12 +222,12 @@ def standby_has_everything(ctx: StepContext) -> Verdict:
 def record_data_point(ctx: StepContext) -> dict[str, str]:
     verdict = _caught_up(ctx)
     if not verdict.ok:
-        raise StepFailed(f"the standby no longer holds all WAL: {verdict.detail}")
+        raise StepFailed(f"the standby no longer holds all WAL: {verdict.sentence()}")
     # Every write the old primary ever made is on the standby now: nothing before this
     # moment is lost, so the last surviving data point is now (RPO 0).
     now = datetime.now(UTC)
-    ctx.mark_last_data_point(now, source=f"standby replayed all WAL: {verdict.detail}")
-    return {"data_point": now.isoformat(), "detail": verdict.detail}
+    ctx.mark_last_data_point(now, source=f"standby replayed all WAL: {verdict.sentence()}")
+    return {"data_point": now.isoformat(), "detail": verdict.sentence()}
 
 
 @rb.action(

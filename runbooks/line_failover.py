@@ -17,20 +17,18 @@ the branch included (_branch_checks.py).
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import HostKeyRejected, StepFailed, TransportError
-from orchestrator.inventory.command_templates import fill
+from orchestrator.errors import HostKeyRejected, TransportError
 from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
+from runbooks import _line_plan as line_plan
 from runbooks import _line_swap
 from runbooks._alert_levels import declare
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
     from orchestrator.engine.plan_targets import PlanContext
-    from orchestrator.inventory import Line
 
 PARAMS = {
     "branch": Param("branch-1", "the branch (its site name) whose line failed", refers_to="branch"),
@@ -86,8 +84,11 @@ def diagnose(ctx: StepContext) -> Verdict:
         _declare_line_fault(ctx)
         return Verdict(
             True,
-            f"switch {line.switch} is not managed: a person confirms the fault and swaps "
-            "the cables by the checklist",
+            Text(
+                zh=f"交换机 {line.switch} 不受 dr 管理：由人工确认故障并按清单交换线缆",
+                en=f"switch {line.switch} is not managed: a person confirms the fault and "
+                "swaps the cables by the checklist",
+            ),
         )
     try:
         status = ctx.switch(line.switch).port_status(line.port)
@@ -97,7 +98,13 @@ def diagnose(ctx: StepContext) -> Verdict:
         ctx.remember("fault", "device")
         ctx.remember("failed_switch", line.switch)
         declare(ctx, "switch-down", switch=line.switch)
-        return Verdict(True, f"switch {line.switch} unreachable ({err}): device fault")
+        return Verdict(
+            True,
+            Text(
+                zh=f"交换机 {line.switch} 无法访问（{err}）：设备故障",
+                en=f"switch {line.switch} unreachable ({err}): device fault",
+            ),
+        )
     peer_address = shlex.quote(str(line.peer_address))
     host = _branch_host(ctx)
     peer = (
@@ -108,14 +115,27 @@ def diagnose(ctx: StepContext) -> Verdict:
     if status.link_up and peer:
         return Verdict(
             False,
-            f"{line.name} looks healthy (port {line.port} up, peer "
-            "answers): no line fault to fail over from",
+            Text(
+                zh=f"{line.name} 看来正常（端口 {line.port} 有载波，对端可达）：无线路故障可切换",
+                en=f"{line.name} looks healthy (port {line.port} up, peer answers): no line "
+                "fault to fail over from",
+            ),
         )
     ctx.remember("fault", "line")
     ctx.remember("failed_line", line.name)
     _declare_line_fault(ctx)
-    reason = "no carrier" if not status.link_up else "peer does not answer"
-    return Verdict(True, f"line fault on {line.name}: {reason} on {line.switch} {line.port}")
+    reason = (
+        Text(zh="无载波", en="no carrier")
+        if not status.link_up
+        else Text(zh="对端无应答", en="peer does not answer")
+    )
+    return Verdict(
+        True,
+        Text(
+            zh=f"{line.name} 线路故障：{line.switch} {line.port} {reason.zh}",
+            en=f"line fault on {line.name}: {reason.en} on {line.switch} {line.port}",
+        ),
+    )
 
 
 failover.manual(
@@ -150,8 +170,12 @@ def standby_line_healthy(ctx: StepContext) -> Verdict:
     status = ctx.switch(line.switch).port_status(line.port)
     return Verdict(
         status.link_up,
-        f"{line.name} on {line.switch} {line.port}: "
-        f"{'carrier' if status.link_up else 'NO carrier — do not swap'}",
+        Text(
+            zh=f"{line.name}（{line.switch} {line.port}）："
+            f"{'有载波' if status.link_up else '无载波——不要切换'}",
+            en=f"{line.name} on {line.switch} {line.port}: "
+            f"{'carrier' if status.link_up else 'NO carrier — do not swap'}",
+        ),
     )
 
 
@@ -169,7 +193,7 @@ _line_swap.add_swap_by_hand(failover, back=False, when=_line_swap.line_fault_by_
     ),
 )
 def swap_to_standby(ctx: StepContext) -> dict[str, str]:
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     # Detach first: both ports in one domain at once would loop the two switches. A
     # detach that fails raises, so the cross-connect is never attached beside a line that
@@ -184,7 +208,7 @@ def swap_to_standby(ctx: StepContext) -> dict[str, str]:
 def on_standby(ctx: StepContext) -> bool:
     # By what each port forwards (link type, VLANs, admin state), not by its access VLAN:
     # a trunk or hybrid line port has none, yet forwards the branch's VLAN.
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     return device.port_status(swap.cross_connect_port).forwards(swap.domain) and not (
         device.port_status(swap.port).forwards(swap.domain)
@@ -271,7 +295,13 @@ failback.manual(
 def primary_line_stable(ctx: StepContext) -> Verdict:
     line = _line(ctx, "primary")
     status = ctx.switch(line.switch).port_status(line.port)
-    return Verdict(status.link_up, f"{line.name}: {'carrier' if status.link_up else 'down'}")
+    return Verdict(
+        status.link_up,
+        Text(
+            zh=f"{line.name}：{'有载波' if status.link_up else '中断'}",
+            en=f"{line.name}: {'carrier' if status.link_up else 'down'}",
+        ),
+    )
 
 
 _line_swap.add_swap_by_hand(failback, back=True, when=_line_swap.swap_by_hand)
@@ -290,7 +320,7 @@ def swap_to_primary(ctx: StepContext) -> dict[str, str]:
 
 @swap_to_primary.verify
 def on_primary(ctx: StepContext) -> bool:
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     return device.port_status(swap.port).forwards(swap.domain) and not (
         device.port_status(swap.cross_connect_port).forwards(swap.domain)
@@ -313,7 +343,7 @@ _line_swap.add_person_check(failback)
 
 
 def _swap_back(ctx: StepContext) -> dict[str, str]:
-    swap = _swap_ports(_line(ctx, "primary"))
+    swap = _line_swap.swap_ports(_line(ctx, "primary"))
     device = ctx.switch(swap.switch)
     device.detach(swap.cross_connect_port)
     device.attach(swap.port, swap.domain)
@@ -339,109 +369,12 @@ def _declare_line_fault(ctx: StepContext) -> None:
         declare(ctx, "branch-line-down", branch=ctx.params["branch"])
 
 
-@dataclass(frozen=True)
-class _SwapPorts:
-    """The two ports of a line's cable swap and the domain the branch's traffic is in."""
-
-    switch: str
-    port: str
-    cross_connect_port: str
-    domain: str
-
-
-def _swap_ports(line: Line) -> _SwapPorts:
-    if not line.cross_connect_port or not line.domain:
-        raise StepFailed(
-            f"line {line.name} has no cross_connect_port / domain in the inventory: "
-            "the cable swap needs both"
-        )
-    return _SwapPorts(line.switch, line.port, line.cross_connect_port, line.domain)
-
-
-# ---- what `dr plan` shows: devices, ports and commands, and what the inventory lacks ----
-
-
-def _planned_line(plan: PlanContext, kind: str) -> Line | None:
-    branch = plan.params["branch"]
-    found = [x for x in plan.inventory.lines if x.site == branch and x.kind == kind]
-    if not found:
-        plan.problem(f"branch {branch} has no {kind} line (lines[].site, kind: {kind})", "lines")
-        return None
-    return found[0]
-
-
-def _plan_branch_check(plan: PlanContext, note: str) -> None:
-    """How the branch proves it reaches the service, by its site's `check:`
-    (_branch_checks.py): without one, the probe command over SSH on the site's first host."""
-    branch = plan.params["branch"]
-    site = plan.inventory.site(branch)
-    pair = plan.inventory.pair(plan.params["pair"])
-    if pair.service_url is None:
-        plan.need(pair, "service_url", "the branch check needs the pair's service_url")
-        return
-    url = str(pair.service_url)
-    check = site.check
-    kind = check.kind if check is not None else "ssh-command"
-    if kind == "person":
-        plan.person(f"the staff at {branch} confirm the credit system works", note=note)
-        return
-    if kind == "tcp-connect":
-        plan.local(f"TCP connect {check.address}:{check.port}", note=note)  # type: ignore[union-attr]
-        return
-    if kind == "switch-view":
-        primary = _planned_line(plan, "primary")
-        if primary is not None:
-            plan.switch(primary.switch, "read", primary.port, note=note)
-        return
-    named = getattr(check, "host", None)
-    hosts = (
-        [plan.inventory.host(named)]
-        if named
-        else [h for h in plan.inventory.hosts if h.site == branch]
-    )
-    if not hosts:
-        plan.need(
-            site,
-            "check",
-            f"branch {branch} has no host to check the service from: add `check:` to the "
-            "site (ssh-python, ssh-command, tcp-connect, switch-view, person) or a host there",
-        )
-        return
-    template = getattr(check, "command", None) or plan.params["probe_command"]
-    command = f"python3 - (GET {url})" if kind == "ssh-python" else fill(template, url=url)
-    plan.ssh(hosts[0], command, note=note, changes=False)
-
-
-def _plan_swap(plan: PlanContext, back: bool) -> None:
-    line = _planned_line(plan, "primary")
-    standby = _planned_line(plan, "standby")
-    if line is None or standby is None:
-        return
-    switch = plan.inventory.switch(line.switch)
-    if not switch.managed or not (line.cross_connect_port and line.domain):
-        why = (
-            "the switch is not managed"
-            if not switch.managed
-            else "the line has no cross_connect_port/domain"
-        )
-        plan.person(
-            f"swap the cables of {line.switch} {line.port} and {standby.switch} "
-            f"{standby.port} by the checklist",
-            note=f"by hand: {why}",
-        )
-        return
-    swap = _swap_ports(line)
-    out, into = (
-        (swap.cross_connect_port, swap.port) if back else (swap.port, swap.cross_connect_port)
-    )
-    plan.switch(swap.switch, "detach", out, note="first, so the two switches never loop")
-    plan.switch(swap.switch, "attach", into, swap.domain)
-    plan.switch(swap.switch, "save")
+# ---- what `dr plan` shows (and a confirmation says): hooks from _line_plan.py ----------
 
 
 @diagnose.plan
 def plan_diagnose(plan: PlanContext) -> None:
-    line = _planned_line(plan, "primary")
+    line = line_plan.planned_line(plan, "primary")
     if line is None or not plan.inventory.switch(line.switch).managed:
         return
     plan.switch(line.switch, "read", line.port, note="carrier of the primary line's port")
@@ -455,33 +388,33 @@ def plan_diagnose(plan: PlanContext) -> None:
 
 @standby_line_healthy.plan
 def plan_standby_line(plan: PlanContext) -> None:
-    line = _planned_line(plan, "standby")
+    line = line_plan.planned_line(plan, "standby")
     if line is not None and plan.inventory.switch(line.switch).managed:
         plan.switch(line.switch, "read", line.port, note="carrier of the standby line")
 
 
 @swap_to_standby.plan
 def plan_swap_to_standby(plan: PlanContext) -> None:
-    _plan_swap(plan, back=False)
+    line_plan.plan_swap(plan, back=False)
 
 
 @branch_reaches_service.plan
 def plan_branch_reaches_service(plan: PlanContext) -> None:
-    _plan_branch_check(plan, "repeated until it holds")
+    line_plan.plan_branch_check(plan, "repeated until it holds")
 
 
 @primary_line_stable.plan
 def plan_primary_line_stable(plan: PlanContext) -> None:
-    line = _planned_line(plan, "primary")
+    line = line_plan.planned_line(plan, "primary")
     if line is not None and plan.inventory.switch(line.switch).managed:
         plan.switch(line.switch, "read", line.port, note="polled until it stays up")
 
 
 @swap_to_primary.plan
 def plan_swap_to_primary(plan: PlanContext) -> None:
-    _plan_swap(plan, back=True)
+    line_plan.plan_swap(plan, back=True)
 
 
 @branch_reaches_service_again.plan
 def plan_branch_reaches_service_again(plan: PlanContext) -> None:
-    _plan_branch_check(plan, "repeated until it holds")
+    line_plan.plan_branch_check(plan, "repeated until it holds")

@@ -31,6 +31,7 @@ from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _pitr_restore as pitr
+from runbooks import _restore_plan as restore_plan
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -172,6 +173,9 @@ def restore_copy(ctx: StepContext) -> dict[str, Any]:
     pitr.wait_until_promoted(ctx, pair, host, COPY_RECOVERY_TIMEOUT_S)
     ctx.remember(pitr.fact_key(host, "copy_ready"), True)
     return document
+
+
+restore_copy.plan(restore_plan.restore_copy)  # what `dr plan` and its confirmation show
 
 
 @restore_copy.verify

@@ -305,19 +305,19 @@ def generator_stable(ctx: StepContext) -> Verdict:
     verdict = output_ok(ctx, status)
     if not verdict.ok:
         _stable_since.pop(key, None)
-        return Verdict(False, f"{verdict.detail}; battery {runtime}s")
+        return Verdict(False, f"{verdict.sentence()}; battery {runtime}s")
     since = _stable_since.get(key)
     if since is None:
         since = _begin_window(ctx, key)
     held, needed = time.monotonic() - since, stable_for(ctx)
     if held < needed:
-        return Verdict(False, f"{verdict.detail} for {held:.0f}s of {needed:.0f}s")
+        return Verdict(False, f"{verdict.sentence()} for {held:.0f}s of {needed:.0f}s")
     _stable_since.pop(key, None)
     ctx.remember(
         "generator_stable",
         {"held_s": round(held, 1), "voltage": status.voltage, "frequency": status.frequency},
     )
-    return Verdict(True, f"{verdict.detail}, held {held:.0f}s")
+    return Verdict(True, f"{verdict.sentence()}, held {held:.0f}s")
 
 
 def _begin_window(ctx: StepContext, key: tuple[str, str]) -> float:
@@ -363,7 +363,7 @@ def connect_loads(ctx: StepContext) -> None:
             )
         verdict = output_ok(ctx, status)
         if not verdict.ok:
-            raise StepFailed(f"refusing to connect the loads: {verdict.detail}")
+            raise StepFailed(f"refusing to connect the loads: {verdict.sentence()}")
         gen.close_generator_breaker()
 
 

@@ -21,6 +21,7 @@ from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _lost_transactions as lost
+from runbooks import _rebuild_plan as rebuild_plan
 from runbooks._standby import (
     base_backup,
     checkpoint,
@@ -303,3 +304,6 @@ def standby_streaming(ctx: StepContext) -> Verdict:
         if ok and replica is not None
         else f"{_target(ctx).name} is not streaming from {_primary(ctx).name} yet",
     )
+
+
+rebuild_plan.attach(rb)  # what `dr plan` and a confirmation show (_rebuild_plan.py)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import shlex
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
+    from orchestrator.engine.plan_targets import PlanContext
     from orchestrator.inventory import Host
 
 rb = Runbook(
@@ -87,11 +88,17 @@ rb.manual(
     title=Text(zh="停止残留的服务进程", en="Stop what is left of the service"),
 )
 def stop_service(ctx: StepContext, host: Host) -> None:
-    pidfile = _pidfile(ctx)
-    ctx.ssh(
-        host,
-        f"if [ -f {pidfile} ]; then kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}; fi; true",
-    )
+    ctx.ssh(host, _stop_command(ctx.params))
+
+
+@stop_service.plan
+def plan_stop_service(plan: PlanContext, host: Host) -> None:
+    plan.ssh(host, _stop_command(plan.params))
+
+
+def _stop_command(params: dict[str, Any]) -> str:
+    pidfile = shlex.quote(f"{params['service_dir']}/service.pid")
+    return f"if [ -f {pidfile} ]; then kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}; fi; true"
 
 
 @stop_service.verify

@@ -30,6 +30,7 @@ from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _pitr_restore as pitr
+from runbooks import _restore_plan as restore_plan
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -253,6 +254,9 @@ def _recover_database(ctx: StepContext, bset: PitrBackupSet, host: Host) -> dict
         ctx.mark_last_data_point(newest, source=f"newest transaction restored on {host.name}")
         ctx.remember(f"site_loss:recovered_to:{bset.name}", newest.isoformat())
     return {**document, "recovered_to": None if newest is None else newest.isoformat()}
+
+
+recover_systems.plan(restore_plan.recover_systems)  # what `dr plan` and its confirmation show
 
 
 @recover_systems.verify

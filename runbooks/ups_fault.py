@@ -124,7 +124,7 @@ def _bypass_verdict(ctx: StepContext) -> Verdict:
 def switch_to_bypass(ctx: StepContext) -> None:
     verdict = _bypass_verdict(ctx)  # again: the mains may have moved since the check
     if not verdict.ok:
-        raise StepFailed(f"refusing to switch to bypass: {verdict.detail}")
+        raise StepFailed(f"refusing to switch to bypass: {verdict.sentence()}")
     ups = ctx.ups(the_ups(ctx).name)
     if ctx.params["bypass_variable"]:
         ups.set(ctx.params["bypass_variable"], "on")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from backups.actions.check import check_set
 from backups.actions.init import init_set
@@ -29,8 +28,10 @@ from orchestrator.cli.options import (
     open_journal,
 )
 from orchestrator.cli.summary import print_json
+from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.errors import EXIT_FAILED, UserInputError
 from orchestrator.inventory import format_duration, load_inventory
+from orchestrator.shown_times import shown_time, zone_of
 
 app = typer.Typer(
     help="Backups with restic, and the database's PITR archive with pgBackRest (kind "
@@ -124,11 +125,12 @@ def list_(
     if json_out:
         print_json(console, document)
         return
-    table = Table("run", "time (UTC)", "status", "parts")
+    table = folding_table("run", "time", "status", "parts")
+    zone = zone_of(loaded)
     for run in document["runs"]:
         parts = ", ".join(f"{p}={s[:8]}" for p, s in run["parts"].items())
-        table.add_row(run["run_id"], run["time"][:19], run["status"], escape(parts))
-    console.print(table)
+        table.add_row(run["run_id"], shown_time(run["time"], zone), run["status"], escape(parts))
+    print_table(console, table)
     rpo = document["rpo"]
     if rpo["age_seconds"] is None:
         console.print("no good backup in this repository")

@@ -7,17 +7,19 @@ for loading them.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.cli.console import console, error_console
 from orchestrator.cli.options import journal_opener
 from orchestrator.cli.summary import print_json
+from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.errors import EXIT_FAILED, UserInputError
 from orchestrator.inventory import Inventory, PitrBackupSet, format_duration
+from orchestrator.shown_times import shown_time, zone_of
 
 if TYPE_CHECKING:
     from backups.pgbackrest.backup import BackupType
@@ -86,13 +88,16 @@ def list_(inventory: Inventory, name: str, db: str | None, json_out: bool) -> No
     if json_out:
         print_json(console, document)
         return
+    zone = zone_of(inventory)
     for repo in document["repositories"]:
-        _print_repository(repo)
+        _print_repository(repo, zone)
     window, rpo = document["recovery_window"], document["rpo"]
     if window["to"] is None:
         console.print("no repository can restore this cluster yet (no base backup, or no WAL)")
         return
-    console.print(f"recovery window: {window['from'][:19]} to {window['to'][:19]} (UTC)")
+    console.print(
+        f"recovery window: {shown_time(window['from'], zone)} to {shown_time(window['to'], zone)}"
+    )
     goal = rpo["target_seconds"]
     target = "" if goal is None else f" (target {format_duration(goal)})"
     console.print(f"newest archived WAL is {format_duration(rpo['age_seconds'])} old{target}")
@@ -128,22 +133,23 @@ def _made(entry: dict[str, Any]) -> str:
     )
 
 
-def _print_repository(repo: dict[str, Any]) -> None:
+def _print_repository(repo: dict[str, Any], zone: tzinfo) -> None:
     console.print(f"[bold]repo{repo['repository']}[/] {escape(repo['location'])}")
     if repo["error"]:
         console.print(f"  [bold red]error:[/] {escape(repo['error'])}")
     # The WAL range of each backup is in --json; it would not fit a terminal's width.
-    table = Table("label", "type", "start (UTC)", "stop (UTC)", "database", "stored")
+    # The label is what pgBackRest's --set names: never cut.
+    table = folding_table("label", "type", "start", "stop", "database", "stored")
     for b in repo["backups"]:
         table.add_row(
-            b["label"], b["type"], b["start"][:19], b["stop"][:19], _size(b["database_bytes"]),
-            _size(b["repository_bytes"]),
+            b["label"], b["type"], shown_time(b["start"], zone), shown_time(b["stop"], zone),
+            _size(b["database_bytes"]), _size(b["repository_bytes"]),
         )  # fmt: skip
     if repo["backups"]:
-        console.print(table)
+        print_table(console, table)
     wal = repo["wal"]
     if wal is not None:
-        arrived = (wal["newest_arrived"] or "?")[:19]
+        arrived = shown_time(wal["newest_arrived"], zone)
         console.print(f"  WAL {wal['oldest']} - {wal['newest']} (newest arrived {arrived})")
 
 

@@ -4,7 +4,7 @@ backup that passes, 1 when none does."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +15,7 @@ from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, jour
 from orchestrator.cli.summary import print_json
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory, PitrBackupSet, load_inventory
+from orchestrator.shown_times import shown_time, zone_of
 
 if TYPE_CHECKING:
     from backups.find_clean import FindCleanResult
@@ -55,7 +56,7 @@ def find_clean(
     if json_out:
         print_json(console, result.to_dict())
     else:
-        _print(result)
+        _print(result, zone_of(loaded))
     if result.exit_code:
         since = f" older than {result.before}" if result.before else ""
         error_console.print(
@@ -103,10 +104,10 @@ def _find(
     )
 
 
-def _print(result: FindCleanResult) -> None:
+def _print(result: FindCleanResult, zone: tzinfo) -> None:
     for candidate in result.candidates:
         where = "" if candidate.repository is None else f"repo{candidate.repository} "
-        what = f"{where}{candidate.id} ({candidate.time[:19]} UTC)"
+        what = f"{where}{candidate.id} ({shown_time(candidate.time, zone)})"
         if candidate.verdict == "clean":
             snapshot = f", snapshot {candidate.snapshot[:8]}" if candidate.snapshot else ""
             console.print(f"[bold green]clean[/]     {escape(what)}{snapshot}")

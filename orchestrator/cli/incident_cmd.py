@@ -23,6 +23,7 @@ from orchestrator.cli.options import (
     operator_name,
 )
 from orchestrator.cli.summary import print_json
+from orchestrator.errors import EXIT_FAILED
 from orchestrator.identity import check_claim, incident_rights
 from orchestrator.incidents import IncidentStore, handling
 from orchestrator.incidents.checks import ScopeChange, one_of, operator_deadlines
@@ -32,6 +33,7 @@ from orchestrator.incidents.tick import tick
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal
+from orchestrator.shown_times import zone_of
 
 app = typer.Typer(
     help="Incidents: alert levels, grades, deadlines and notifications (事件与预警).",
@@ -88,6 +90,7 @@ def open_incident(
         business_stopped=not no_outage,
     )
     _print_handled(journal, handled, json_out)
+    _exit_if_unsent(handled)
 
 
 @app.command("update")
@@ -236,11 +239,12 @@ def show_incident(incident_id: IdArg, db: DbOption = None, json_out: JsonOption 
     journal = open_existing_journal(db)
     store = IncidentStore(journal)
     incident = store.get(incident_id)
-    doc = incident_document(store, incident, _inventory_of(incident), datetime.now(UTC))
+    inventory = _inventory_of(incident)
+    doc = incident_document(store, incident, inventory, datetime.now(UTC))
     if json_out:
         print_json(console, doc)
     else:
-        print_incident(console, doc)
+        print_incident(console, doc, zone_of(inventory))
 
 
 @app.command("tick")
@@ -281,6 +285,25 @@ def _print_handled(journal: Journal, handled: Handled, json_out: bool) -> None:
         console.print(f"  notice {escape(str(delivery['key']))}: {delivery['status']}")
         for error in delivery["errors"]:
             error_console.print(f"    [yellow]{escape(str(error))}[/]")
+
+
+def _exit_if_unsent(handled: Handled) -> None:
+    """The incident is recorded either way; a roster that was not told must not look told.
+    Exit 1 (EXIT_FAILED) when any notice reached none or only some of its recipients, so a
+    script or a person sees it and tells them another way (a failed notice is not sent
+    again by itself)."""
+    unsent = [d for d in handled.notices.deliveries if d["status"] != "delivered"]
+    if not unsent:
+        return
+    keys = ", ".join(str(d["key"]) for d in unsent)
+    error_console.print(
+        f"[bold red]error:[/] incident {handled.incident.id} is recorded, but notice(s) {keys} "
+        "did not reach everyone (see above): tell them another way (phone). "
+        f"事件 {handled.incident.id} 已记录，但通知 {keys} 未能全部送达（见上）："
+        "请以其他方式（电话）通知。",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_FAILED)
 
 
 def _inventory_of(incident: Incident) -> Inventory | None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.calendar import calendar_for
+from orchestrator.cli.summary import zone_at
+from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.incidents import Incident, IncidentStore
 from orchestrator.incidents.clocks import reentry_status
 from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.messages import local_text
 from orchestrator.inventory.models import Inventory
+from orchestrator.shown_times import shown_time
 
 LEVEL_COLOURS = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
 
@@ -63,7 +65,12 @@ def incident_document(
 
 
 def print_list(console: Console, incidents: list[Incident]) -> None:
-    table = Table("id", "category", "level", "grade", "status", "started", "summary")
+    """Times in the zone of each incident's inventory (the default zone where that file is
+    not on this machine); the id, typed next, never cut."""
+    table = folding_table(
+        "id", "category", "level", "grade", "status", "started", "summary",
+        widest=[i.id for i in incidents],
+    )  # fmt: skip
     for i in incidents:
         colour = LEVEL_COLOURS.get(i.level, "white")
         table.add_row(
@@ -72,60 +79,61 @@ def print_list(console: Console, incidents: list[Incident]) -> None:
             f"[{colour}]{i.level}[/]",
             i.grade or "-",
             i.status,
-            i.started_at.isoformat(),
+            shown_time(i.started_at, zone_at(i.inventory_path or "")),
             escape(i.summary),
         )
-    console.print(table)
+    print_table(console, table)
 
 
-def print_incident(console: Console, doc: dict[str, Any]) -> None:
+def print_incident(console: Console, doc: dict[str, Any], zone: tzinfo) -> None:
     colour = LEVEL_COLOURS.get(doc["level"], "white")
     console.print(
         f"incident [cyan]{doc['id']}[/]  {doc['category']}  level=[{colour}]{doc['level']}[/]  "
         f"grade={doc['grade'] or '-'}  {doc['status']}"
     )
     console.print(
-        f"{escape(doc['summary'])}  (began {doc['started_at']}, by {escape(doc['opened_by'])})"
+        f"{escape(doc['summary'])}  (began {shown_time(doc['started_at'], zone)}, "
+        f"by {escape(doc['opened_by'])})"
     )
     if doc["deadlines"]:
-        table = Table("deadline", "due", "owed by", "", "record with")
+        table = folding_table("deadline", "due", "owed by", "", "record with")
         for d in doc["deadlines"]:
             table.add_row(
                 d["key"],
-                d["due_local"] or d["due"],
+                shown_time(d["due"], zone),
                 escape(", ".join(d["owed_by"]) or "-"),
                 "[red]overdue[/]" if d["overdue"] else "",
                 escape(d["mark"]),
             )
-        console.print(table)
+        print_table(console, table)
         for d in doc["deadlines"]:
             if d["note"]:
                 console.print(f"[yellow]{d['key']}: {escape(d['note']['en'])}[/]")
     if doc["reentry"]:
-        table = Table("branch (re-entry 补录)", "important data", "all data")
+        table = folding_table("branch (re-entry 补录)", "important data", "all data")
         for branch, parts in doc["reentry"].items():
             table.add_row(
                 escape(branch),
                 parts["important"] or "[yellow]outstanding[/]",
                 parts["all"] or "[yellow]outstanding[/]",
             )
-        console.print(table)
-    for run in doc["runs"]:
+        print_table(console, table)
+    for run in doc["runs"]:  # the run id, typed next, is printed whole on its own line
         console.print(f"run {run['id']}  {escape(run['runbook'])}  {run['status']}")
-    table = Table("notice", "status", "due")
+    table = folding_table("notice", "status", "due")
     for n in doc["notices"]:
-        table.add_row(escape(n["key"]), n["status"], n["due_at"])
-    console.print(table)
-    table = Table("effective", "event", "by", "detail")
+        table.add_row(escape(n["key"]), n["status"], shown_time(n["due_at"], zone))
+    print_table(console, table)
+    table = folding_table("effective", "event", "by", "detail", whole=0)
     for event in doc["timeline"]:
         data = event["data"]
         table.add_row(
-            str(data.get("at") or event["at"]),
+            shown_time(data.get("at") or event["at"], zone),
             event["kind"],
             escape(event["actor"] or "-"),
             escape(_detail(event["kind"], data)),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _detail(kind: str, data: dict[str, Any]) -> str:

@@ -26,12 +26,36 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="The inventory YAML file.")]
+FileArg = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="[FILE]", help="The inventory YAML file (or -i FILE).", show_default=False
+    ),
+]
+# Every other command names its inventory with -i: these take it both ways.
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory", "-i", help="The inventory YAML file (the same as FILE).", show_default=False
+    ),
+]
+
+
+def _the_file(file: Path | None, option: Path | None) -> Path:
+    if file is not None and option is not None and file != option:
+        raise UserInputError(
+            f"two inventories given ({file} and -i {option}): give one, as FILE or as -i FILE"
+        )
+    chosen = file or option
+    if chosen is None:
+        raise UserInputError("name the inventory: FILE or -i FILE (e.g. -i inventory.yaml)")
+    return chosen
 
 
 @app.command()
-def check(file: FileArg) -> None:
+def check(file: FileArg = None, inventory_file: FileOption = None) -> None:
     """Validate FILE; list every problem as FILE:LINE: field: message (exit 2) or say ok."""
+    file = _the_file(file, inventory_file)
     inventory = load_inventory(file)
     _warn_about_secrets(inventory)
     today = datetime.now(ZoneInfo(inventory.timezone)).date()
@@ -45,13 +69,14 @@ def check(file: FileArg) -> None:
 
 @app.command()
 def show(
-    file: FileArg,
+    file: FileArg = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the validated inventory as JSON.")
     ] = False,
+    inventory_file: FileOption = None,
 ) -> None:
     """Show FILE as validated: defaults filled in, paths made absolute, secrets as references."""
-    inventory = load_inventory(file)
+    inventory = load_inventory(_the_file(file, inventory_file))
     if as_json:
         # Written raw, not through rich, so the output is exactly the JSON (no wrapping).
         sys.stdout.write(inventory.model_dump_json(indent=2) + "\n")

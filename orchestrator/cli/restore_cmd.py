@@ -4,6 +4,7 @@ Exit 0 only when every check passed and every target met."""
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, open
 from orchestrator.cli.summary import print_json
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import format_duration, load_inventory
+from orchestrator.shown_times import shown_time, zone_of
 
 SnapshotOption = Annotated[
     str | None,
@@ -66,14 +68,14 @@ def restore_test(
     if json_out:
         print_json(console, record.to_dict())
     else:
-        _print_record(record)
+        _print_record(record, zone_of(loaded))
     if record.exit_code:
         for problem in record.problems:
             error_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
         raise typer.Exit(record.exit_code)
 
 
-def _print_record(record: RestoreTestRecord) -> None:
+def _print_record(record: RestoreTestRecord, zone: tzinfo) -> None:
     verdict = "[bold green]PASSED[/]" if record.outcome == PASSED else "[bold red]FAILED[/]"
     console.print(
         f"restore test [cyan]{record.test_id}[/] of {escape(record.backup_set)}: {verdict}"
@@ -81,7 +83,7 @@ def _print_record(record: RestoreTestRecord) -> None:
     if record.run_id is not None:
         console.print(
             f"  run {record.run_id} (snapshot {(record.snapshot_id or '?')[:8]}, "
-            f"{(record.snapshot_time or '')[:19]} UTC), {record.bytes} bytes restored"
+            f"{shown_time(record.snapshot_time, zone)}), {record.bytes} bytes restored"
         )
     if record.files:
         files = record.files

@@ -18,6 +18,7 @@ from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, open
 from orchestrator.cli.summary import print_json
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import BackupSet, Inventory, PitrBackupSet, SecretRef, load_inventory
+from orchestrator.shown_times import shown_time, zone_of
 
 
 def _reference(text: str, option: str) -> SecretRef:
@@ -77,7 +78,7 @@ def rewind(
     console.print(
         f"{escape(where)}: {result.objects} objects, {verb} {result.changed} "
         f"({result.markers_removed} delete markers removed, {result.rewritten} written "
-        f"again, {result.hidden} hidden), back to {result.moment}"
+        f"again, {result.hidden} hidden), back to {shown_time(result.moment, zone_of(loaded))}"
     )
     for line in result.changes:
         console.print(f"  {escape(line)}", highlight=False)

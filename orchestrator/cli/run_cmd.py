@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +27,7 @@ from orchestrator.cli.options import (
     parse_params,
 )
 from orchestrator.cli.plan_view import print_plan
+from orchestrator.cli.step_words import said
 from orchestrator.cli.summary import print_json, print_run
 from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
 from orchestrator.engine.admission import admit_run
@@ -35,6 +37,8 @@ from orchestrator.identity import check_claim, one_time, shown_name
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.run_document import run_document
+from orchestrator.shown_times import zone_of
+from orchestrator.text import Lang
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
@@ -174,9 +178,9 @@ def resume(
         reason=record.reason,
         incident_id=record.incident_id,
     )
-    engine = _engine(journal, runbooks, lang_code)
+    engine = _engine(journal, runbooks, lang_code, zone_of(inv))
     outcome = engine.resume(run_id, inv, options, allow_changed=allow_changed)
-    _report(journal, outcome, json_out)
+    _report(journal, outcome, json_out, lang_code, zone_of(inv))
 
 
 def approve(
@@ -265,27 +269,31 @@ def _start(
     # Who starts it: the OS account's contact (a live run must have one), never a name.
     person = acting_person(inv, operator, mapped=mode == "live")
     options.operator, options.person = shown_name(person), person
-    outcome = _engine(journal, runbooks, lang_code).start(name, inv, options)
-    _report(journal, outcome, json_out)
+    outcome = _engine(journal, runbooks, lang_code, zone_of(inv)).start(name, inv, options)
+    _report(journal, outcome, json_out, lang_code, zone_of(inv))
 
 
-def _engine(journal: Journal, runbooks: list[Path] | None, lang: str) -> Engine:
+def _engine(journal: Journal, runbooks: list[Path] | None, lang: Lang, zone: tzinfo) -> Engine:
     return Engine(
         journal,
         open_registry(runbooks),
-        observer=LiveView(error_console),
+        observer=LiveView(error_console, lang, zone),
         operator_io=TerminalOperator(error_console, lang),
     )
 
 
-def _report(journal: Journal, outcome: RunOutcome, json_out: bool) -> None:
+def _report(
+    journal: Journal, outcome: RunOutcome, json_out: bool, lang: Lang, zone: tzinfo
+) -> None:
     doc = run_document(journal, outcome.run_id)
     if json_out:
         print_json(console, doc)
     else:
-        print_run(console, doc)
+        print_run(console, doc, lang, zone)
     colour = {EXIT_OK: "green", EXIT_STOPPED: "yellow", EXIT_WAITING: "yellow"}.get(
         outcome.exit_code, "red"
     )
-    error_console.print(f"[{colour}]{escape(outcome.message)}[/]  run id: {outcome.run_id}")
+    message = escape(said(outcome.message, lang))
+    run_id = "运行编号" if lang == "zh" else "run id"
+    error_console.print(f"[{colour}]{message}[/]  {run_id}: {outcome.run_id}")
     raise typer.Exit(outcome.exit_code)

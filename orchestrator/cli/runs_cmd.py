@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.cli.console import console
 from orchestrator.cli.options import (
@@ -18,8 +17,11 @@ from orchestrator.cli.options import (
     open_existing_journal,
     open_registry,
 )
-from orchestrator.cli.summary import print_json, print_run
+from orchestrator.cli.step_words import status_word
+from orchestrator.cli.summary import print_json, print_run, run_zone, zone_at
+from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.journal.run_document import run_document
+from orchestrator.shown_times import shown_time
 
 runs_app = typer.Typer(help="Runs recorded in the journal.", no_args_is_help=True)
 runbook_app = typer.Typer(help="The runbooks available.", no_args_is_help=True)
@@ -29,25 +31,40 @@ runbook_app = typer.Typer(help="The runbooks available.", no_args_is_help=True)
 def list_runs(
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
     db: DbOption = None,
+    lang: LangOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (times in the zone of each run's inventory)."""
     runs = open_existing_journal(db).list_runs(limit)
     if json_out:
         print_json(console, [r.to_dict() for r in runs])
         return
-    table = Table("run id", "runbook", "mode", "status", "started", "by")
+    lang_code = language(lang)
+    # What the operator types next (`dr runs show ID`, `dr resume ID`): never cut.
+    headings = (
+        ("运行编号", "预案", "模式", "状态", "开始时间", "发起人")
+        if lang_code == "zh"
+        else ("run id", "runbook", "mode", "status", "started", "by")
+    )
+    table = folding_table(*headings, whole=2, widest=[r.id for r in runs])
     for r in runs:
+        zone = zone_at(r.inventory_path or "")
         table.add_row(
-            r.id, escape(r.runbook), r.mode, r.status, r.started_at[:19], escape(r.started_by)
+            r.id,
+            escape(r.runbook),
+            status_word(r.mode, lang_code),
+            status_word(r.status, lang_code),
+            shown_time(r.started_at, zone),
+            escape(r.started_by),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 @runs_app.command("show")
 def show_run(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     db: DbOption = None,
+    lang: LangOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """One run: its steps with per-host results, and the RTO/RPO achieved."""
@@ -55,7 +72,7 @@ def show_run(
     if json_out:
         print_json(console, doc)
     else:
-        print_run(console, doc)
+        print_run(console, doc, language(lang), run_zone(doc))
 
 
 @runbook_app.command("list")
@@ -80,12 +97,12 @@ def list_runbooks(
             ],
         )
         return
-    table = Table("name", "title", "steps", "source")
+    table = folding_table("name", "title", "steps", "source", widest=[r.name for r in found])
     for r in found:
         table.add_row(
             r.name, escape(r.title(lang_code)), str(len(r.steps)), escape(r.source_file or "")
         )
-    console.print(table)
+    print_table(console, table)
 
 
 @runbook_app.command("show")

@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.cli.console import console
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption
 from orchestrator.cli.summary import print_json
+from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.durations import parse_seconds
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import load_inventory
@@ -23,6 +23,7 @@ from orchestrator.journal import Journal, resolve_journal_url
 from orchestrator.journal.key import load_key
 from orchestrator.scheduler.daemon import Daemon
 from orchestrator.service_watch.watcher import ServiceWatch
+from orchestrator.shown_times import shown_time, zone_of
 
 app = typer.Typer(
     help="Run backups, restore tests and the RPO watchdog on their schedules.",
@@ -60,15 +61,16 @@ def jobs(inventory: InventoryOption, db: DbOption = None, json_out: JsonOption =
     if json_out:
         print_json(console, {"database": daemon.describe(), "jobs": rows})
         return
-    table = Table("job", "next run", "trigger", "")
+    table = folding_table("job", "next run", "trigger", "")
     for row in rows:
         note = (
             "not in the inventory"
             if row.get("stale")
             else ("" if row["stored"] else "not started yet")
         )
-        table.add_row(escape(row["id"]), row["next_run_time"] or "-", escape(row["trigger"]), note)
-    console.print(table)
+        next_run = shown_time(row["next_run_time"], zone_of(daemon.inventory))
+        table.add_row(escape(row["id"]), next_run, escape(row["trigger"]), note)
+    print_table(console, table)
 
 
 @app.command("watch")

@@ -1,13 +1,32 @@
-"""Rendering a run's record for a person (tables) or a program (JSON)."""
+"""Rendering a run's record for a person (tables) or a program (JSON).
+
+A person reads each step's result as words (step_words.py), whole, in the language
+chosen; the identifiers typed next (run id, step ids, hosts) never cut; every time in
+the inventory's zone with the zone said (orchestrator/shown_times.py)."""
 
 from __future__ import annotations
 
 import json
+from datetime import tzinfo
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+
+from orchestrator.cli.step_words import result_words, said, status_word
+from orchestrator.cli.tables import folding_table, print_table
+from orchestrator.errors import DrError
+from orchestrator.shown_times import shown_time, zone_of
+from orchestrator.text import Lang, Text
+
+_HEADINGS = {
+    "step": Text("步骤", "step"),
+    "kind": Text("类型", "kind"),
+    "status": Text("状态", "status"),
+    "result": Text("结果", "result"),
+}
 
 
 def print_json(console: Console, document: Any) -> None:
@@ -16,45 +35,97 @@ def print_json(console: Console, document: Any) -> None:
     console.file.flush()
 
 
-def print_run(console: Console, doc: dict[str, Any]) -> None:
+def run_zone(doc: dict[str, Any]) -> tzinfo:
+    """The zone of the inventory the run was started with."""
+    return zone_at(str((doc.get("inventory") or {}).get("path") or ""))
+
+
+@lru_cache(maxsize=32)
+def zone_at(inventory_path: str) -> tzinfo:
+    """The zone of the inventory at `inventory_path`; the default zone when that file is
+    not on this machine (or no longer loads): a list of runs still prints."""
+    from orchestrator.inventory import load_inventory
+
+    if inventory_path and Path(inventory_path).is_file():
+        try:
+            return zone_of(load_inventory(Path(inventory_path)))
+        except (DrError, OSError):
+            pass
+    return zone_of(None)
+
+
+def print_run(console: Console, doc: dict[str, Any], lang: Lang, zone: tzinfo) -> None:
+    zh = lang == "zh"
+    mode = status_word(doc["mode"], lang)
+    status = status_word(doc["status"], lang)
+    words = ("运行", "模式", "状态") if zh else ("run", "mode", "status")
     console.print(
-        f"run [cyan]{doc['id']}[/]  {escape(doc['runbook'])}  mode={doc['mode']}  "
-        f"status=[bold]{doc['status']}[/]"
+        f"{words[0]} [cyan]{doc['id']}[/]  {escape(doc['runbook'])}  {words[1]}={mode}  "
+        f"{words[2]}=[bold]{status}[/]"
     )
-    console.print(
-        f"started {doc['started_at']} by {escape(doc['started_by'])}"
-        + (f", finished {doc['finished_at']}" if doc["finished_at"] else "")
-    )
+    started = shown_time(doc["started_at"], zone)
+    finished = shown_time(doc["finished_at"], zone) if doc["finished_at"] else None
+    by = escape(doc["started_by"])
+    if zh:
+        ended = f"，结束于 {finished}" if finished else ""
+        console.print(f"开始于 {started}，发起人 {by}{ended}")
+    else:
+        ended = f", finished {finished}" if finished else ""
+        console.print(f"started {started} by {by}{ended}")
     if doc.get("detail"):
-        console.print(escape(doc["detail"]))
-    table = Table("step", "kind", "status", "hosts / detail")
+        console.print(escape(said(doc["detail"], lang)))
+    # The step id is what `dr approve RUN STEP` takes: whole, never cut with an ellipsis.
+    table = folding_table(
+        *(_HEADINGS[h](lang) for h in ("step", "kind", "status", "result")),
+        widest=[s["id"] for s in doc["steps"]],
+    )
     for step in doc["steps"]:
-        if step["hosts"]:
-            detail = ", ".join(f"{h['host']}:{h['status']}" for h in step["hosts"])
-        else:
-            detail = step["error"] or _short(step["result"])
-        table.add_row(escape(step["id"]), step["kind"], step["status"], escape(detail or ""))
-    console.print(table)
-    print_measurements(console, doc["measurements"])
+        table.add_row(
+            escape(step["id"]),
+            step["kind"],
+            status_word(step["status"], lang),
+            escape(_step_result(step, lang)),
+        )
+    print_table(console, table)
+    print_measurements(console, doc["measurements"], lang)
 
 
-def print_measurements(console: Console, measurements: dict[str, Any]) -> None:
+def _step_result(step: dict[str, Any], lang: Lang) -> str:
+    """The step's error, else its result; a fan-out's per host, one line each."""
+    if step["hosts"]:
+        lines = []
+        for host in step["hosts"]:
+            said = host["error"] or result_words(host["result"], lang)
+            status = status_word(host["status"], lang)
+            lines.append(f"{host['host']}: {status}" + (f" — {said}" if said else ""))
+        return "\n".join(lines)
+    return str(step["error"] or result_words(step["result"], lang))
+
+
+def print_measurements(console: Console, measurements: dict[str, Any], lang: Lang) -> None:
+    zh = lang == "zh"
     for name, label in (("rto_seconds", "RTO"), ("rpo_seconds", "RPO")):
         m = measurements.get(name)
         if m is None:
             continue
-        target = f"target {_duration(m['target'])}" if m["target"] is not None else "no target"
+        if m["target"] is not None:
+            target = f"目标 {_duration(m['target'])}" if zh else f"target {_duration(m['target'])}"
+        else:
+            target = "无目标" if zh else "no target"
         colour = {"met": "green", "not met": "red"}.get(m["verdict"], "yellow")
+        verdict = status_word(m["verdict"], lang)
         console.print(
-            f"{label} achieved: [bold]{_duration(m['value'])}[/] ({target}) "
-            f"[{colour}]{m['verdict']}[/]"
+            f"{label}{' 实际' if zh else ' achieved'}: [bold]{_duration(m['value'])}[/] "
+            f"({target}) [{colour}]{verdict}[/]"
         )
         detail = m.get("detail") or {}
         if name == "rto_seconds" and detail.get("lost_at_source"):
             # Which clock: an RTO from a marker and one from the first failed probe differ.
+            source = escape(detail["lost_at_source"])
+            until = escape(detail.get("restored_at_source", "?"))
             console.print(
-                f"  [dim]clock from {escape(detail['lost_at_source'])} to "
-                f"{escape(detail.get('restored_at_source', '?'))}[/]"
+                f"  [dim]{'计时从' if zh else 'clock from'} {source} "
+                f"{'到' if zh else 'to'} {until}[/]"
             )
 
 
@@ -66,10 +137,3 @@ def _duration(value: float | None) -> str:
     minutes, secs = divmod(int(value), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return ""
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -15,6 +15,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import DrError, HostKeyRejected, JournalError
 from orchestrator.journal.records import StepRecord
 from orchestrator.runbook import StepKind, Verdict, seconds
+from orchestrator.text import Lang, Text
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Host
@@ -101,11 +102,11 @@ def _run_on_host(
             if step.kind is StepKind.ACTION and step.verify_fn is not None:
                 verdict = _evaluate(step.verify_fn, args, step.timeout)
                 if not verdict.ok:
-                    raise _NotInEffect(verdict.detail)
+                    raise _NotInEffect(_english(verdict.detail))
             journal.step_finished(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
-            return HostOutcome(name, "succeeded", _summary(result))
+            return HostOutcome(name, "succeeded", _summary(result, state.options.lang))
         except (JournalError, HostKeyRejected):
             # JournalError: the action may have taken effect and the journal cannot say
             # so: trying it again could do it twice. Stop the run; `dr resume` asks the
@@ -219,15 +220,16 @@ def _wait_until(
         remaining = max(1.0, timeout - (time.monotonic() - started))
         verdict = _evaluate(step.fn, args, remaining)
         polls += 1
-        detail = verdict.detail
+        detail = _english(verdict.detail)
         now = time.monotonic()
         held_since = (held_since or now) if verdict.ok else None
         if held_since is not None and now - held_since >= hold:
-            result = {"polls": polls, "waited_s": round(now - started, 3), "detail": detail}
+            waited = round(now - started, 3)
+            result = {"polls": polls, "waited_s": waited, **_detail_record(verdict.detail)}
             state.journal.step_finished(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
-            return HostOutcome(name, "succeeded", detail)
+            return HostOutcome(name, "succeeded", _summary(result, state.options.lang))
         if now - started >= timeout:
             held = f" (held {now - held_since:.0f}s of {hold:g}s)" if held_since else ""
             error = f"condition not met within {timeout:g}s after {polls} checks{held}" + (
@@ -267,8 +269,8 @@ def _judge(kind: StepKind, value: Any) -> Any:
     if kind is StepKind.CHECK:
         verdict = _as_verdict(value)
         if not verdict.ok:
-            raise _CheckFailed(verdict.detail)
-        return {"ok": True, "detail": verdict.detail}
+            raise _CheckFailed(_english(verdict.detail))
+        return {"ok": True, **_detail_record(verdict.detail)}
     return jsonable(value)
 
 
@@ -289,10 +291,23 @@ def jsonable(value: Any) -> Any:
         return repr(value)
 
 
-def _summary(result: Any) -> str:
-    if isinstance(result, dict) and "detail" in result:
-        return str(result["detail"])
-    return ""
+def _detail_record(detail: str | Text) -> dict[str, str]:
+    """A verdict's sentence as the journal keeps it: English under `detail` (what every
+    reader of the journal has read so far), the Chinese beside it when the runbook wrote one."""
+    if isinstance(detail, Text):
+        return {"detail": detail.en, "detail_zh": detail.zh}
+    return {"detail": detail}
+
+
+def _english(detail: str | Text) -> str:
+    return detail.en if isinstance(detail, Text) else detail
+
+
+def _summary(result: Any, lang: Lang) -> str:
+    if not isinstance(result, dict):
+        return ""
+    said = result.get("detail_zh") if lang == "zh" else None
+    return str(said or result.get("detail") or "")
 
 
 def _trace(err: BaseException) -> str | None:

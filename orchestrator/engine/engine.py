@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.engine import approval_roster, approvals
 from orchestrator.engine.admission import admit_run
 from orchestrator.engine.attempts import DONE, HostOutcome, describe, run_on_host, run_rollback
+from orchestrator.engine.confirmation import what_changes
 from orchestrator.engine.context import StepContext, record_marker
 from orchestrator.engine.discovery import RunbookRegistry
 from orchestrator.engine.inventory_places import InventoryPlaces
@@ -210,7 +211,7 @@ class Engine:
         if step.kind is StepKind.APPROVAL:
             return self._approval(state, planned, title)
         if step.destructive and state.record.mode == "live" and runbook.confirm_destructive:
-            answer = self.operator_io.ask_proceed(title, [h.name for h in hosts])
+            answer = self.operator_io.ask_proceed(title, what_changes(state, planned, hosts))
             if answer is not Answer.YES:
                 status = "declined" if answer is Answer.NO else "waiting"
                 self._record(state, planned, status, actor=state.options.operator)

@@ -20,8 +20,9 @@ class OperatorIO(Protocol):
         """A manual step: show the instructions, ask whether it is done."""
         ...
 
-    def ask_proceed(self, title: str, hosts: list[str]) -> Answer:
-        """Before a destructive step in a live run."""
+    def ask_proceed(self, title: str, changes: list[str]) -> Answer:
+        """Before a destructive step in a live run. `changes`: what it will change, one
+        sentence per device, in the operator's language (engine/confirmation.py)."""
         ...
 
     def wait_notice(self, message: str) -> None:
@@ -35,7 +36,7 @@ class NoOperator:
     def ask_done(self, title: str, instructions: str, hosts: list[str]) -> Answer:
         return Answer.UNAVAILABLE
 
-    def ask_proceed(self, title: str, hosts: list[str]) -> Answer:
+    def ask_proceed(self, title: str, changes: list[str]) -> Answer:
         return Answer.UNAVAILABLE
 
     def wait_notice(self, message: str) -> None:

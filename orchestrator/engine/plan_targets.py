@@ -40,6 +40,10 @@ class Touch:
     port: str | None = None  # a switch port or UPS outlet the commands act on
     note: str = ""  # when or why, e.g. "if the port is an access port"
     changes: bool = True  # False: only reads
+    # A switch's: the port operation, and the forwarding domain the port joins (attach)
+    # or leaves (detach), where the plan knows it: what a confirmation names.
+    operation: SwitchOperation | None = None
+    domain: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "commands": list(self.commands)}
@@ -50,10 +54,17 @@ class PlanContext:
     will touch and what it lacks. It reaches no device."""
 
     def __init__(
-        self, inventory: Inventory, params: dict[str, Any], places: InventoryPlaces
+        self,
+        inventory: Inventory,
+        params: dict[str, Any],
+        places: InventoryPlaces,
+        facts: dict[str, Any] | None = None,
     ) -> None:
         self.inventory = inventory
         self.params = params
+        # What the run has found so far (`ctx.remember`), when a running step is planned
+        # to confirm it; empty for `dr plan`, which then names what it assumes.
+        self.facts = facts or {}
         self.places = places
         self.touches: list[Touch] = []
         self.problems: list[Problem] = []
@@ -100,12 +111,22 @@ class PlanContext:
         note: str = "",
     ) -> None:
         """The CLI lines `operation` sends to switch `name`, from the vendor's command set.
+        `domain`: the one an attach joins, or the one a detach takes the port out of.
         A VLAN switch's lines depend on the port's link type, read at run time: shown are
         those for an access port (Huawei trunk/hybrid ports are shut down instead)."""
         switch = self.inventory.switch(name)
         if not switch.managed or switch.device_type is None:
             self.touches.append(
-                Touch("switch", name, "not managed by dr", (), port, "a person does this")
+                Touch(
+                    "switch",
+                    name,
+                    "not managed by dr",
+                    (),
+                    port,
+                    "a person does this",
+                    operation=operation,
+                    domain=domain,
+                )
             )
             return
         lines, how = switch_lines(switch, operation, port, domain)
@@ -114,7 +135,17 @@ class PlanContext:
         address = f"{switch.username}@{switch.address}:{switch.port} ({switch.device_type})"
         said = "; ".join(x for x in (note, how) if x)
         self.touches.append(
-            Touch("switch", name, address, tuple(lines), port, said, operation != "read")
+            Touch(
+                "switch",
+                name,
+                address,
+                tuple(lines),
+                port,
+                said,
+                operation != "read",
+                operation=operation,
+                domain=domain,
+            )
         )
 
     def ups(self, name: str, *commands: str, note: str = "", changes: bool = True) -> None:
@@ -154,14 +185,18 @@ def switch_lines(
 
 
 def survey(
-    planned: PlannedStep, hosts: tuple[str, ...], inventory: Inventory, places: InventoryPlaces
+    planned: PlannedStep,
+    hosts: tuple[str, ...],
+    inventory: Inventory,
+    places: InventoryPlaces,
+    facts: dict[str, Any] | None = None,
 ) -> tuple[list[Touch], list[Problem]]:
     """Ask `planned`'s plan hook (once, or once per host for a step with targets) what it
     will touch. A hook that raises our own error has found something the run lacks."""
     hook = planned.step.plan_fn
     if hook is None:
         return [], []
-    plan = PlanContext(inventory, planned.params, places)
+    plan = PlanContext(inventory, planned.params, places, facts)
     try:
         if planned.step.targets:
             for name in hosts:

@@ -388,7 +388,8 @@ def test_the_command_line_adds_reporting_days_confirms_re_entry_and_shows_zoned_
     shown = dr("show", incident_id)
     assert shown.returncode == 0, shown.stderr
     assert "credit-submission-2026-02-13" in shown.stdout
-    assert "2026-02-14 17:00 CST" in shown.stdout  # the make-up Saturday, in local time
+    # The make-up Saturday, in local time with its offset (orchestrator/shown_times.py).
+    assert "2026-02-14 17:00:00 UTC+08:00" in shown.stdout
     assert "calendar does not cover 2027" in shown.stdout
     doc = json.loads(dr("show", incident_id, "--json").stdout)
     [gap] = [d for d in doc["deadlines"] if d["note"]]

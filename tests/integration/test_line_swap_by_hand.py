@@ -150,6 +150,7 @@ def test_unmanaged_switches_make_the_swap_a_checklist_and_a_confirmation(tmp_pat
     steps = _steps(doc)
     assert doc["status"] == "succeeded"
     assert "not managed" in steps["diagnose"]["result"]["detail"]
+    assert "不受 dr 管理" in steps["diagnose"]["result"]["detail_zh"]  # what `--lang zh` reads
     assert steps["confirm-line-fault"]["status"] == "succeeded"
     assert steps["standby-line-healthy"]["status"] == "skipped"
     assert steps["swap-to-standby-line"]["status"] == "skipped"
@@ -234,5 +235,6 @@ def test_a_branch_host_checks_the_service_with_python_over_ssh(tmp_path, sshd_se
     finally:
         service.shutdown()
         service.server_close()
-    detail = _steps(doc)["branch-reaches-service"]["result"]["detail"]
-    assert detail == f"[check: ssh-python] teller-3: GET {url} answered 200"
+    result = _steps(doc)["branch-reaches-service"]["result"]
+    assert result["detail"] == f"[check: ssh-python] teller-3: GET {url} answered 200"
+    assert result["detail_zh"] == f"[检查方式：ssh-python] teller-3：GET {url} 返回 200"

@@ -32,7 +32,7 @@ class NobodyAtTheTerminal:
     def ask_done(self, title: str, instructions: str, hosts: list[str]) -> Answer:
         return Answer.UNAVAILABLE
 
-    def ask_proceed(self, title: str, hosts: list[str]) -> Answer:
+    def ask_proceed(self, title: str, changes: list[str]) -> Answer:
         return Answer.UNAVAILABLE
 
     def wait_notice(self, message: str) -> None:

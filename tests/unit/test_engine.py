@@ -38,7 +38,7 @@ class ScriptedOperator:
         self.asked.append(f"done? {title}: {instructions}")
         return self.answers.pop(0) if self.answers else Answer.UNAVAILABLE
 
-    def ask_proceed(self, title: str, hosts: list[str]) -> Answer:
+    def ask_proceed(self, title: str, changes: list[str]) -> Answer:
         self.asked.append(f"proceed? {title}")
         return self.answers.pop(0) if self.answers else Answer.UNAVAILABLE
 

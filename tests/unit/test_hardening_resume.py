@@ -27,7 +27,7 @@ class Yes:
     def ask_done(self, title: str, instructions: str, hosts: list[str]) -> Answer:
         return Answer.YES
 
-    def ask_proceed(self, title: str, hosts: list[str]) -> Answer:
+    def ask_proceed(self, title: str, changes: list[str]) -> Answer:
         return Answer.YES
 
     def wait_notice(self, message: str) -> None:

@@ -29,7 +29,7 @@ from orchestrator.postgresql.replication import Upstream
 from runbooks import line_failover, switch_failover
 from runbooks._dual_host import control
 from runbooks._power import DRILL_SHUTDOWN, PRODUCTION_SHUTDOWN, shutdown_command
-from runbooks._standby import _follow
+from runbooks._standby import follow_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = ROOT / "inventory" / "example-production.yaml"
@@ -304,7 +304,7 @@ def test_pair_control_commands_quote_the_host_and_the_upstream(lab_pair: Any, na
     assert words == ["/var/lib/dr-lab/bin/dr-lab-host", name, "db-status"]
     pair = pair.model_copy(deep=True)
     pair.database.replication_user = name  # past validation, as a bug or a future field might
-    command = _follow(pair, "db_rewind", host(name), inventory.host("dc-a"))
+    command = follow_command(pair, "db_rewind", host(name), inventory.host("dc-a"))
     upstream = str(pair.database.replication_addresses["dc-a"])
     assert shlex.split(command)[1:] == [name, "db-rewind", upstream, "5432", name]
 
@@ -318,14 +318,15 @@ def test_the_default_rewind_and_base_backup_quote_the_upstream(lab_pair: Any, us
     pair.database.replication_user = user
     upstream = Upstream("10.77.1.11", 5432, user)
 
-    rewind = shlex.split(_follow(pair, "db_rewind", inventory.host("dc-b"), inventory.host("dc-a")))
+    standby, primary = inventory.host("dc-b"), inventory.host("dc-a")
+    rewind = shlex.split(follow_command(pair, "db_rewind", standby, primary))
     assert rewind[:4] == ["sudo", "-u", "postgres", f"{debian.PG_BIN}/pg_rewind"]
     source = next(w for w in rewind if w.startswith("--source-server="))
     assert source == f"--source-server={upstream.conninfo}"
     assert conninfo_words(source.removeprefix("--source-server="))["user"] == user
 
     outer = shlex.split(
-        _follow(pair, "db_base_backup", inventory.host("dc-b"), inventory.host("dc-a"))
+        follow_command(pair, "db_base_backup", inventory.host("dc-b"), inventory.host("dc-a"))
     )
     assert outer[:5] == ["sudo", "-u", "postgres", "sh", "-c"] and len(outer) == 6
     inner = shlex.split(outer[5])  # what the second shell reads

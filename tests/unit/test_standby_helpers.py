@@ -17,7 +17,7 @@ from orchestrator.postgresql import debian_commands as debian
 from orchestrator.postgresql.replication import Upstream
 from orchestrator.postgresql.rewind import build_rewind
 from runbooks._dual_host import control
-from runbooks._standby import _follow
+from runbooks._standby import follow_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def test_a_pair_without_control_commands_gets_the_debian_defaults(production_pai
 
 def test_rewind_follows_the_upstreams_replication_address(production_pair):
     inventory, pair = production_pair
-    command = _follow(pair, "db_rewind", inventory.host("dc-b"), inventory.host("dc-a"))
+    command = follow_command(pair, "db_rewind", inventory.host("dc-b"), inventory.host("dc-a"))
     # dc-a's database on the data-centre LAN, not its management address.
     upstream = Upstream("10.77.1.11", 5432, "replicator")
     assert shlex.split(command)[4:] == build_rewind(debian.PG_DATA, upstream)

@@ -1,0 +1,139 @@
+"""A step's recorded result, and a run's or step's status, as words an operator reads.
+
+The journal keeps what a step returned as JSON (any keys a runbook chose). People read
+it in a table after a run: the sentence a check or wait gave (`detail`, in Chinese as
+`detail_zh` where the runbook wrote one), then the other facts as "label: value", in the
+language chosen, whole (the table wraps it; nothing is cut).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.text import Lang, Text
+
+STATUS_WORDS: dict[str, Text] = {
+    "succeeded": Text("成功", "succeeded"),
+    "failed": Text("失败", "failed"),
+    "skipped": Text("已跳过", "skipped"),
+    "waiting": Text("等待中", "waiting"),
+    "declined": Text("已拒绝", "declined"),
+    "rolled_back": Text("已回滚", "rolled back"),
+    "interrupted": Text("已中断", "interrupted"),
+    "running": Text("进行中", "running"),
+    "paused": Text("已暂停", "paused"),
+    "aborted": Text("已中止", "aborted"),
+    # Modes and measurement verdicts, printed beside the statuses.
+    "drill": Text("演练", "drill"),
+    "live": Text("实战", "live"),
+    "met": Text("达标", "met"),
+    "not met": Text("未达标", "not met"),
+    "no target": Text("无目标", "no target"),
+    "not measured": Text("未测得", "not measured"),
+}
+
+# The keys runbooks and the engine return most, named for a person, in the order they
+# are said (the journal keeps a result's keys sorted, which reads "attached" before
+# "detached"). Keys not here follow, by their own name, underscores as spaces.
+_LABELS: dict[str, Text] = {
+    "detail": Text("说明", "detail"),
+    "reason": Text("原因", "reason"),
+    "confirmed_by": Text("确认人", "confirmed by"),
+    "approved_by": Text("批准人", "approved by"),
+    "role": Text("角色", "role"),
+    "proof": Text("凭据", "proof"),
+    "polls": Text("检查次数", "checks"),
+    "waited_s": Text("等待秒数", "waited (s)"),
+    "switch": Text("交换机", "switch"),
+    "detached": Text("断开端口", "port detached"),
+    "attached": Text("接入端口", "port attached"),
+    "port": Text("端口", "port"),
+    "domain": Text("转发域", "domain"),
+    "host": Text("主机", "host"),
+    "hosts": Text("主机", "hosts"),
+    "pair": Text("主备对", "pair"),
+    "branch": Text("网点", "branch"),
+    "branches": Text("网点", "branches"),
+    "method": Text("方式", "method"),
+    "how": Text("方式", "how"),
+    "to": Text("目标", "to"),
+    "old_primary": Text("原主机", "old primary"),
+    "fenced_by": Text("隔离方式", "fenced by"),
+    "already_in_effect": Text("此前已生效", "already in effect"),
+    "ok": Text("通过", "ok"),
+    "error": Text("错误", "error"),
+    "exited": Text("退出码", "exit code"),
+    "ups": Text("UPS", "UPS"),
+    "generator": Text("发电机", "generator"),
+    "url": Text("地址", "URL"),
+    "database": Text("数据库", "database"),
+    "tables": Text("表", "tables"),
+    "moves": Text("线缆移动", "cable moves"),
+    "marker": Text("标记", "marker"),
+    "at": Text("时间", "at"),
+}
+
+_ORDER = {key: number for number, key in enumerate(_LABELS)}
+
+# Words the engine itself records as a result's value or a run's detail.
+_VALUES: dict[str, Text] = {
+    "all steps succeeded": Text("全部步骤成功", "all steps succeeded"),
+    "condition not met": Text("条件不满足", "condition not met"),
+    "auto-confirm (drill)": Text("自动确认（演练）", "auto-confirm (drill)"),
+}
+
+_YES_NO = {True: Text("是", "yes"), False: Text("否", "no")}
+
+
+def status_word(status: str | None, lang: Lang) -> str:
+    """'成功' / 'succeeded'; a status this code does not know, as it is."""
+    if not status:
+        return "-"
+    known = STATUS_WORDS.get(status)
+    return known(lang) if known is not None else status
+
+
+def result_words(result: Any, lang: Lang) -> str:
+    """What a step returned, as one or more sentences; '' for nothing."""
+    if result is None or result == {} or result == []:
+        return ""
+    if not isinstance(result, dict):
+        return _value(result, lang)
+    parts: list[str] = []
+    sentence = result.get("detail_zh") if lang == "zh" else None
+    sentence = sentence or result.get("detail")
+    if sentence:
+        parts.append(_value(sentence, lang))
+    for key, value in sorted(result.items(), key=lambda item: (_ORDER.get(item[0], 99), item[0])):
+        if key in ("detail", "detail_zh") or value is None or value == "":
+            continue
+        if key == "ok" and value is True and sentence:
+            continue  # a passed check's sentence says it
+        parts.append(f"{label(key, lang)}{'：' if lang == 'zh' else ': '}{_value(value, lang)}")
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def said(text: str, lang: Lang) -> str:
+    """One of the engine's own phrases in `lang`; any other text as it is."""
+    known = _VALUES.get(text)
+    return known(lang) if known is not None else text
+
+
+def label(key: str, lang: Lang) -> str:
+    known = _LABELS.get(key)
+    return known(lang) if known is not None else key.replace("_", " ")
+
+
+def _value(value: Any, lang: Lang) -> str:
+    if isinstance(value, bool):
+        return _YES_NO[value](lang)
+    if isinstance(value, dict):
+        if set(value) == {"zh", "en"}:
+            return str(value[lang])
+        inner = ", ".join(f"{label(str(k), lang)} {_value(v, lang)}" for k, v in value.items())
+        return f"({inner})"
+    if isinstance(value, list):
+        return ", ".join(_value(item, lang) for item in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return said(str(value), lang)

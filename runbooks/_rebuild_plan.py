@@ -1,0 +1,105 @@
+"""What rebuild-standby will touch, for `dr plan` and for the confirmation before its
+destructive steps: the host it rebuilds (the one check-pair finds is not the primary)
+and the primary it follows. During a run these come from check-pair's facts; before
+one, the plan assumes the declared primary is the old one to rebuild, and says so.
+
+The commands are the ones the steps send, built by the same functions (`_dual_host`,
+`_standby`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from runbooks import _dual_host as pair_ops
+from runbooks._standby import follow_command
+
+if TYPE_CHECKING:
+    from orchestrator.engine.plan_targets import PlanContext
+    from orchestrator.inventory import Host, HostPair
+    from orchestrator.runbook import Runbook
+
+
+def _roles(plan: PlanContext) -> tuple[HostPair, Host, Host, str] | None:
+    """The pair, the host to rebuild, the primary it will follow, and what is assumed."""
+    wanted = str(plan.params.get("pair") or "")
+    pair = next((p for p in plan.inventory.host_pairs if p.name == wanted or not wanted), None)
+    if pair is None:
+        return None  # the parameter check has said so already
+    target = plan.facts.get("rebuild_target")
+    primary = plan.facts.get("rebuild_primary")
+    if target and primary:
+        return pair, plan.inventory.host(target), plan.inventory.host(primary), ""
+    assumed = (
+        f"assuming {pair.primary} is the old primary to rebuild and {pair.standby} serves "
+        "(check-pair reads it)"
+    )
+    return pair, plan.inventory.host(pair.primary), plan.inventory.host(pair.standby), assumed
+
+
+def stop_target(plan: PlanContext) -> None:
+    found = _roles(plan)
+    if found is not None:
+        pair, target, _, assumed = found
+        plan.ssh(
+            target,
+            pair_ops.control(pair, "service_stop", target),
+            pair_ops.control(pair, "db_stop", target),
+            note="; ".join(x for x in ("each only if it runs", assumed) if x),
+        )
+
+
+def checkpoint_primary(plan: PlanContext) -> None:
+    found = _roles(plan)
+    if found is not None:
+        pair, _, primary, assumed = found
+        plan.ssh(primary, pair_ops.control(pair, "db_checkpoint", primary), note=assumed)
+
+
+def rewind(plan: PlanContext) -> None:
+    found = _roles(plan)
+    if found is not None:
+        pair, target, primary, assumed = found
+        said = f"rewinds {target.name}'s cluster onto {primary.name}'s timeline"
+        plan.ssh(
+            target,
+            follow_command(pair, "db_rewind", target, primary),
+            note="; ".join(x for x in (said, assumed) if x),
+        )
+
+
+def base_backup(plan: PlanContext) -> None:
+    found = _roles(plan)
+    if found is not None:
+        pair, target, primary, assumed = found
+        said = f"replaces {target.name}'s database cluster by a copy of {primary.name}'s"
+        plan.ssh(
+            target,
+            follow_command(pair, "db_base_backup", target, primary),
+            note="; ".join(x for x in (said, assumed) if x),
+        )
+
+
+def start_standby(plan: PlanContext) -> None:
+    found = _roles(plan)
+    if found is not None:
+        pair, target, _, assumed = found
+        plan.ssh(target, pair_ops.control(pair, "db_start", target), note=assumed)
+
+
+_HOOKS: dict[str, Callable[[PlanContext], None]] = {
+    "stop-target": stop_target,
+    "checkpoint-primary": checkpoint_primary,
+    "rewind": rewind,
+    "base-backup": base_backup,
+    "start-standby": start_standby,
+}
+
+
+def attach(runbook: Runbook) -> None:
+    """Give rebuild-standby's steps their plan hooks, by step id."""
+    for step in runbook.steps:
+        hook = _HOOKS.get(step.id)
+        if hook is not None:
+            step.plan(hook)
