@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orchestrator.text import Text
+
 # The exit codes of `dr`; README.md ("Exit codes") documents them for operators and scripts.
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -138,7 +140,12 @@ class HostKeyRejected(TransportError):
 
 
 class StepFailed(DrError):
-    """A runbook step failed after its retries; the run stops there."""
+    """A runbook step failed after its retries; the run stops there. The message may be
+    a Text: the journal keeps its English, the operator reads the run's language."""
+
+    def __init__(self, message: str | Text) -> None:
+        self.text = message if isinstance(message, Text) else Text(zh=message, en=message)
+        super().__init__(self.text.en)
 
 
 class BackupError(DrError):

@@ -17,7 +17,9 @@ from orchestrator.cli.options import (
     DbOption,
     InventoryOption,
     JsonOption,
+    LangOption,
     OperatorOption,
+    language,
     open_existing_journal,
     open_journal,
     operator_name,
@@ -221,6 +223,7 @@ def list_incidents(
         str | None, typer.Option("--status", help="open | closed (default: both).")
     ] = None,
     db: DbOption = None,
+    lang: LangOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Incidents in the journal, newest first."""
@@ -230,11 +233,13 @@ def list_incidents(
     if json_out:
         print_json(console, {"incidents": [i.to_dict() for i in incidents]})
     else:
-        print_list(console, incidents)
+        print_list(console, incidents, language(lang))
 
 
 @app.command("show")
-def show_incident(incident_id: IdArg, db: DbOption = None, json_out: JsonOption = False) -> None:
+def show_incident(
+    incident_id: IdArg, db: DbOption = None, lang: LangOption = None, json_out: JsonOption = False
+) -> None:
     """One incident: state, deadlines, runs, notices and its timeline."""
     journal = open_existing_journal(db)
     store = IncidentStore(journal)
@@ -244,7 +249,7 @@ def show_incident(incident_id: IdArg, db: DbOption = None, json_out: JsonOption 
     if json_out:
         print_json(console, doc)
     else:
-        print_incident(console, doc, zone_of(inventory))
+        print_incident(console, doc, zone_of(inventory), language(lang))
 
 
 @app.command("tick")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.calendar import calendar_for
+from orchestrator.cli.step_words import status_word
 from orchestrator.cli.summary import zone_at
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.incidents import Incident, IncidentStore
@@ -17,8 +18,63 @@ from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.messages import local_text
 from orchestrator.inventory.models import Inventory
 from orchestrator.shown_times import shown_time
+from orchestrator.text import Lang, Text
 
 LEVEL_COLOURS = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
+
+# What the tables say, in the operator's language (`--lang`, else DR_LANG / the locale).
+_WORDS: dict[str, Text] = {
+    "id": Text("事件编号", "id"),
+    "category": Text("类别", "category"),
+    "level": Text("预警级别", "level"),
+    "grade": Text("事件等级", "grade"),
+    "status": Text("状态", "status"),
+    "started": Text("开始时间", "started"),
+    "summary": Text("摘要", "summary"),
+    "incident": Text("事件", "incident"),
+    "began": Text("开始于", "began"),
+    "by": Text("登记人", "by"),
+    "deadline": Text("时限", "deadline"),
+    "due": Text("截止时间", "due"),
+    "owed by": Text("责任方", "owed by"),
+    "record with": Text("完成后登记", "record with"),
+    "overdue": Text("已逾期", "overdue"),
+    "branch": Text("网点（补录）", "branch (re-entry 补录)"),
+    "important data": Text("重要数据", "important data"),
+    "all data": Text("全部数据", "all data"),
+    "outstanding": Text("未完成", "outstanding"),
+    "run": Text("运行", "run"),
+    "notice": Text("通知", "notice"),
+    "effective": Text("生效时间", "effective"),
+    "event": Text("事项", "event"),
+    "actor": Text("操作人", "by"),
+    "detail": Text("说明", "detail"),
+    # values
+    "open": Text("处理中", "open"),
+    "closed": Text("已关闭", "closed"),
+    "network": Text("网络", "network"),
+    "equipment": Text("设备", "equipment"),
+    "system": Text("系统", "system"),
+    "blue": Text("蓝色", "blue"),
+    "yellow": Text("黄色", "yellow"),
+    "orange": Text("橙色", "orange"),
+    "red": Text("红色", "red"),
+    "pending": Text("待发送", "pending"),
+    "sending": Text("发送中", "sending"),
+    "delivered": Text("已送达", "delivered"),
+    "partial": Text("部分送达", "partial"),
+    "failed": Text("发送失败", "failed"),
+}
+
+
+def _say(word: str, lang: Lang) -> str:
+    """A heading or a known value in `lang`; anything else as it is."""
+    known = _WORDS.get(word)
+    return known(lang) if known is not None else word
+
+
+def _headings(lang: Lang, *words: str) -> list[str]:
+    return [_say(word, lang) if word else "" for word in words]
 
 
 def incident_document(
@@ -64,67 +120,73 @@ def incident_document(
     }
 
 
-def print_list(console: Console, incidents: list[Incident]) -> None:
+def print_list(console: Console, incidents: list[Incident], lang: Lang = "en") -> None:
     """Times in the zone of each incident's inventory (the default zone where that file is
     not on this machine); the id, typed next, never cut."""
     table = folding_table(
-        "id", "category", "level", "grade", "status", "started", "summary",
+        *_headings(lang, "id", "category", "level", "grade", "status", "started", "summary"),
         widest=[i.id for i in incidents],
-    )  # fmt: skip
+    )
     for i in incidents:
         colour = LEVEL_COLOURS.get(i.level, "white")
         table.add_row(
             i.id,
-            i.category,
-            f"[{colour}]{i.level}[/]",
+            _say(i.category, lang),
+            f"[{colour}]{_say(i.level, lang)}[/]",
             i.grade or "-",
-            i.status,
+            _say(i.status, lang),
             shown_time(i.started_at, zone_at(i.inventory_path or "")),
             escape(i.summary),
         )
     print_table(console, table)
 
 
-def print_incident(console: Console, doc: dict[str, Any], zone: tzinfo) -> None:
+def print_incident(console: Console, doc: dict[str, Any], zone: tzinfo, lang: Lang = "en") -> None:
     colour = LEVEL_COLOURS.get(doc["level"], "white")
+    level, grade = _say("level", lang), _say("grade", lang)
     console.print(
-        f"incident [cyan]{doc['id']}[/]  {doc['category']}  level=[{colour}]{doc['level']}[/]  "
-        f"grade={doc['grade'] or '-'}  {doc['status']}"
+        f"{_say('incident', lang)} [cyan]{doc['id']}[/]  {_say(doc['category'], lang)}  "
+        f"{level}=[{colour}]{_say(doc['level'], lang)}[/]  "
+        f"{grade}={doc['grade'] or '-'}  {_say(doc['status'], lang)}"
     )
-    console.print(
-        f"{escape(doc['summary'])}  (began {shown_time(doc['started_at'], zone)}, "
-        f"by {escape(doc['opened_by'])})"
-    )
+    began = shown_time(doc["started_at"], zone)
+    by = escape(doc["opened_by"])
+    if lang == "zh":
+        console.print(f"{escape(doc['summary'])}（开始于 {began}，登记人 {by}）")
+    else:
+        console.print(f"{escape(doc['summary'])}  (began {began}, by {by})")
     if doc["deadlines"]:
-        table = folding_table("deadline", "due", "owed by", "", "record with")
+        table = folding_table(*_headings(lang, "deadline", "due", "owed by", "", "record with"))
         for d in doc["deadlines"]:
             table.add_row(
                 d["key"],
                 shown_time(d["due"], zone),
                 escape(", ".join(d["owed_by"]) or "-"),
-                "[red]overdue[/]" if d["overdue"] else "",
+                f"[red]{_say('overdue', lang)}[/]" if d["overdue"] else "",
                 escape(d["mark"]),
             )
         print_table(console, table)
         for d in doc["deadlines"]:
             if d["note"]:
-                console.print(f"[yellow]{d['key']}: {escape(d['note']['en'])}[/]")
+                console.print(f"[yellow]{d['key']}: {escape(d['note'][lang])}[/]")
     if doc["reentry"]:
-        table = folding_table("branch (re-entry 补录)", "important data", "all data")
+        table = folding_table(*_headings(lang, "branch", "important data", "all data"))
+        outstanding = f"[yellow]{_say('outstanding', lang)}[/]"
         for branch, parts in doc["reentry"].items():
             table.add_row(
-                escape(branch),
-                parts["important"] or "[yellow]outstanding[/]",
-                parts["all"] or "[yellow]outstanding[/]",
+                escape(branch), parts["important"] or outstanding, parts["all"] or outstanding
             )
         print_table(console, table)
     for run in doc["runs"]:  # the run id, typed next, is printed whole on its own line
-        console.print(f"run {run['id']}  {escape(run['runbook'])}  {run['status']}")
-    table = folding_table("notice", "status", "due")
+        console.print(
+            f"{_say('run', lang)} {run['id']}  {escape(run['runbook'])}  "
+            f"{status_word(run['status'], lang)}"
+        )
+    table = folding_table(*_headings(lang, "notice", "status", "due"))
     for n in doc["notices"]:
-        table.add_row(escape(n["key"]), n["status"], shown_time(n["due_at"], zone))
+        table.add_row(escape(n["key"]), _say(n["status"], lang), shown_time(n["due_at"], zone))
     print_table(console, table)
-    table = folding_table("effective", "event", "by", "detail", whole=0)
+    table = folding_table(*_headings(lang, "effective", "event", "actor", "detail"), whole=0)
     for event in doc["timeline"]:
         data = event["data"]
         table.add_row(

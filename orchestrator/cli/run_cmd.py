@@ -27,7 +27,6 @@ from orchestrator.cli.options import (
     parse_params,
 )
 from orchestrator.cli.plan_view import print_plan
-from orchestrator.cli.step_words import said
 from orchestrator.cli.summary import print_json, print_run
 from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
 from orchestrator.engine.admission import admit_run
@@ -293,7 +292,7 @@ def _report(
     colour = {EXIT_OK: "green", EXIT_STOPPED: "yellow", EXIT_WAITING: "yellow"}.get(
         outcome.exit_code, "red"
     )
-    message = escape(said(outcome.message, lang))
+    message = escape(outcome.said(lang))
     run_id = "运行编号" if lang == "zh" else "run id"
     error_console.print(f"[{colour}]{message}[/]  {run_id}: {outcome.run_id}")
     raise typer.Exit(outcome.exit_code)

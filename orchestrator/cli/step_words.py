@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.engine.messages import in_language
 from orchestrator.text import Lang, Text
 
 STATUS_WORDS: dict[str, Text] = {
@@ -30,6 +31,16 @@ STATUS_WORDS: dict[str, Text] = {
     "not met": Text("未达标", "not met"),
     "no target": Text("无目标", "no target"),
     "not measured": Text("未测得", "not measured"),
+}
+
+KIND_WORDS: dict[str, Text] = {
+    "action": Text("操作", "action"),
+    "check": Text("检查", "check"),
+    "wait-until": Text("等待", "wait-until"),
+    "manual": Text("人工", "manual"),
+    "approval": Text("审批", "approval"),
+    "sub-runbook": Text("子预案", "sub-runbook"),
+    "marker": Text("标记", "marker"),
 }
 
 # The keys runbooks and the engine return most, named for a person, in the order they
@@ -93,6 +104,12 @@ def status_word(status: str | None, lang: Lang) -> str:
     return known(lang) if known is not None else status
 
 
+def kind_word(kind: str, lang: Lang) -> str:
+    """'检查' / 'check': a step's kind; a kind this code does not know, as it is."""
+    known = KIND_WORDS.get(kind)
+    return known(lang) if known is not None else kind
+
+
 def result_words(result: Any, lang: Lang) -> str:
     """What a step returned, as one or more sentences; '' for nothing."""
     if result is None or result == {} or result == []:
@@ -105,7 +122,7 @@ def result_words(result: Any, lang: Lang) -> str:
     if sentence:
         parts.append(_value(sentence, lang))
     for key, value in sorted(result.items(), key=lambda item: (_ORDER.get(item[0], 99), item[0])):
-        if key in ("detail", "detail_zh") or value is None or value == "":
+        if key in ("detail", "detail_zh", "error_zh") or value is None or value == "":
             continue
         if key == "ok" and value is True and sentence:
             continue  # a passed check's sentence says it
@@ -116,7 +133,7 @@ def result_words(result: Any, lang: Lang) -> str:
 def said(text: str, lang: Lang) -> str:
     """One of the engine's own phrases in `lang`; any other text as it is."""
     known = _VALUES.get(text)
-    return known(lang) if known is not None else text
+    return known(lang) if known is not None else in_language(text, lang)
 
 
 def label(key: str, lang: Lang) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from orchestrator.cli.step_words import result_words, said, status_word
+from orchestrator.cli.step_words import kind_word, result_words, said, status_word
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.errors import DrError
 from orchestrator.shown_times import shown_time, zone_of
@@ -82,7 +82,7 @@ def print_run(console: Console, doc: dict[str, Any], lang: Lang, zone: tzinfo) -
     for step in doc["steps"]:
         table.add_row(
             escape(step["id"]),
-            step["kind"],
+            kind_word(step["kind"], lang),
             status_word(step["status"], lang),
             escape(_step_result(step, lang)),
         )
@@ -95,11 +95,20 @@ def _step_result(step: dict[str, Any], lang: Lang) -> str:
     if step["hosts"]:
         lines = []
         for host in step["hosts"]:
-            said = host["error"] or result_words(host["result"], lang)
+            said = _error(host, lang) or result_words(host["result"], lang)
             status = status_word(host["status"], lang)
             lines.append(f"{host['host']}: {status}" + (f" — {said}" if said else ""))
         return "\n".join(lines)
-    return str(step["error"] or result_words(step["result"], lang))
+    return str(_error(step, lang) or result_words(step["result"], lang))
+
+
+def _error(row: dict[str, Any], lang: Lang) -> str:
+    """A failed step's error: the Chinese the engine kept beside it (`error_zh` in the
+    result) when the operator reads Chinese, else the journal's English."""
+    result = row.get("result")
+    if lang == "zh" and row.get("error") and isinstance(result, dict):
+        return str(result.get("error_zh") or row["error"])
+    return str(row.get("error") or "")
 
 
 def print_measurements(console: Console, measurements: dict[str, Any], lang: Lang) -> None:
@@ -121,8 +130,12 @@ def print_measurements(console: Console, measurements: dict[str, Any], lang: Lan
         detail = m.get("detail") or {}
         if name == "rto_seconds" and detail.get("lost_at_source"):
             # Which clock: an RTO from a marker and one from the first failed probe differ.
-            source = escape(detail["lost_at_source"])
-            until = escape(detail.get("restored_at_source", "?"))
+            # The journal keeps both languages since the sources were worded (measure.py).
+            suffix = "_zh" if zh else ""
+            source = escape(detail.get(f"lost_at_source{suffix}") or detail["lost_at_source"])
+            until = escape(
+                detail.get(f"restored_at_source{suffix}") or detail.get("restored_at_source", "?")
+            )
             console.print(
                 f"  [dim]{'计时从' if zh else 'clock from'} {source} "
                 f"{'到' if zh else 'to'} {until}[/]"

@@ -9,10 +9,11 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engine import messages as say
 from orchestrator.engine.context import StepContext
 from orchestrator.engine.plan import PlannedStep
 from orchestrator.engine.state import RunState
-from orchestrator.errors import DrError, HostKeyRejected, JournalError
+from orchestrator.errors import DrError, HostKeyRejected, JournalError, StepFailed
 from orchestrator.journal.records import StepRecord
 from orchestrator.runbook import StepKind, Verdict, seconds
 from orchestrator.text import Lang, Text
@@ -32,7 +33,9 @@ class HostOutcome:
 
 
 class StepTimedOut(Exception):
-    pass
+    def __init__(self, timeout: float) -> None:
+        self.text = say.TIMED_OUT(seconds=f"{timeout:g}")
+        super().__init__(self.text.en)
 
 
 def run_on_host(
@@ -73,26 +76,22 @@ def _run_on_host(
     if step.verify_fn is not None and (step.check_first or interrupted):
         verdict = _evaluate(step.verify_fn, args, step.timeout)
         if verdict.ok:
-            reason = (
-                "interrupted earlier; verify shows it took effect"
-                if interrupted
-                else "already in effect"
-            )
+            reason = say.TOOK_EFFECT_BEFORE() if interrupted else say.ALREADY_IN_EFFECT()
             journal.step_finished(
                 state.run_id,
                 planned.path,
                 name,
                 kind=step.kind,
                 status="succeeded",
-                result={"already_in_effect": True, "reason": reason},
+                result={"already_in_effect": True, "reason": reason.en},
             )
-            return HostOutcome(name, "succeeded", reason)
+            return HostOutcome(name, "succeeded", reason(state.options.lang))
 
     if step.kind is StepKind.WAIT:
         return _wait_until(state, planned, args, name, prior)
 
     first_attempt = (prior.attempts if prior else 0) + 1
-    error = ""
+    error = Text(zh="", en="")
     for n in range(step.retries + 1):
         attempt = first_attempt + n
         journal.step_started(state.run_id, planned.path, name, kind=step.kind, attempt=attempt)
@@ -102,7 +101,7 @@ def _run_on_host(
             if step.kind is StepKind.ACTION and step.verify_fn is not None:
                 verdict = _evaluate(step.verify_fn, args, step.timeout)
                 if not verdict.ok:
-                    raise _NotInEffect(_english(verdict.detail))
+                    raise _NotInEffect(_text(verdict.detail))
             journal.step_finished(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
@@ -113,20 +112,37 @@ def _run_on_host(
             # verify first. HostKeyRejected: see run_on_host.
             raise
         except Exception as err:  # a runbook's own bug must fail the step, not the engine
-            error = describe(err)
+            error = describe_text(err)
             journal.append(
                 "step.attempt_failed",
                 run_id=state.run_id,
                 step_id=planned.path,
                 host=name or None,
-                data={"attempt": attempt, "error": error, "trace": _trace(err)},
+                data={"attempt": attempt, "error": error.en, "trace": _trace(err)},
             )
             if n < step.retries:
                 state.pause_requested.wait(step.backoff * (2**n))
-    journal.step_finished(
-        state.run_id, planned.path, name, kind=step.kind, status="failed", error=error
+    return _failed(state, planned, name, error)
+
+
+def _failed(
+    state: RunState, planned: PlannedStep, name: str, error: Text, result: Any = None
+) -> HostOutcome:
+    """The journal keeps the error in English under `error` and in Chinese as the
+    result's `error_zh` (where it differs); the operator reads the run's language."""
+    said = dict(result or {})
+    if error.zh != error.en:
+        said["error_zh"] = error.zh
+    state.journal.step_finished(
+        state.run_id,
+        planned.path,
+        name,
+        kind=planned.step.kind,
+        status="failed",
+        error=error.en,
+        result=said or None,
     )
-    return HostOutcome(name, "failed", error)
+    return HostOutcome(name, "failed", error(state.options.lang))
 
 
 def run_rollback(state: RunState, planned: PlannedStep, host: Host | None) -> HostOutcome:
@@ -145,7 +161,7 @@ def run_rollback(state: RunState, planned: PlannedStep, host: Host | None) -> Ho
             host=name or None,
             data={"error": describe(err)},
         )
-        return HostOutcome(name, "failed", describe(err))
+        return HostOutcome(name, "failed", describe_text(err)(state.options.lang))
     state.journal.step_finished(
         state.run_id, planned.path, name, kind=step.kind, status="rolled_back"
     )
@@ -173,26 +189,39 @@ def call_with_timeout(fn: Any, args: tuple[Any, ...], timeout: float | None) -> 
 
     threading.Thread(target=target, daemon=True, name="dr-step").start()
     if not done.wait(timeout):
-        raise StepTimedOut(f"timed out after {timeout:g}s")
+        raise StepTimedOut(timeout)
     if "error" in box:
         raise box["error"]
     return box.get("value")
 
 
 def describe(err: BaseException) -> str:
+    return describe_text(err).en
+
+
+def describe_text(err: BaseException) -> Text:
+    """Why a step failed, for the operator, in both languages where the cause said both."""
+    if isinstance(err, StepFailed):
+        return err.text
     if isinstance(err, DrError):
-        return err.message
+        return Text(zh=err.message, en=err.message)
     if isinstance(err, StepTimedOut | _NotInEffect | _CheckFailed):
-        return str(err)
-    return f"{err.__class__.__name__}: {err}"
+        return err.text
+    plain = f"{err.__class__.__name__}: {err}"
+    return Text(zh=plain, en=plain)
 
 
-class _NotInEffect(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(
-            "the action ran but its verify says it has not taken effect"
-            + (f": {detail}" if detail else "")
-        )
+class _Explained(Exception):
+    """A failure the engine words itself, in both languages; str() is the English."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
+
+
+class _NotInEffect(_Explained):
+    def __init__(self, detail: Text) -> None:
+        super().__init__(say.joined(say.NOT_IN_EFFECT(), detail))
 
 
 def _wait_until(
@@ -212,15 +241,15 @@ def _wait_until(
     started = time.monotonic()
     held_since: float | None = None
     polls = 0
-    detail = ""
+    detail: Text | None = None
     while True:
         if state.pause_requested.is_set():
             # Waiting changes nothing, so it is always safe to stop here and wait again later.
-            return HostOutcome(name, "interrupted", "paused while waiting")
+            return HostOutcome(name, "interrupted", say.PAUSED_WHILE_WAITING()(state.options.lang))
         remaining = max(1.0, timeout - (time.monotonic() - started))
         verdict = _evaluate(step.fn, args, remaining)
         polls += 1
-        detail = _english(verdict.detail)
+        detail = _text(verdict.detail)
         now = time.monotonic()
         held_since = (held_since or now) if verdict.ok else None
         if held_since is not None and now - held_since >= hold:
@@ -231,20 +260,12 @@ def _wait_until(
             )
             return HostOutcome(name, "succeeded", _summary(result, state.options.lang))
         if now - started >= timeout:
-            held = f" (held {now - held_since:.0f}s of {hold:g}s)" if held_since else ""
-            error = f"condition not met within {timeout:g}s after {polls} checks{held}" + (
-                f": {detail}" if detail else ""
-            )
-            state.journal.step_finished(
-                state.run_id,
-                planned.path,
-                name,
-                kind=step.kind,
-                status="failed",
-                error=error,
-                result={"polls": polls},
-            )
-            return HostOutcome(name, "failed", error)
+            not_met = say.WAIT_NOT_MET(timeout=f"{timeout:g}", polls=polls)
+            if held_since:
+                held = say.HELD_FOR(held=f"{now - held_since:.0f}", hold=f"{hold:g}")
+                not_met = Text(zh=not_met.zh + held.zh, en=not_met.en + held.en)
+            error = say.joined(not_met, detail)
+            return _failed(state, planned, name, error, {"polls": polls})
         state.pause_requested.wait(step.interval)
 
 
@@ -254,7 +275,7 @@ def _evaluate(fn: Any, args: tuple[Any, ...], timeout: float | None) -> Verdict:
     except HostKeyRejected:
         raise  # not a "no" from the check: the run stops (run_on_host)
     except Exception as err:
-        return Verdict(False, describe(err))
+        return Verdict(False, describe_text(err))
 
 
 def _as_verdict(value: Any) -> Verdict:
@@ -269,14 +290,14 @@ def _judge(kind: StepKind, value: Any) -> Any:
     if kind is StepKind.CHECK:
         verdict = _as_verdict(value)
         if not verdict.ok:
-            raise _CheckFailed(_english(verdict.detail))
+            raise _CheckFailed(_text(verdict.detail))
         return {"ok": True, **_detail_record(verdict.detail)}
     return jsonable(value)
 
 
-class _CheckFailed(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__("check failed" + (f": {detail}" if detail else ""))
+class _CheckFailed(_Explained):
+    def __init__(self, detail: Text) -> None:
+        super().__init__(say.joined(say.CHECK_FAILED(), detail))
 
 
 def jsonable(value: Any) -> Any:
@@ -299,8 +320,8 @@ def _detail_record(detail: str | Text) -> dict[str, str]:
     return {"detail": detail}
 
 
-def _english(detail: str | Text) -> str:
-    return detail.en if isinstance(detail, Text) else detail
+def _text(detail: str | Text) -> Text:
+    return detail if isinstance(detail, Text) else Text(zh=detail, en=detail)
 
 
 def _summary(result: Any, lang: Lang) -> str:

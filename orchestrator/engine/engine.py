@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine import approval_roster, approvals
+from orchestrator.engine import messages as say
 from orchestrator.engine.admission import admit_run
 from orchestrator.engine.attempts import DONE, HostOutcome, describe, run_on_host, run_rollback
 from orchestrator.engine.confirmation import what_changes
@@ -165,14 +166,12 @@ class Engine:
                     if status == "waiting":
                         return self._finish(state, "waiting", _waiting_message(state, planned))
                     if status == "declined":
-                        return self._finish(
-                            state, "aborted", f"the operator declined step {planned.path}"
-                        )
+                        return self._finish(state, "aborted", say.DECLINED(step=planned.path))
                     return self._fail(state, runbook, plan, planned)
         except KeyboardInterrupt:
             return self._pause(state, current, forced=True)
         record_measurements(state, runbook, finished_ok=True)
-        return self._finish(state, "succeeded", "all steps succeeded")
+        return self._finish(state, "succeeded", say.ALL_SUCCEEDED())
 
     def _run_step(
         self, state: RunState, runbook: Runbook, planned: PlannedStep, prior: Prior
@@ -181,7 +180,7 @@ class Engine:
         mine = {host: rec for (path, host), rec in prior.items() if path == planned.path}
         ctx = StepContext(state, planned.path, planned.params)
         if not step.per_host and mine.get("") and mine[""].status in DONE:
-            self.observer.step_finished(planned.path, mine[""].status, "done before the resume")
+            self._said(state, planned.path, mine[""].status, say.DONE_BEFORE_RESUME())
             return "succeeded"
         try:
             applies = all(
@@ -189,11 +188,13 @@ class Engine:
                 for condition, declared_with in planned.conditions
             )
         except Exception as err:
-            self._record(state, planned, "failed", error=f"its condition failed: {describe(err)}")
+            self._record(
+                state, planned, "failed", error=say.CONDITION_FAILED(error=describe(err)).en
+            )
             return "failed"
         if not applies:
             self._record(state, planned, "skipped", result={"reason": "condition not met"})
-            self.observer.step_finished(planned.path, "skipped", "condition not met")
+            self._said(state, planned.path, "skipped", say.CONDITION_NOT_MET())
             return "skipped"
         title = step.title(state.options.lang)
         if step.kind is StepKind.MARKER:
@@ -238,8 +239,8 @@ class Engine:
         outcomes = self._fan_out(state, planned, todo, mine)
         overall = worst(o.status for o in outcomes)
         failed = [o.host for o in outcomes if o.status == "failed"]
-        detail = f"{len(todo) - len(failed)}/{len(todo)} hosts" if todo else "no host to do"
-        self.observer.step_finished(planned.path, overall, detail)
+        done = say.HOSTS_DONE(done=len(todo) - len(failed), total=len(todo))
+        self._said(state, planned.path, overall, done if todo else say.NO_HOST())
         return self._after_failure(state, planned, outcomes, by_name)
 
     def _fan_out(
@@ -292,7 +293,7 @@ class Engine:
                 actor="auto-confirm (drill)",
                 result={"confirmed_by": "auto-confirm (drill)"},
             )
-            self.observer.step_finished(planned.path, "succeeded", "auto-confirmed (drill)")
+            self._said(state, planned.path, "succeeded", say.AUTO_CONFIRMED())
             return "succeeded"
         answer = self.operator_io.ask_done(title, instructions, hosts)
         if answer is Answer.YES:
@@ -303,9 +304,8 @@ class Engine:
                 actor=state.options.operator,
                 result={"confirmed_by": state.options.operator},
             )
-            self.observer.step_finished(
-                planned.path, "succeeded", f"confirmed by {state.options.operator}"
-            )
+            who = state.options.operator
+            self._said(state, planned.path, "succeeded", say.CONFIRMED_BY(who=who))
             return "succeeded"
         status = "declined" if answer is Answer.NO else "waiting"
         self._record(state, planned, status, actor=state.options.operator)
@@ -341,7 +341,7 @@ class Engine:
         if approval.kind == approvals.REFUSED_EVENT:
             refused = {"refused_by": approval.actor, "role": step.role, "proof": proof}
             self._record(state, planned, "declined", actor=approval.actor, result=refused)
-            self.observer.step_finished(planned.path, "declined", f"refused by {approval.actor}")
+            self._said(state, planned.path, "declined", say.REFUSED_BY(who=approval.actor))
             return "declined"
         self._record(
             state,
@@ -350,7 +350,7 @@ class Engine:
             actor=approval.actor,
             result={"approved_by": approval.actor, "role": step.role, "proof": proof},
         )
-        self.observer.step_finished(planned.path, "succeeded", f"approved by {approval.actor}")
+        self._said(state, planned.path, "succeeded", say.APPROVED_BY(who=approval.actor))
         return "succeeded"
 
     # ---- endings ---------------------------------------------------------------------
@@ -358,12 +358,9 @@ class Engine:
     def _fail(
         self, state: RunState, runbook: Runbook, plan: list[PlannedStep], failed: PlannedStep
     ) -> RunOutcome:
-        message = f"step {failed.path} failed"
         if runbook.on_failure != "rollback":
             return self._finish(
-                state,
-                "failed",
-                f"{message}; fix the cause, then `dr resume {state.run_id}` retries it",
+                state, "failed", say.STEP_FAILED(step=failed.path, run=state.run_id)
             )
         done = plan[: plan.index(failed)]
         for planned in reversed(done):
@@ -373,23 +370,25 @@ class Engine:
                 if row.step_id == planned.path and row.status == "succeeded":
                     host = state.inventory.host(row.host) if row.host else None
                     outcome = run_rollback(state, planned, host)
-                    self.observer.host_finished(
-                        planned.path, row.host, outcome.status, f"rollback {outcome.status}"
-                    )
-        return self._finish(state, "rolled_back", f"{message}; completed steps were rolled back")
+                    rollback = say.rollback_said(outcome.status)(state.options.lang)
+                    self.observer.host_finished(planned.path, row.host, outcome.status, rollback)
+        return self._finish(state, "rolled_back", say.ROLLED_BACK(step=failed.path))
 
     def _pause(self, state: RunState, path: str, *, forced: bool = False) -> RunOutcome:
-        how = "stopped at once (second Ctrl-C)" if forced else "paused by the operator"
-        return self._finish(
-            state, "paused", f"{how} at step {path}; continue with `dr resume {state.run_id}`"
-        )
+        how = say.STOPPED_AT_ONCE if forced else say.PAUSED
+        return self._finish(state, "paused", how(step=path, run=state.run_id))
 
-    def _finish(self, state: RunState, status: str, message: str) -> RunOutcome:
+    def _finish(self, state: RunState, status: str, message: Text) -> RunOutcome:
+        """The journal keeps the English; the operator reads the run's language."""
         final = status in ("succeeded", "rolled_back")
         self.journal.set_run_status(
-            state.run_id, status, detail=message, finished=final, actor=state.options.operator
+            state.run_id, status, detail=message.en, finished=final, actor=state.options.operator
         )
-        return RunOutcome(state.run_id, status, message + self._anchor(state))
+        anchor = self._anchor(state)
+        return RunOutcome(state.run_id, status, message.en + anchor, message.zh + anchor)
+
+    def _said(self, state: RunState, path: str, status: str, detail: Text) -> None:
+        self.observer.step_finished(path, status, detail(state.options.lang))
 
     def _anchor(self, state: RunState) -> str:
         """The journal's head, written outside its database at the end of every run.
@@ -466,18 +465,10 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _waiting_message(state: RunState, planned: PlannedStep) -> str:
+def _waiting_message(state: RunState, planned: PlannedStep) -> Text:
     if planned.step.kind is StepKind.APPROVAL:
-        return (
-            f"step {planned.path} waits for approval by role {planned.step.role!r}: the "
-            f"approver runs `dr approve {state.run_id} {planned.path}` from their own "
-            f"account (or with `--code CODE` from the code sent to them), then "
-            f"`dr resume {state.run_id}`"
-        )
-    return (
-        f"step {planned.path} waits for a person; run `dr resume {state.run_id}` in a "
-        "terminal to see the instructions and confirm"
-    )
+        return say.WAITS_FOR_APPROVAL(step=planned.path, role=planned.step.role, run=state.run_id)
+    return say.WAITS_FOR_PERSON(step=planned.path, run=state.run_id)
 
 
 def _approval_notice(

@@ -29,7 +29,8 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
             return
         # No explicit marker: the run's successful end is when service was verified.
         verified, verified_source = datetime.now(UTC), "run end"
-    restored, restored_source = verified, _Source(verified_source, _ZH[verified_source])
+    restored = verified
+    restored_source = _Source(verified_source, _ZH_RESTORED[verified_source])
     back = _watched_restoration(state, runbook, lost, verified)
     if back is not None:
         # The runbook verified (and held) what the users already had back by then.
@@ -85,7 +86,9 @@ class _Source(NamedTuple):
     zh: str
 
 
-_ZH = {"marker": "预案标记", "run end": "运行结束", "run start": "运行开始"}
+# The clock's two ends as a Chinese reader names them (the English stays the journal's).
+_ZH_LOST = {"marker": "预案的“业务中断”标记", "run start": "运行开始"}
+_ZH_RESTORED = {"marker": "预案的“业务恢复”标记", "run end": "运行结束"}
 
 
 def _lost_at(state: RunState, runbook: Runbook) -> tuple[datetime, _Source]:
@@ -96,7 +99,7 @@ def _lost_at(state: RunState, runbook: Runbook) -> tuple[datetime, _Source]:
     started = datetime.fromisoformat(state.record.started_at)
     candidates: list[tuple[datetime, _Source]] = []
     if marked is not None:
-        candidates.append((marked, _Source("marker", _ZH["marker"])))
+        candidates.append((marked, _Source("marker", _ZH_LOST["marker"])))
     outage = incident_outage_start(state)
     if outage is not None:
         incident = state.record.incident_id
@@ -108,7 +111,7 @@ def _lost_at(state: RunState, runbook: Runbook) -> tuple[datetime, _Source]:
             source = _Source(seen.describe("first failed probe"), seen.describe_zh("首次探测失败"))
             candidates.append((seen.at, source))
     if not candidates:
-        return started, _Source("run start", _ZH["run start"])
+        return started, _Source("run start", _ZH_LOST["run start"])
     return min(candidates, key=lambda c: c[0])
 
 

@@ -20,7 +20,12 @@ EXIT_BY_STATUS = {
 class RunOutcome:
     run_id: str
     status: str
-    message: str
+    message: str  # English, as the journal keeps it
+    message_zh: str = ""
+
+    def said(self, lang: str) -> str:
+        """The message in the operator's language."""
+        return self.message_zh if lang == "zh" and self.message_zh else self.message
 
     @property
     def exit_code(self) -> int:
