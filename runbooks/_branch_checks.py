@@ -114,8 +114,11 @@ def _check(
     if isinstance(check, SwitchViewCheck):
         return _switch_view(ctx, ports)
     raise StepFailed(
-        f"branch {site} is checked by a person (check: person): the runbook asks in a "
-        "manual step, not here"
+        Text(
+            zh=f"网点 {site} 由人工验证（check: person）：预案在人工步骤中询问，不在此处检查",
+            en=f"branch {site} is checked by a person (check: person): the runbook asks in a "
+            "manual step, not here",
+        )
     )
 
 
@@ -125,8 +128,12 @@ def _host(ctx: StepContext, site: str, name: str | None) -> Host:
     hosts = ctx.hosts(f"site:{site}")
     if not hosts:
         raise StepFailed(
-            f"site {site} has no host to check the service from: add `check:` to the site "
-            "(kinds: ssh-python, ssh-command, tcp-connect, switch-view, person)"
+            Text(
+                zh=f"网点 {site} 没有可用来检查业务的主机：请为该网点加上 `check:`"
+                "（方式：ssh-python、ssh-command、tcp-connect、switch-view、person）",
+                en=f"site {site} has no host to check the service from: add `check:` to the "
+                "site (kinds: ssh-python, ssh-command, tcp-connect, switch-view, person)",
+            )
         )
     return hosts[0]
 
@@ -156,23 +163,42 @@ def _over_ssh(ctx: StepContext, host: Host, command: str, url: str) -> Verdict:
 def _tcp_connect(ctx: StepContext, site: str, address: str, port: int) -> Verdict:
     try:
         socket.create_connection((address, port), CONNECT_TIMEOUT_S).close()
-        ok, detail = True, f"{address}:{port} at {site} accepts a connection from here"
+        ok = True
+        detail = Text(
+            zh=f"网点 {site} 的 {address}:{port} 可从本机建立连接",
+            en=f"{address}:{port} at {site} accepts a connection from here",
+        )
     except OSError as err:
-        ok, detail = False, f"{address}:{port} at {site}: {err.strerror or err}"
-    ctx.record("branch_check", {"kind": "tcp-connect", "site": site, "ok": ok, "detail": detail})
+        ok, why = False, err.strerror or str(err)
+        detail = Text(
+            zh=f"网点 {site} 的 {address}:{port} 无法连接：{why}",
+            en=f"{address}:{port} at {site}: {why}",
+        )
+    ctx.record("branch_check", {"kind": "tcp-connect", "site": site, "ok": ok, "detail": detail.en})
     return Verdict(ok, detail)
 
 
 def _switch_view(ctx: StepContext, ports: list[tuple[str, str]]) -> Verdict:
     unmanaged = [name for name, _ in ports if not ctx.inventory.switch(name).managed]
     if unmanaged:
+        named = ", ".join(sorted(set(unmanaged)))
         return Verdict(
             False,
-            f"switch {', '.join(sorted(set(unmanaged)))} is not managed: dr cannot see its "
-            "ports; give the site `check: {kind: person}` instead",
+            Text(
+                zh=f"交换机 {named} 不受 dr 管理，看不到其端口状态：请改为给该网点配置 "
+                "`check: {kind: person}`",
+                en=f"switch {named} is not managed: dr cannot see its ports; give the site "
+                "`check: {kind: person}` instead",
+            ),
         )
     if not ports:
-        return Verdict(False, "no switch port carries this branch in the inventory")
+        return Verdict(
+            False,
+            Text(
+                zh="资产清单中没有承载该网点的交换机端口",
+                en="no switch port carries this branch in the inventory",
+            ),
+        )
     dark = [f"{name} {port}" for name, port in ports if not _carrier(ctx, name, port)]
     if dark:
         shown = ", ".join(dark)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import StepFailed
 from orchestrator.inventory.command_templates import fill
 from orchestrator.runbook import Param, Verdict
+from orchestrator.text import Text
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -76,7 +77,9 @@ def the_ups(ctx: StepContext) -> Ups:
     if ctx.params["ups"]:
         return ctx.inventory.ups(ctx.params["ups"])
     if not ctx.inventory.power.ups:
-        raise StepFailed("the inventory has no UPS (power.ups)")
+        raise StepFailed(
+            Text(zh="资产清单中没有 UPS（power.ups）", en="the inventory has no UPS (power.ups)")
+        )
     return ctx.inventory.power.ups[0]
 
 
@@ -84,7 +87,12 @@ def the_generator(ctx: StepContext) -> Generator:
     if ctx.params["generator"]:
         return ctx.inventory.generator(ctx.params["generator"])
     if not ctx.inventory.power.generators:
-        raise StepFailed("the inventory has no generator (power.generators)")
+        raise StepFailed(
+            Text(
+                zh="资产清单中没有发电机（power.generators）",
+                en="the inventory has no generator (power.generators)",
+            )
+        )
     return ctx.inventory.power.generators[0]
 
 
@@ -123,19 +131,44 @@ def output_ok(ctx: StepContext, status: GensetStatus) -> Verdict:
     """Generator output within ±tolerance of nominal, the controller agreeing it is stable."""
     cfg = the_generator(ctx)
     if status.fault:
-        return Verdict(False, f"generator fault: {status.fault_text}")
+        return Verdict(
+            False,
+            Text(zh=f"发电机故障：{status.fault_text}", en=f"generator fault: {status.fault_text}"),
+        )
     if not status.running:
-        return Verdict(False, "generator not running")
+        return Verdict(False, Text(zh="发电机未运行", en="generator not running"))
     dv = abs(status.voltage - cfg.nominal_voltage)
     df = abs(status.frequency - cfg.nominal_frequency)
     measured = f"{status.voltage:.1f} V / {status.frequency:.2f} Hz"
     if dv > cfg.nominal_voltage * cfg.voltage_tolerance_pct / 100:
-        return Verdict(False, f"{measured}: voltage outside ±{cfg.voltage_tolerance_pct:g} %")
+        limit = f"±{cfg.voltage_tolerance_pct:g} %"
+        return Verdict(
+            False,
+            Text(
+                zh=f"发电机输出 {measured}：电压超出 {limit}",
+                en=f"{measured}: voltage outside {limit}",
+            ),
+        )
     if df > cfg.frequency_tolerance_hz:
-        return Verdict(False, f"{measured}: frequency outside ±{cfg.frequency_tolerance_hz:g} Hz")
+        limit = f"±{cfg.frequency_tolerance_hz:g} Hz"
+        return Verdict(
+            False,
+            Text(
+                zh=f"发电机输出 {measured}：频率超出 {limit}",
+                en=f"{measured}: frequency outside {limit}",
+            ),
+        )
     if not status.stable:
-        return Verdict(False, f"{measured}: the controller does not report a stable output yet")
-    return Verdict(True, f"{measured} within tolerance")
+        return Verdict(
+            False,
+            Text(
+                zh=f"发电机输出 {measured}：控制器尚未报告输出稳定",
+                en=f"{measured}: the controller does not report a stable output yet",
+            ),
+        )
+    return Verdict(
+        True, Text(zh=f"发电机输出 {measured}，在允许范围内", en=f"{measured} within tolerance")
+    )
 
 
 def input_in_range(ctx: StepContext, reading: UpsReading, prefix: str = "input") -> Verdict:
@@ -153,17 +186,26 @@ def input_in_range(ctx: StepContext, reading: UpsReading, prefix: str = "input")
     nominal_v = number("input.voltage.nominal")
     nominal_f = number("input.frequency.nominal")
     if None in (voltage, frequency, nominal_v, nominal_f):
-        return Verdict(False, f"the UPS does not report {prefix} voltage/frequency and nominal")
+        return Verdict(
+            False,
+            Text(
+                zh=f"UPS 未报告 {prefix} 的电压、频率及其额定值",
+                en=f"the UPS does not report {prefix} voltage/frequency and nominal",
+            ),
+        )
     assert voltage is not None and frequency is not None
     assert nominal_v is not None and nominal_f is not None
     v_tol = nominal_v * float(ctx.params["voltage_tolerance_pct"]) / 100
     f_tol = float(ctx.params["frequency_tolerance_hz"])
     ok = abs(voltage - nominal_v) <= v_tol and abs(frequency - nominal_f) <= f_tol
+    measured = f"{prefix} {voltage:.1f} V / {frequency:.2f} Hz"
+    allowed = f"{nominal_v:g} V ±{v_tol:.1f} V, {nominal_f:g} Hz ±{f_tol:g} Hz"
     return Verdict(
         ok,
-        f"{prefix} {voltage:.1f} V / {frequency:.2f} Hz "
-        f"{'within' if ok else 'OUTSIDE'} {nominal_v:g} V ±{v_tol:.1f} V, "
-        f"{nominal_f:g} Hz ±{f_tol:g} Hz",
+        Text(
+            zh=f"{measured}，{'在' if ok else '超出'}允许范围（{allowed}）{'内' if ok else ''}",
+            en=f"{measured} {'within' if ok else 'OUTSIDE'} {allowed}",
+        ),
     )
 
 

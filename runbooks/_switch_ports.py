@@ -32,8 +32,12 @@ def switches(ctx: StepContext) -> tuple[Switch, Switch]:
     switch = ctx.inventory.switch(ctx.params["switch"])
     if switch.standby is None:
         raise StepFailed(
-            f"switch {switch.name} has no standby in the inventory; add `standby: NAME` to "
-            "it (and the standby switch, listing the same ports) before a switch failover"
+            Text(
+                zh=f"资产清单中交换机 {switch.name} 没有备用交换机：切换前请为它加上 "
+                "`standby: NAME`（并登记备用交换机，列出相同的端口）",
+                en=f"switch {switch.name} has no standby in the inventory; add `standby: NAME` "
+                "to it (and the standby switch, listing the same ports) before a switch failover",
+            )
         )
     return switch, ctx.inventory.switch(switch.standby)
 
@@ -51,8 +55,12 @@ def cable_plan(ctx: StepContext, source: str, destination: str) -> list[dict[str
     moves = cable_moves(switch)
     if not moves:
         raise StepFailed(
-            f"switch {switch.name} lists no ports in the inventory: there is no cable plan "
-            "to give; list its ports (port: what is cabled to it)"
+            Text(
+                zh=f"资产清单中交换机 {switch.name} 没有列出端口，无法给出换线方案："
+                "请列出它的端口（端口：所接设备）",
+                en=f"switch {switch.name} lists no ports in the inventory: there is no cable "
+                "plan to give; list its ports (port: what is cabled to it)",
+            )
         )
     for move in moves:
         ctx.note(
@@ -86,10 +94,20 @@ def carrier_verdict(ports: dict[str, PortStatus], moves: list[CableMove], name: 
     if dark:
         return Verdict(
             False,
-            f"no carrier on {name} port(s) {', '.join(dark)}: check that each cable is "
-            "seated in the right port (and its far end is powered)",
+            Text(
+                zh=f"交换机 {name} 端口 {'、'.join(dark)} 无载波：请检查每根线缆是否插在"
+                "正确的端口上、插牢，对端设备是否已上电",
+                en=f"no carrier on {name} port(s) {', '.join(dark)}: check that each cable is "
+                "seated in the right port (and its far end is powered)",
+            ),
         )
-    return Verdict(True, f"carrier on all {len(moves)} in-service port(s) of {name}")
+    return Verdict(
+        True,
+        Text(
+            zh=f"交换机 {name} 的 {len(moves)} 个在用端口均有载波",
+            en=f"carrier on all {len(moves)} in-service port(s) of {name}",
+        ),
+    )
 
 
 def configured(ports: dict[str, PortStatus] | None, switch: Switch, active: bool) -> bool:
@@ -121,16 +139,26 @@ def branches_reach_service(ctx: StepContext, *, on_standby: bool = True) -> Verd
     switch, standby = switches(ctx)
     url = ctx.inventory.pair(ctx.params["pair"]).service_url
     if url is None:
-        raise StepFailed(f"host pair {ctx.params['pair']} has no service_url to check")
+        pair = ctx.params["pair"]
+        raise StepFailed(
+            Text(
+                zh=f"主备对 {pair} 没有可供检查的 service_url",
+                en=f"host pair {pair} has no service_url to check",
+            )
+        )
     sites = branch_sites(ctx, switch)
     if not sites:
         raise StepFailed(
-            f"no line in the inventory ends on {switch.name}, so no branch can confirm "
-            "the service; check the lines' `switch` fields"
+            Text(
+                zh=f"资产清单中没有线路接在交换机 {switch.name} 上，没有网点可以验证业务："
+                "请检查各线路的 `switch` 字段",
+                en=f"no line in the inventory ends on {switch.name}, so no branch can confirm "
+                "the service; check the lines' `switch` fields",
+            )
         )
     carrying = standby.name if on_standby else switch.name
     by_person = [site for site in sites if _branch_checks.by_person(ctx, site)]
-    failing: list[str] = []
+    failing: list[Text] = []
     for site in sites:
         if site in by_person:
             continue
@@ -144,12 +172,30 @@ def branches_reach_service(ctx: StepContext, *, on_standby: bool = True) -> Verd
             ctx, site, str(url), default_command=ctx.params["probe_command"], ports=ports
         )
         if not verdict.ok:
-            failing.append(f"{site}: {verdict.sentence()}")
+            failing.append(
+                Text(
+                    zh=f"网点 {site}：{verdict.sentence('zh')}",
+                    en=f"{site}: {verdict.sentence('en')}",
+                )
+            )
     ask = f"; to confirm by phone: {', '.join(by_person)}" if by_person else ""
+    ask_zh = f"；需电话确认的网点：{'、'.join(by_person)}" if by_person else ""
     if failing:
-        return Verdict(False, "; ".join(failing) + ask)
+        return Verdict(
+            False,
+            Text(
+                zh="；".join(f.zh for f in failing) + ask_zh,
+                en="; ".join(f.en for f in failing) + ask,
+            ),
+        )
     checked = len(sites) - len(by_person)
-    return Verdict(True, f"{checked} branch(es) reach {url}{ask}")
+    return Verdict(
+        True,
+        Text(
+            zh=f"{checked} 个网点可以访问 {url}{ask_zh}",
+            en=f"{checked} branch(es) reach {url}{ask}",
+        ),
+    )
 
 
 def person_checked_sites(ctx: StepContext) -> list[str]:

@@ -56,9 +56,13 @@ def _url(ctx: StepContext) -> str:
         return str(ctx.params["url"])
     url = ctx.inventory.pair(ctx.params["pair"]).service_url
     if url is None:
+        pair = ctx.params["pair"]
         raise StepFailed(
-            f"host pair {ctx.params['pair']} has no service_url; set one in the inventory "
-            "or give -p url=..."
+            Text(
+                zh=f"主备对 {pair} 没有 service_url：请在资产清单中填写，或用 -p url=... 指定",
+                en=f"host pair {pair} has no service_url; set one in the inventory or give "
+                "-p url=...",
+            )
         )
     return str(url)
 
@@ -90,9 +94,21 @@ def service_reachable(ctx: StepContext, host: Host) -> Verdict:
     route = _route(lines[0]) if len(lines) > 1 else ""
     code, _, took = (lines[-1] if lines else "").partition(" ")
     if result.ok and code.startswith("2"):
-        return Verdict(True, f"HTTP {code} in {float(took):.3f}s ({route})")
+        return Verdict(
+            True,
+            Text(
+                zh=f"HTTP {code}，耗时 {float(took):.3f} 秒（路由 {route}）",
+                en=f"HTTP {code} in {float(took):.3f}s ({route})",
+            ),
+        )
     why = (result.stderr or "").strip().splitlines()[-1:] or [f"HTTP {code or '-'}"]
-    return Verdict(False, f"{url} not reached: {why[0]} ({route or 'no route'})")
+    return Verdict(
+        False,
+        Text(
+            zh=f"无法访问 {url}：{why[0]}（{f'路由 {route}' if route else '无路由'}）",
+            en=f"{url} not reached: {why[0]} ({route or 'no route'})",
+        ),
+    )
 
 
 def _route(line: str) -> str:

@@ -23,6 +23,7 @@ from orchestrator.errors import StepFailed, TransportError
 from orchestrator.runbook import Condition, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _power_plan as power_plan
+from runbooks import _power_words as words
 from runbooks._alert_levels import declare
 from runbooks._power import (
     DRILL_SHUTDOWN,
@@ -79,13 +80,13 @@ def confirm_on_battery(ctx: StepContext) -> Verdict:
     reading = ups_reading(ctx)
     status = " ".join(sorted(reading.status))
     if not reading.on_battery:
-        return Verdict(False, f"UPS {the_ups(ctx).name} is not on battery ({status}): no outage")
+        return Verdict(False, words.not_on_battery(the_ups(ctx).name, status))
     # NUT keeps no time of the OL→OB transition: the moment we see it is the best we have.
     if ctx.fact("on_battery_since") is None:
         ctx.remember("on_battery_since", utc_now())
     ctx.mark_service_lost(reason=f"UPS {the_ups(ctx).name} on battery ({status})")
     declare(ctx, "mains-lost", ups=the_ups(ctx).name)
-    return Verdict(True, f"on battery: {status}, input {reading.input_voltage} V")
+    return Verdict(True, words.on_battery(status, reading.input_voltage))
 
 
 @outage.action("notify", title=Text(zh="通知停电", en="Notify the outage"))
@@ -126,7 +127,7 @@ outage.manual(
 def estimate_runtime(ctx: StepContext) -> dict[str, object]:
     reading = ups_reading(ctx)
     if reading.runtime_s is None:
-        raise StepFailed(f"UPS {the_ups(ctx).name} reports no battery.runtime")
+        raise StepFailed(words.no_runtime(the_ups(ctx).name))
     low = low_runtime(ctx)
     ctx.remember("runtime_at_start_s", reading.runtime_s)
     # Time on battery left before the shutdown threshold: the budget for the generator.
@@ -172,15 +173,15 @@ def wait_for_mains(ctx: StepContext) -> Verdict:
         reading = None  # a UPS we cannot read must not keep us from the generator
     if reading is not None and reading.on_line:
         ctx.remember("path", "mains")
-        return Verdict(True, f"mains returned after {waited:.0f}s")
+        return Verdict(True, words.mains_returned(waited))
     runtime = reading.runtime_s if reading else None
     if runtime is not None and runtime < low_runtime(ctx):
         ctx.remember("path", "shutdown")
-        return Verdict(True, f"battery runtime {runtime:.0f}s below {low_runtime(ctx):.0f}s")
+        return Verdict(True, words.battery_low(runtime, low_runtime(ctx)))
     if waited >= limit:
         ctx.remember("path", "generator")
-        return Verdict(True, f"no mains after {waited:.0f}s (limit {limit:.0f}s): generator")
-    return Verdict(False, f"on battery {waited:.0f}s of {limit:.0f}s, runtime {runtime}s")
+        return Verdict(True, words.no_mains(waited, limit))
+    return Verdict(False, words.still_on_battery(waited, limit, runtime))
 
 
 outage.manual(
@@ -213,7 +214,7 @@ def open_mains_breaker(ctx: StepContext) -> None:
 @open_mains_breaker.verify
 def mains_breaker_open(ctx: StepContext) -> Verdict:
     closed = genset_status(ctx).mains_breaker_closed
-    return Verdict(not closed, "mains breaker closed" if closed else "mains breaker open")
+    return Verdict(not closed, words.breaker("mains", closed))
 
 
 @outage.check(
@@ -224,8 +225,8 @@ def mains_breaker_open(ctx: StepContext) -> Verdict:
 )
 def mains_disconnected(ctx: StepContext) -> Verdict:
     if genset_status(ctx).mains_breaker_closed:
-        return Verdict(False, "the mains breaker is still closed: the generator must not start")
-    return Verdict(True, "mains breaker open")
+        return Verdict(False, words.MAINS_STILL_CLOSED)
+    return Verdict(True, words.breaker("mains", False))
 
 
 @outage.action(
@@ -240,22 +241,16 @@ def start_generator(ctx: StepContext) -> None:
         status = gen.status()
         # Our own interlock, before the controller's: the procedure says disconnect first.
         if status.mains_breaker_closed:
-            raise StepFailed(
-                "refusing to start the generator: the mains breaker is closed; disconnect "
-                "the mains input first"
-            )
+            raise StepFailed(words.START_WITH_MAINS_CLOSED)
         if status.generator_breaker_closed:
-            raise StepFailed(
-                "refusing to start the generator: its breaker is closed, the loads would get "
-                "an unstable output; open the generator breaker first"
-            )
+            raise StepFailed(words.START_WITH_GENERATOR_CLOSED)
         gen.start()
 
 
 @start_generator.verify
 def generator_started(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
-    return Verdict(status.start_commanded, f"start commanded: {status.start_commanded}")
+    return Verdict(status.start_commanded, words.start_commanded(status.start_commanded))
 
 
 # When the window in tolerance began, per (run, step). Kept in memory on purpose: after
@@ -285,11 +280,7 @@ def generator_stable(ctx: StepContext) -> Verdict:
     if runtime is not None and runtime < low_runtime(ctx):
         _stable_since.pop(key, None)
         ctx.remember("path", "shutdown")
-        return Verdict(
-            True,
-            f"battery runtime {runtime:.0f}s below {low_runtime(ctx):.0f}s before the "
-            "generator carried the load: shutting the hosts down",
-        )
+        return Verdict(True, words.battery_low_before_generator(runtime, low_runtime(ctx)))
     status = genset_status(ctx)
     if status.fault and ctx.fact("generator_fault") is None:
         # Keep waiting: the mains or a person may still save the day before the battery
@@ -305,19 +296,23 @@ def generator_stable(ctx: StepContext) -> Verdict:
     verdict = output_ok(ctx, status)
     if not verdict.ok:
         _stable_since.pop(key, None)
-        return Verdict(False, f"{verdict.sentence()}; battery {runtime}s")
+        return Verdict(False, words.unstable_output(_said(verdict), runtime))
     since = _stable_since.get(key)
     if since is None:
         since = _begin_window(ctx, key)
     held, needed = time.monotonic() - since, stable_for(ctx)
     if held < needed:
-        return Verdict(False, f"{verdict.sentence()} for {held:.0f}s of {needed:.0f}s")
+        return Verdict(False, words.holding(_said(verdict), held, needed))
     _stable_since.pop(key, None)
     ctx.remember(
         "generator_stable",
         {"held_s": round(held, 1), "voltage": status.voltage, "frequency": status.frequency},
     )
-    return Verdict(True, f"{verdict.sentence()}, held {held:.0f}s")
+    return Verdict(True, words.held(_said(verdict), held))
+
+
+def _said(verdict: Verdict) -> Text:
+    return Text(zh=verdict.sentence("zh"), en=verdict.sentence("en"))
 
 
 def _begin_window(ctx: StepContext, key: tuple[str, str]) -> float:
@@ -350,27 +345,21 @@ def connect_loads(ctx: StepContext) -> None:
     needed = stable_for(ctx)
     stable = ctx.fact("generator_stable")
     if not stable or float(stable.get("held_s", 0)) < needed:
-        raise StepFailed(
-            f"refusing to connect the loads: the generator output has not been held stable "
-            f"for {needed:g}s in this run (step generator-stable has not succeeded)"
-        )
+        raise StepFailed(words.not_held_long_enough(needed))
     with ctx.generator(the_generator(ctx).name) as gen:
         status = gen.status()
         if status.mains_breaker_closed:
-            raise StepFailed(
-                "refusing to connect the loads: the mains breaker is closed; mains and "
-                "generator must never be connected together"
-            )
+            raise StepFailed(words.LOADS_WITH_MAINS_CLOSED)
         verdict = output_ok(ctx, status)
         if not verdict.ok:
-            raise StepFailed(f"refusing to connect the loads: {verdict.sentence()}")
+            raise StepFailed(words.loads_refused(_said(verdict)))
         gen.close_generator_breaker()
 
 
 @connect_loads.verify
 def loads_connected(ctx: StepContext) -> Verdict:
     closed = genset_status(ctx).generator_breaker_closed
-    return Verdict(closed, "generator breaker closed" if closed else "generator breaker open")
+    return Verdict(closed, words.breaker("generator", closed))
 
 
 @outage.wait_until(
@@ -384,7 +373,7 @@ def loads_connected(ctx: StepContext) -> Verdict:
 def loads_supplied(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
     if status.mains_breaker_closed or not status.generator_breaker_closed:
-        return Verdict(False, "breakers not in generator position")
+        return Verdict(False, words.BREAKERS_NOT_ON_GENERATOR)
     verdict = output_ok(ctx, status)
     if verdict.ok and ctx.fact("ups_on_generator") is None:
         # Advisory only: in the lab the UPS's input is not wired to the generator.
@@ -456,7 +445,7 @@ def shutdown_hosts(ctx: StepContext) -> dict[str, object]:
         else:
             failed.append(host.name)  # the others still go down: the battery will not wait
     if failed:
-        raise StepFailed(f"the shutdown command failed on {', '.join(failed)}")
+        raise StepFailed(words.shutdown_failed(failed))
     return {"order": done}
 
 
@@ -484,13 +473,9 @@ def service_back_after_shutdown(ctx: StepContext) -> Verdict:
     reading = ups_reading(ctx)
     down = [h.name for h in _shutdown_order(ctx) if not ctx.ssh(h, "true", warn=True).ok]
     if reading.on_line and not down:
-        return Verdict(True, "mains back and every host answers")
+        return Verdict(True, words.EVERY_HOST_BACK)
     # The run ends failed on purpose: the service is down, so no RTO may be recorded yet.
-    return Verdict(
-        False,
-        f"hosts shut down in order {order}; the service stays down until the mains "
-        f"returns: restore power, start the hosts, then `dr resume {ctx.run_id}`",
-    )
+    return Verdict(False, words.down_until_mains(order, ctx.run_id))
 
 
 outage.mark_service_restored(title=Text(zh="供电已恢复", en="Power supply restored"))

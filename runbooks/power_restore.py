@@ -8,6 +8,7 @@ from orchestrator.errors import StepFailed
 from orchestrator.runbook import Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _power_plan as power_plan
+from runbooks import _power_words as words
 from runbooks._alert_levels import declare
 from runbooks._power import (
     DEVICES,
@@ -48,13 +49,17 @@ restore = Runbook(
 def generator_in_use(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
     if status.mains_breaker_closed and not status.start_commanded:
-        return Verdict(False, "the mains breaker is closed and the generator stopped: on mains")
+        return Verdict(
+            False,
+            Text(
+                zh="市电开关已合闸、发电机未运行：当前已由市电供电",
+                en="the mains breaker is closed and the generator stopped: on mains",
+            ),
+        )
     declare(ctx, "mains-returned")
-    return Verdict(
-        True,
-        f"mains breaker {'closed' if status.mains_breaker_closed else 'open'}, generator "
-        f"breaker {'closed' if status.generator_breaker_closed else 'open'}",
-    )
+    mains = words.breaker("mains", status.mains_breaker_closed)
+    generator = words.breaker("generator", status.generator_breaker_closed)
+    return Verdict(True, Text(zh=f"{mains.zh}，{generator.zh}", en=f"{mains.en}, {generator.en}"))
 
 
 restore.manual(
@@ -99,7 +104,7 @@ def open_generator_breaker(ctx: StepContext) -> None:
 @open_generator_breaker.verify
 def generator_breaker_open(ctx: StepContext) -> Verdict:
     closed = genset_status(ctx).generator_breaker_closed
-    return Verdict(not closed, "generator breaker closed" if closed else "generator breaker open")
+    return Verdict(not closed, words.breaker("generator", closed))
 
 
 @restore.action(
@@ -113,8 +118,11 @@ def close_mains_breaker(ctx: StepContext) -> None:
     with ctx.generator(the_generator(ctx).name) as gen:
         if gen.status().generator_breaker_closed:
             raise StepFailed(
-                "refusing to close the mains breaker: the generator breaker is closed; mains "
-                "and generator must never be connected together"
+                Text(
+                    zh="拒绝合市电开关：发电机开关处于合闸状态；市电与发电机绝不能同时接入",
+                    en="refusing to close the mains breaker: the generator breaker is closed; "
+                    "mains and generator must never be connected together",
+                )
             )
         gen.close_mains_breaker()
 
@@ -122,7 +130,7 @@ def close_mains_breaker(ctx: StepContext) -> None:
 @close_mains_breaker.verify
 def mains_breaker_closed(ctx: StepContext) -> Verdict:
     closed = genset_status(ctx).mains_breaker_closed
-    return Verdict(closed, "mains breaker closed" if closed else "mains breaker open")
+    return Verdict(closed, words.breaker("mains", closed))
 
 
 @restore.wait_until(
@@ -136,7 +144,8 @@ def on_mains(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
     reading = ups_reading(ctx)
     ok = status.mains_breaker_closed and not status.generator_breaker_closed and reading.on_line
-    return Verdict(ok, f"UPS {' '.join(sorted(reading.status))}")
+    shown = " ".join(sorted(reading.status))
+    return Verdict(ok, Text(zh=f"UPS 状态 {shown}", en=f"UPS {shown}"))
 
 
 restore.mark_service_restored(title=Text(zh="已回到市电", en="Back on the mains"))
@@ -152,7 +161,12 @@ restore.mark_service_restored(title=Text(zh="已回到市电", en="Back on the m
 def generator_cooldown(ctx: StepContext) -> Verdict:
     # Held by the engine, so a pause during the cool-down pauses it instead of cutting it.
     status = genset_status(ctx)
-    return Verdict(not status.generator_breaker_closed, "running unloaded")
+    return Verdict(
+        not status.generator_breaker_closed,
+        Text(zh="发电机空载运行", en="running unloaded")
+        if not status.generator_breaker_closed
+        else Text(zh="发电机开关仍合闸，仍带负载", en="generator breaker still closed: loaded"),
+    )
 
 
 @restore.action(
@@ -170,7 +184,12 @@ def stop_generator(ctx: StepContext) -> None:
 def generator_stopped(ctx: StepContext) -> Verdict:
     status = genset_status(ctx)
     stopped = not status.start_commanded and not status.running
-    return Verdict(stopped, "stopped" if stopped else "still running")
+    return Verdict(
+        stopped,
+        Text(zh="发电机已停机", en="stopped")
+        if stopped
+        else Text(zh="发电机仍在运行", en="still running"),
+    )
 
 
 power_plan.attach(restore)  # what `dr plan` shows of each step (_power_plan.py)

@@ -50,7 +50,13 @@ def _answers(ctx: StepContext, host: Host) -> Verdict:
     )
     result = ctx.ssh(host, probe, warn=True, timeout=10)
     # The probe is an HTTP GET on the host itself: it reads, never writes a message.
-    return Verdict(result.ok, f"[probe: http] {'answers' if result.ok else 'no answer'}")
+    return Verdict(
+        result.ok,
+        Text(
+            zh=f"[探测：http] {'服务有应答' if result.ok else '服务无应答'}",
+            en=f"[probe: http] {'answers' if result.ok else 'no answer'}",
+        ),
+    )
 
 
 rb.mark_service_lost(title=Text(zh="宣布报文服务中断", en="Declare the report service down"))
@@ -66,7 +72,12 @@ def confirm_fault(ctx: StepContext, host: Host) -> Verdict:
     answering = _answers(ctx, host).ok
     ctx.remember(f"was_answering:{host.name}", answering)
     # A drill may start with the service healthy: the restart is then the rehearsal.
-    return Verdict(True, "service answers" if answering else "service down (confirmed)")
+    return Verdict(
+        True,
+        Text(zh="服务有应答", en="service answers")
+        if answering
+        else Text(zh="服务无应答（已确认故障）", en="service down (confirmed)"),
+    )
 
 
 rb.manual(

@@ -90,22 +90,41 @@ def diagnose(ctx: StepContext) -> Verdict:
         if lit:
             return Verdict(
                 False,
-                f"{switch.name} answers and port(s) {', '.join(lit)} have carrier: the "
-                "switch is working; look for a line fault (line-failover) instead",
+                Text(
+                    zh=f"交换机 {switch.name} 有应答，端口 {'、'.join(lit)} 有载波："
+                    "交换机工作正常，应按线路故障处理（line-failover）",
+                    en=f"{switch.name} answers and port(s) {', '.join(lit)} have carrier: the "
+                    "switch is working; look for a line fault (line-failover) instead",
+                ),
             )
-        finding = f"{switch.name} answers but none of its in-service ports has carrier"
+        finding = Text(
+            zh=f"交换机 {switch.name} 有应答，但在用端口均无载波",
+            en=f"{switch.name} answers but none of its in-service ports has carrier",
+        )
     else:
-        finding = f"{switch.name} management does not answer"
+        finding = Text(
+            zh=f"交换机 {switch.name} 管理口无应答", en=f"{switch.name} management does not answer"
+        )
     if read_ports(ctx, standby.name) is None:
         declare(ctx, "switch-and-standby-down", switch=switch.name, standby=standby.name)
         return Verdict(
             False,
-            f"{finding}, and its standby {standby.name} does not answer either: bring in "
-            "another device by hand and update the inventory",
+            Text(
+                zh=f"{finding.zh}，备用交换机 {standby.name} 也无应答：请人工换上其他设备，"
+                "并更新资产清单",
+                en=f"{finding.en}, and its standby {standby.name} does not answer either: "
+                "bring in another device by hand and update the inventory",
+            ),
         )
     declare(ctx, "switch-down", switch=switch.name)
-    ctx.mark_service_lost(reason=finding)
-    return Verdict(True, f"device fault: {finding}; standby {standby.name} answers")
+    ctx.mark_service_lost(reason=finding.en)
+    return Verdict(
+        True,
+        Text(
+            zh=f"设备故障：{finding.zh}；备用交换机 {standby.name} 有应答",
+            en=f"device fault: {finding.en}; standby {standby.name} answers",
+        ),
+    )
 
 
 @failover.action(
@@ -143,7 +162,12 @@ def standby_carrier(ctx: StepContext) -> Verdict:
     switch, standby = switches(ctx)
     ports = read_ports(ctx, standby.name)
     if ports is None:
-        raise StepFailed(f"standby switch {standby.name} stopped answering its management")
+        raise StepFailed(
+            Text(
+                zh=f"备用交换机 {standby.name} 管理口不再应答",
+                en=f"standby switch {standby.name} stopped answering its management",
+            )
+        )
     return carrier_verdict(ports, in_service_ports(switch), standby.name)
 
 
@@ -214,8 +238,20 @@ def repaired_switch_up(ctx: StepContext) -> Verdict:
     switch, _ = switches(ctx)
     ports = read_ports(ctx, switch.name)
     if ports is None:
-        return Verdict(False, f"{switch.name} management does not answer yet")
-    return Verdict(True, f"{switch.name} answers with {len(ports)} ports")
+        return Verdict(
+            False,
+            Text(
+                zh=f"交换机 {switch.name} 管理口尚无应答",
+                en=f"{switch.name} management does not answer yet",
+            ),
+        )
+    return Verdict(
+        True,
+        Text(
+            zh=f"交换机 {switch.name} 有应答，共 {len(ports)} 个端口",
+            en=f"{switch.name} answers with {len(ports)} ports",
+        ),
+    )
 
 
 @failback.action(
@@ -272,7 +308,12 @@ def repaired_carrier(ctx: StepContext) -> Verdict:
     switch, _ = switches(ctx)
     ports = read_ports(ctx, switch.name)
     if ports is None:
-        raise StepFailed(f"{switch.name} stopped answering its management")
+        raise StepFailed(
+            Text(
+                zh=f"交换机 {switch.name} 管理口不再应答",
+                en=f"{switch.name} stopped answering its management",
+            )
+        )
     return carrier_verdict(ports, in_service_ports(switch), switch.name)
 
 

@@ -51,12 +51,22 @@ def read_alarm(ctx: StepContext) -> Verdict:
     reading = ups_reading(ctx)
     status = " ".join(sorted(reading.status))
     if not reading.in_alarm:
-        return Verdict(False, f"UPS {the_ups(ctx).name} reports no alarm ({status})")
+        name = the_ups(ctx).name
+        return Verdict(
+            False,
+            Text(
+                zh=f"UPS {name} 没有告警（状态 {status}）",
+                en=f"UPS {name} reports no alarm ({status})",
+            ),
+        )
     # A UPS in fault no longer protects the load: that is the loss this runbook measures.
     ctx.mark_service_lost(reason=f"UPS alarm: {reading.alarm}")
     ctx.remember("alarm", reading.alarm)
     declare(ctx, "ups-fault", ups=the_ups(ctx).name, alarm=reading.alarm)
-    return Verdict(True, f"{status}: {reading.alarm}")
+    return Verdict(
+        True,
+        Text(zh=f"UPS 状态 {status}，告警：{reading.alarm}", en=f"{status}: {reading.alarm}"),
+    )
 
 
 ups_fault.manual(
@@ -74,7 +84,13 @@ ups_fault.manual(
 def vendor_contact(ctx: StepContext) -> dict[str, str | None]:
     name = the_ups(ctx).vendor_contact
     if not name:
-        raise StepFailed(f"UPS {the_ups(ctx).name} has no vendor_contact in the inventory")
+        name = the_ups(ctx).name
+        raise StepFailed(
+            Text(
+                zh=f"资产清单中 UPS {name} 没有填写厂商联系人（vendor_contact）",
+                en=f"UPS {name} has no vendor_contact in the inventory",
+            )
+        )
     contact = ctx.inventory.contact(name)
     ctx.note(
         Text(
@@ -124,7 +140,12 @@ def _bypass_verdict(ctx: StepContext) -> Verdict:
 def switch_to_bypass(ctx: StepContext) -> None:
     verdict = _bypass_verdict(ctx)  # again: the mains may have moved since the check
     if not verdict.ok:
-        raise StepFailed(f"refusing to switch to bypass: {verdict.sentence()}")
+        raise StepFailed(
+            Text(
+                zh=f"拒绝切换到旁路：{verdict.sentence('zh')}",
+                en=f"refusing to switch to bypass: {verdict.sentence('en')}",
+            )
+        )
     ups = ctx.ups(the_ups(ctx).name)
     if ctx.params["bypass_variable"]:
         ups.set(ctx.params["bypass_variable"], "on")
@@ -135,7 +156,9 @@ def switch_to_bypass(ctx: StepContext) -> None:
 @switch_to_bypass.verify
 def on_bypass(ctx: StepContext) -> Verdict:
     reading = ups_reading(ctx)
-    return Verdict(reading.on_bypass, " ".join(sorted(reading.status)))
+    status = " ".join(sorted(reading.status))
+    said = "已转旁路供电" if reading.on_bypass else "尚未转旁路供电"
+    return Verdict(reading.on_bypass, Text(zh=f"UPS 状态 {status}：{said}", en=status))
 
 
 @ups_fault.wait_until(
@@ -148,7 +171,14 @@ def on_bypass(ctx: StepContext) -> Verdict:
 def bypass_supplies(ctx: StepContext) -> Verdict:
     reading = ups_reading(ctx)
     ok = reading.on_bypass and bool(reading.output_voltage)
-    return Verdict(ok, f"{' '.join(sorted(reading.status))}, output {reading.output_voltage} V")
+    status = " ".join(sorted(reading.status))
+    return Verdict(
+        ok,
+        Text(
+            zh=f"UPS 状态 {status}，输出电压 {reading.output_voltage} V",
+            en=f"{status}, output {reading.output_voltage} V",
+        ),
+    )
 
 
 ups_fault.mark_service_restored(title=Text(zh="旁路供电已验证", en="Bypass supply verified"))

@@ -82,6 +82,24 @@ _LABELS: dict[str, Text] = {
     "moves": Text("线缆移动", "cable moves"),
     "marker": Text("标记", "marker"),
     "at": Text("时间", "at"),
+    # power, switch and fleet runbooks
+    "runtime_s": Text("电池后备时间（秒）", "battery runtime (s)"),
+    "charge_pct": Text("电池电量（%）", "battery charge (%)"),
+    "load_pct": Text("UPS 负载（%）", "UPS load (%)"),
+    "low_runtime_s": Text("关机阈值（秒）", "shutdown threshold (s)"),
+    "margin_s": Text("距关机阈值（秒）", "margin above the threshold (s)"),
+    "recipients": Text("通知对象", "recipients"),
+    "sent": Text("已发送", "sent"),
+    "failed": Text("失败", "failed"),
+    "order": Text("关机顺序", "shutdown order"),
+    "contact": Text("联系人", "contact"),
+    "phone": Text("电话", "phone"),
+    "email": Text("电子邮箱", "email"),
+    "from": Text("原位置", "from"),
+    "changed": Text("变更", "changed"),
+    "check": Text("检查方式", "check"),
+    "pid": Text("进程号", "pid"),
+    "newest_message_at": Text("最新报文时间", "newest message at"),
 }
 
 _ORDER = {key: number for number, key in enumerate(_LABELS)}
