@@ -425,6 +425,17 @@ def test_incident_commands_notify_at_once_and_refuse_bad_input_with_exit_2(tmp_p
     assert shown["on_site"].keys() == {"duty-wang"}
     assert "incident.closed" in [e["kind"] for e in shown["timeline"]]
 
+    # The tables in the operator's language (issue 19), as `dr runs list` does it.
+    table = dr("list", "--lang", "zh")
+    assert table.returncode == 0, table.stderr
+    assert "事件编号" in table.stdout and "已关闭" in table.stdout and "黄色" in table.stdout
+    assert incident_id in table.stdout and "closed" not in table.stdout
+    assert "closed" in dr("list", "--lang", "en").stdout
+    page = dr("show", incident_id, "--lang", "zh")
+    assert page.returncode == 0, page.stderr
+    assert f"事件 {incident_id}" in page.stdout and "预警级别=黄色" in page.stdout
+    assert "生效时间" in page.stdout and "登记人 duty-wang" in page.stdout, page.stdout
+
 
 def test_smtp_starttls_verifies_the_server_certificate_before_logging_in(
     tmp_path, journal, starttls_mailbox, monkeypatch
