@@ -93,7 +93,7 @@ class StepContext:
         secrets = [stdin.decode(errors="replace") if isinstance(stdin, bytes) else stdin or ""]
         self._record_command("ssh", target.name, command, _result_record(result), secrets)
         if not warn and not result.ok:
-            raise StepFailed(f"`{command}` on {target.name} {_exit_detail(result)}")
+            raise StepFailed(_command_failed(f"`{command}`", target.name, result))
         return result
 
     def local(
@@ -125,7 +125,7 @@ class StepContext:
             raise
         self._record_command("local", host, shown, {**facts, **_result_record(result)}, secrets)
         if not warn and not result.ok:
-            raise StepFailed(f"`{shown}` on this machine {_exit_detail(result)}")
+            raise StepFailed(_command_failed(f"`{shown}`", None, result))
         return result
 
     def _record_command(
@@ -404,10 +404,16 @@ def _result_record(result: CommandResult) -> dict[str, Any]:
     }
 
 
-def _exit_detail(result: CommandResult) -> str:
-    """`exited N: <the last line it printed>`, for a failed step's message."""
+def _command_failed(command: str, host: str | None, result: CommandResult) -> Text:
+    """"`CMD` on HOST exited N: <the last line it printed>", for a failed step's message;
+    the command's own words are quoted as they are in both languages."""
     detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
-    return f"exited {result.exited}: {detail[0]}"
+    where_zh = f"在 {host} 上" if host else "在本机上"
+    where_en = f"on {host}" if host else "on this machine"
+    return Text(
+        zh=f"{command} {where_zh}执行失败，退出码 {result.exited}：{detail[0]}",
+        en=f"{command} {where_en} exited {result.exited}: {detail[0]}",
+    )
 
 
 def record_marker(

@@ -109,8 +109,10 @@ def test_a_drill_that_fails_says_which_step_and_dr_resume_in_chinese(target, tmp
         f"步骤 start-service 失败；排除故障原因后执行 `dr resume {run_id[1]}`，从该步骤重新执行"
     ), last
     assert "start-service 失败 0/1 台主机" in result.stderr
+    # Why, on the host's line: our words in Chinese, the shell's own quoted as it said them.
+    assert "在 credit-app-1 上执行失败，退出码 1：mkdir: cannot create directory" in result.stderr
     # The run's record printed at its end says the same, and the step's kind in Chinese.
     assert "步骤 start-service 失败；排除故障原因后执行" in result.stdout
     assert re.search(r"start-service\s*│\s*操作\s*│\s*已回滚", result.stdout), result.stdout
-    # The host's own error (the shell's words) is quoted as it is; nothing of ours in English.
+    # Nothing of ours in English in the record or the last line.
     assert _leftover_english(result.stdout + last) == [], result.stdout
