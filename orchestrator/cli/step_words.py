@@ -71,6 +71,42 @@ _LABELS: dict[str, Text] = {
     "moves": Text("线缆移动", "cable moves"),
     "marker": Text("标记", "marker"),
     "at": Text("时间", "at"),
+    # recovery runbooks (dual-host cutover/switchover/switchback, standby rebuild,
+    # restores, logical error, site loss, replication mode)
+    "attempts": Text("隔离尝试", "fence attempts"),
+    "fenced": Text("已隔离", "fenced"),
+    "promoted": Text("已提升为主库", "promoted"),
+    "replay_lsn": Text("回放位置", "replay position"),
+    "last_replay_at": Text("最后回放的提交时间", "last replayed commit"),
+    "data_point": Text("数据点", "data point"),
+    "upstream": Text("上游主库", "upstream"),
+    "rewound": Text("已用 pg_rewind 追平", "rewound"),
+    "replayed_to": Text("已回放至", "replayed to"),
+    "vip_on": Text("VIP 所在主机", "VIP on"),
+    "released_from": Text("已让出服务的主机", "released from"),
+    "inserted": Text("导回行数", "rows inserted"),
+    "updated": Text("更新行数", "rows updated"),
+    "listed": Text("已列出补录清单", "listed"),
+    "lost_count": Text("丢失交易笔数", "writes lost"),
+    "changed_count": Text("被改动交易笔数", "writes changed"),
+    "lost_amount": Text("丢失金额合计", "amount lost"),
+    "compared": Text("比对笔数", "writes compared"),
+    "service_stop_exit": Text("停止服务退出码", "service stop exit code"),
+    "db_stop_exit": Text("停止数据库退出码", "database stop exit code"),
+    "stanza": Text("备份 stanza", "stanza"),
+    "data_dir": Text("数据目录", "data directory"),
+    "target": Text("恢复目标", "recovery target"),
+    "repository": Text("备份库", "repository"),
+    "backup_label": Text("备份标签", "backup label"),
+    "seconds": Text("用时（秒）", "seconds"),
+    "recovered_to": Text("恢复至", "recovered to"),
+    "service": Text("服务", "service"),
+    "on": Text("所在主机", "on"),
+    "vip": Text("VIP", "VIP"),
+    "into": Text("恢复到", "into"),
+    "snapshot_time": Text("快照时间", "snapshot time"),
+    "backup_set": Text("备份集", "backup set"),
+    "skipped": Text("已跳过", "skipped"),
 }
 
 _ORDER = {key: number for number, key in enumerate(_LABELS)}
@@ -105,7 +141,7 @@ def result_words(result: Any, lang: Lang) -> str:
     if sentence:
         parts.append(_value(sentence, lang))
     for key, value in sorted(result.items(), key=lambda item: (_ORDER.get(item[0], 99), item[0])):
-        if key in ("detail", "detail_zh") or value is None or value == "":
+        if key in ("detail", "detail_zh", "error_zh") or value is None or value == "":
             continue
         if key == "ok" and value is True and sentence:
             continue  # a passed check's sentence says it

@@ -95,11 +95,19 @@ def _step_result(step: dict[str, Any], lang: Lang) -> str:
     if step["hosts"]:
         lines = []
         for host in step["hosts"]:
-            said = host["error"] or result_words(host["result"], lang)
+            said = _error(host, lang) or result_words(host["result"], lang)
             status = status_word(host["status"], lang)
             lines.append(f"{host['host']}: {status}" + (f" — {said}" if said else ""))
         return "\n".join(lines)
-    return str(step["error"] or result_words(step["result"], lang))
+    return str(_error(step, lang) or result_words(step["result"], lang))
+
+
+def _error(record: dict[str, Any], lang: Lang) -> str | None:
+    """A failed step's (or host's) error; in Chinese where the engine kept one (a
+    two-language verdict that failed)."""
+    result = record["result"] if isinstance(record["result"], dict) else {}
+    said = result.get("error_zh") if lang == "zh" else None
+    return str(said) if said else record["error"]
 
 
 def print_measurements(console: Console, measurements: dict[str, Any], lang: Lang) -> None:

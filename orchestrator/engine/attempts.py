@@ -93,6 +93,7 @@ def _run_on_host(
 
     first_attempt = (prior.attempts if prior else 0) + 1
     error = ""
+    error_zh: str | None = None
     for n in range(step.retries + 1):
         attempt = first_attempt + n
         journal.step_started(state.run_id, planned.path, name, kind=step.kind, attempt=attempt)
@@ -114,6 +115,7 @@ def _run_on_host(
             raise
         except Exception as err:  # a runbook's own bug must fail the step, not the engine
             error = describe(err)
+            error_zh = err.zh if isinstance(err, _CheckFailed) else None
             journal.append(
                 "step.attempt_failed",
                 run_id=state.run_id,
@@ -124,9 +126,16 @@ def _run_on_host(
             if n < step.retries:
                 state.pause_requested.wait(step.backoff * (2**n))
     journal.step_finished(
-        state.run_id, planned.path, name, kind=step.kind, status="failed", error=error
+        state.run_id,
+        planned.path,
+        name,
+        kind=step.kind,
+        status="failed",
+        error=error,
+        result={"error_zh": error_zh} if error_zh else None,
     )
-    return HostOutcome(name, "failed", error)
+    said = error_zh if error_zh and state.options.lang == "zh" else error
+    return HostOutcome(name, "failed", said)
 
 
 def run_rollback(state: RunState, planned: PlannedStep, host: Host | None) -> HostOutcome:
@@ -235,6 +244,7 @@ def _wait_until(
             error = f"condition not met within {timeout:g}s after {polls} checks{held}" + (
                 f": {detail}" if detail else ""
             )
+            error_zh = _wait_failed_zh(verdict.detail, timeout, polls, now, held_since, hold)
             state.journal.step_finished(
                 state.run_id,
                 planned.path,
@@ -242,10 +252,26 @@ def _wait_until(
                 kind=step.kind,
                 status="failed",
                 error=error,
-                result={"polls": polls},
+                result={"polls": polls, **({"error_zh": error_zh} if error_zh else {})},
             )
-            return HostOutcome(name, "failed", error)
+            said = error_zh if error_zh and state.options.lang == "zh" else error
+            return HostOutcome(name, "failed", said)
         state.pause_requested.wait(step.interval)
+
+
+def _wait_failed_zh(
+    detail: str | Text,
+    timeout: float,
+    polls: int,
+    now: float,
+    held_since: float | None,
+    hold: float,
+) -> str | None:
+    """A timed-out wait in Chinese, when its last verdict said itself in Chinese."""
+    if not isinstance(detail, Text) or not detail.zh:
+        return None
+    held = f"（已保持 {now - held_since:.0f} 秒，需 {hold:g} 秒）" if held_since else ""
+    return f"{timeout:g} 秒内检查 {polls} 次，条件仍未满足{held}：{detail.zh}"
 
 
 def _evaluate(fn: Any, args: tuple[Any, ...], timeout: float | None) -> Verdict:
@@ -269,14 +295,17 @@ def _judge(kind: StepKind, value: Any) -> Any:
     if kind is StepKind.CHECK:
         verdict = _as_verdict(value)
         if not verdict.ok:
-            raise _CheckFailed(_english(verdict.detail))
+            raise _CheckFailed(verdict.detail)
         return {"ok": True, **_detail_record(verdict.detail)}
     return jsonable(value)
 
 
 class _CheckFailed(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__("check failed" + (f": {detail}" if detail else ""))
+    def __init__(self, detail: str | Text) -> None:
+        english = _english(detail)
+        super().__init__("check failed" + (f": {english}" if english else ""))
+        # A two-language verdict's Chinese, journalled beside the English error.
+        self.zh = f"检查未通过：{detail.zh}" if isinstance(detail, Text) and detail.zh else None
 
 
 def jsonable(value: Any) -> Any:
