@@ -30,7 +30,7 @@ def failure_seen(primary: str, reached: bool, answered: list[str], alive: list[s
     return Text(
         zh=f"{primary}：编排端{'可以连接' if reached else '无法连接'}；"
         f"有应答的网点：{_names(answered) or '无'}；"
-        f"仍看到其运行：{_names(alive) or '无'}：{where_zh}",
+        f"仍看到其运行的：{_names(alive) or '无'}；判断：{where_zh}",
         # The English as runs before this module said it (lists as Python shows them).
         en=f"{primary}: orchestrator {'reaches' if reached else 'cannot reach'} it; "
         f"branches answering {answered or 'none'}; seen alive by {alive or 'none'}: {where}",

@@ -141,7 +141,8 @@ def judge(pair: HostPair, out: dict[str, Any]) -> Verdict:
         return Verdict(
             False,
             Text(
-                zh=f"健康检查 {status}，写入 {out.get('write')}，读回 {out.get('read')}",
+                zh=f"健康检查 HTTP {status}，写入 HTTP {out.get('write')}，"
+                f"读回 HTTP {out.get('read')}",
                 en=f"health {status}, write {out.get('write')}, read back {out.get('read')}",
             ),
         )

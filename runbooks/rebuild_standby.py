@@ -106,7 +106,7 @@ def check_pair(ctx: StepContext) -> Verdict:
     state = (
         Text(zh="无应答（已停止或不可达）", en="no answer (stopped or unreachable)")
         if roles.other_status is None
-        else Text(zh="游离的主库（须重建）", en="a stray primary")
+        else Text(zh="游离的主库", en="a stray primary")
         if roles.other_is_stray_primary
         else Text(zh="未在流复制的备库", en="a standby that is not streaming")
     )
@@ -320,7 +320,7 @@ def standby_streaming(ctx: StepContext) -> Verdict:
         return Verdict(
             True,
             Text(
-                zh=f"{primary} 正向 {target} 流复制（已回放至 {replica.replay_lsn}）",
+                zh=f"{target} 正在从 {primary} 流复制（已回放至 {replica.replay_lsn}）",
                 en=f"{primary} streams to {target} (replayed {replica.replay_lsn})",
             ),
         )

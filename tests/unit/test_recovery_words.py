@@ -102,7 +102,9 @@ def test_a_cutover_verdict_reads_in_the_chosen_language():
         "dc-a: orchestrator cannot reach it; branches answering ['teller-1']; "
         "seen alive by none: down"
     )
-    assert seen.zh == "dc-a：编排端无法连接；有应答的网点：teller-1；仍看到其运行：无：已宕机"
+    assert seen.zh == (
+        "dc-a：编排端无法连接；有应答的网点：teller-1；仍看到其运行的：无；判断：已宕机"
+    )
 
 
 def test_recovery_results_are_labelled_in_chinese():
