@@ -115,7 +115,7 @@ def plan_restore(ctx: StepContext) -> Verdict:
     ctx.note(
         Text(
             zh=f"将 {bset.name} 从 repo{repository}（{chosen['location']}）恢复到 {host.name} 的 "
-            f"{data_dir}，恢复点：{point.describe()}；"
+            f"{data_dir}，恢复点：{pitr.point_words(point).zh}；"
             f"该库可恢复区间 {window['from']} 至 {window['to']}",
             en=f"{bset.name} will be restored from repo{repository} ({chosen['location']}) "
             f"into {data_dir} on {host.name}, to {point.describe()}; that repository reaches "

@@ -137,3 +137,15 @@ def test_a_failed_step_keeps_its_chinese_beside_the_english_error():
     failed = {"error_zh": "检查未通过：dc-a 的 UPS 插座又被打开"}
     # The error is said by the table from the step record, never among the result's facts.
     assert result_words(failed, "zh") == ""
+
+
+def test_a_recovery_point_reads_in_both_languages():
+    from backups.pgbackrest.restore import RecoveryTarget
+    from backups.pitr.point import RequestedPoint
+    from runbooks._pitr_restore import point_words
+
+    before = point_words(RequestedPoint(RecoveryTarget.at_xid(812, exclusive=True)))
+    assert (before.zh, before.en) == ("xid 812 之前", "just before xid 812")
+    latest = point_words(RequestedPoint(RecoveryTarget.latest()))
+    assert latest.zh == "归档日志的末尾（最新）"
+    assert latest.en == "the end of the archived WAL (latest)"
