@@ -111,7 +111,13 @@ def check_standby_lag(ctx: StepContext) -> Verdict:
         lag, status = standby_lag(ctx, pair, standby)
         if status.is_primary:
             if ctx.fact("promoted"):
-                return Verdict(True, f"{standby.name} was promoted by this run already")
+                return Verdict(
+                    True,
+                    Text(
+                        zh=f"{standby.name} 已由本次运行提升",
+                        en=f"{standby.name} was promoted by this run already",
+                    ),
+                )
             raise StepFailed(
                 f"{standby.name} 已是主库，但不是本次运行提升的 / {standby.name} is already a "
                 "primary, not promoted by this run: stop and find out why"
@@ -135,7 +141,7 @@ def _record(ctx: StepContext, pair: HostPair, verdict: LagVerdict) -> Verdict:
                 "nothing is held back: " + verdict.lag.describe().en,
             )
         )
-        return Verdict(True, verdict.lag.describe().en)
+        return Verdict(True, verdict.lag.describe())
     text = verdict.describe()
     if not verdict.within:
         ctx.note(
@@ -144,7 +150,7 @@ def _record(ctx: StepContext, pair: HostPair, verdict: LagVerdict) -> Verdict:
                 en=f"{text.en}. Promotion waits for leadership's approval.",
             )
         )
-    return Verdict(True, f"{text.en} / {text.zh}")
+    return Verdict(True, text)
 
 
 def release_synchronous_wait(ctx: StepContext, pair: HostPair, host: Host) -> None:

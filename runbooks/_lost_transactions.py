@@ -63,14 +63,13 @@ def open_old_timeline(ctx: StepContext, pair: HostPair, old: Host) -> dict[str, 
         reason = f"{old.name} has no readable cluster (pg_controldata): its writes went with it"
         ctx.remember(_MISSING, reason)
         _record_skipped(ctx, pair, old.name, reason)
-        ctx.note(
-            Text(
-                zh=f"{old.name} 上没有可读的数据库集群，无法列出其独有交易：已随其数据一同丢失。",
-                en=f"{old.name} holds no readable cluster: the writes only it had cannot be "
-                "listed; they were lost with its data.",
-            )
+        said = Text(
+            zh=f"{old.name} 上没有可读的数据库集群，无法列出其独有交易：已随其数据一同丢失。",
+            en=f"{old.name} holds no readable cluster: the writes only it had cannot be "
+            "listed; they were lost with its data.",
         )
-        return {"skipped": reason}
+        ctx.note(said)
+        return {"skipped": True, **sentence(said)}
     result = ctx.ssh(old, pair_ops.control(pair, "db_start_read_only", old), warn=True, timeout=120)
     if not result.ok:
         raise StepFailed(
@@ -143,7 +142,8 @@ def list_lost(ctx: StepContext, pair: HostPair, old: Host, new: Host) -> dict[st
     days = sorted({row.at.astimezone(zone).date() for row in diff.lost})
     branches = sorted({row.branch for row in diff.lost if row.branch})
     ctx.owe_reporting_days(days, branches, "lost-transactions")
-    return {k: doc[k] for k in ("lost_count", "changed_count", "lost_amount", "compared")}
+    counts = {k: doc[k] for k in ("lost_count", "changed_count", "lost_amount", "compared")}
+    return {**sentence(_summary(diff)), **counts}
 
 
 def close_old_timeline(ctx: StepContext, pair: HostPair, old: Host) -> None:
@@ -166,6 +166,12 @@ def skipped(ctx: StepContext, pair: HostPair, old: Host) -> None:
             "discards them.",
         )
     )
+
+
+def sentence(text: Text) -> dict[str, str]:
+    """A step result's sentence as the journal keeps a verdict's: English under `detail`,
+    the Chinese under `detail_zh` (what a `--lang zh` operator reads)."""
+    return {"detail": text.en, "detail_zh": text.zh.removesuffix("。")}
 
 
 def _record_skipped(ctx: StepContext, pair: HostPair, old: str, reason: str) -> None:
@@ -210,7 +216,8 @@ def list_after_restore(ctx: StepContext, pair: HostPair, restored: Host) -> dict
     if live is None:
         reason = "no other host of the pair answers as a primary: nothing to compare with"
         _record_skipped(ctx, pair, "-", reason)
-        return {"listed": False, "reason": reason}
+        said = Text(zh="双机中没有其他主机作为主库应答：无可比对的对象，未列出补录清单", en=reason)
+        return {"listed": False, **sentence(said)}
     return {"listed": True, **list_lost(ctx, pair, live, restored)}
 
 

@@ -31,6 +31,7 @@ from backups.pitr.point import RequestedPoint, requested_point
 from backups.pitr.restore import restore_cluster
 from orchestrator.errors import DrError, StepFailed, UserInputError
 from orchestrator.inventory import PitrBackupSet, resolve_secret
+from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 
 if TYPE_CHECKING:
@@ -100,6 +101,18 @@ def the_point(ctx: StepContext) -> RequestedPoint:
         )
     except UserInputError as err:
         raise StepFailed(err.message) from None
+
+
+def point_words(point: RequestedPoint) -> Text:
+    """The recovery point as the operator reads it; the English is `point.describe()`."""
+    target = point.target
+    if target.type == "default":
+        zh = "归档日志的末尾（最新）"
+    elif target.type == "immediate":
+        zh = "基础备份的结束点（一致状态，不再回放之后的日志）"
+    else:
+        zh = f"{target.type} {target.target} {'之前' if target.exclusive else '之后'}"
+    return Text(zh=zh, en=point.describe())
 
 
 def pitr_context(ctx: StepContext, bset: PitrBackupSet) -> PitrContext:

@@ -26,6 +26,7 @@ from orchestrator.inventory.probes import HttpProbe, SqlProbe, TestWriteProbe
 from orchestrator.postgresql import read_only
 from orchestrator.postgresql.errors import PostgresError
 from orchestrator.runbook import Verdict
+from orchestrator.text import Text
 
 if TYPE_CHECKING:
     from orchestrator.engine.context import StepContext
@@ -118,16 +119,32 @@ def judge(pair: HostPair, out: dict[str, Any]) -> Verdict:
     status = out.get("status")
     if isinstance(probe, HttpProbe):
         if status != probe.expect_status:
-            return Verdict(False, f"GET answered {status}, expected {probe.expect_status}")
+            return Verdict(
+                False,
+                Text(
+                    zh=f"GET 返回 {status}，应为 {probe.expect_status}",
+                    en=f"GET answered {status}, expected {probe.expect_status}",
+                ),
+            )
         if probe.expect_body is not None and probe.expect_body not in str(out.get("body", "")):
-            return Verdict(False, f"GET answered {status} without {probe.expect_body!r}")
-        return Verdict(True, f"GET answered {status}")
+            return Verdict(
+                False,
+                Text(
+                    zh=f"GET 返回 {status}，但内容中没有 {probe.expect_body!r}",
+                    en=f"GET answered {status} without {probe.expect_body!r}",
+                ),
+            )
+        return Verdict(True, Text(zh=f"GET 返回 {status}", en=f"GET answered {status}"))
     if not isinstance(probe, TestWriteProbe):
         raise StepFailed(f"host pair {pair.name}: a {probe.kind} probe runs no HTTP script")
     if status != 200 or out.get("write") != 201 or out.get("read") != 200:
         return Verdict(
             False,
-            f"health {status}, write {out.get('write')}, read back {out.get('read')}",
+            Text(
+                zh=f"健康检查 HTTP {status}，写入 HTTP {out.get('write')}，"
+                f"读回 HTTP {out.get('read')}",
+                en=f"health {status}, write {out.get('write')}, read back {out.get('read')}",
+            ),
         )
     if probe.account is not None and not (out.get("write_is_test") and out.get("read_is_test")):
         raise StepFailed(
@@ -136,7 +153,14 @@ def judge(pair: HostPair, out: dict[str, Any]) -> Verdict:
             "and make the service flag the account's writes, or use kind: http or sql"
         )
     marked = "a test record" if probe.account is not None else "a record"
-    return Verdict(True, f"wrote {marked} ({out.get('id')}) and read it back")
+    marked_zh = "一条测试记录" if probe.account is not None else "一条记录"
+    return Verdict(
+        True,
+        Text(
+            zh=f"已写入{marked_zh}（{out.get('id')}）并读回",
+            en=f"wrote {marked} ({out.get('id')}) and read it back",
+        ),
+    )
 
 
 def run_script(ctx: StepContext, where: Host | None, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -185,11 +209,24 @@ def sql_verdict(pair: HostPair) -> Verdict:
     try:
         row = read_only.first_row(server, probe.query, timeout_s=int(REQUEST_TIMEOUT_S) + 1)
     except PostgresError as err:
-        return Verdict(False, err.message)
+        return Verdict(False, Text(zh=f"只读查询失败：{err.message}", en=err.message))
     where = f"{server.dbname} at {server.host}:{server.port}"
+    where_zh = f"{server.host}:{server.port} 上的 {server.dbname}"
     if row is None:
-        return Verdict(False, f"the read-only query returned no row from {where}")
-    return Verdict(True, f"a read-only query returned a row from {where}")
+        return Verdict(
+            False,
+            Text(
+                zh=f"只读查询在 {where_zh} 没有返回任何行",
+                en=f"the read-only query returned no row from {where}",
+            ),
+        )
+    return Verdict(
+        True,
+        Text(
+            zh=f"只读查询在 {where_zh} 返回了一行",
+            en=f"a read-only query returned a row from {where}",
+        ),
+    )
 
 
 def verify_service(
@@ -201,7 +238,13 @@ def verify_service(
     if ctx.fact("probe_kind") != probe.kind:
         ctx.remember("probe_kind", probe.kind)
     verdict = _verdict(ctx, pair, branches, every_branch=every_branch)
-    return Verdict(verdict.ok, f"[probe: {probe.kind}] {verdict.sentence()}")
+    return Verdict(
+        verdict.ok,
+        Text(
+            zh=f"[探测方式：{probe.kind}] {verdict.sentence('zh')}",
+            en=f"[probe: {probe.kind}] {verdict.sentence('en')}",
+        ),
+    )
 
 
 def _verdict(
@@ -216,15 +259,41 @@ def _verdict(
     if probe.vantage == "orchestrator":
         return judge(pair, run_script(ctx, None, arguments))
     if not branches:
-        return Verdict(False, "no branch host to probe from (param branches)")
-    failing: list[str] = []
+        return Verdict(
+            False,
+            Text(
+                zh="没有可用来探测的网点主机（参数 branches）",
+                en="no branch host to probe from (param branches)",
+            ),
+        )
+    failing: list[Text] = []
     for branch in branches:
         out = run_script(ctx, branch, arguments)
-        verdict = judge(pair, out) if out else Verdict(False, "no answer")
+        verdict = judge(pair, out) if out else Verdict(False, Text(zh="无应答", en="no answer"))
         if verdict.ok and not every_branch:
-            return Verdict(True, f"{branch.name}: {verdict.sentence()}")
+            return Verdict(
+                True,
+                Text(
+                    zh=f"{branch.name}：{verdict.sentence('zh')}",
+                    en=f"{branch.name}: {verdict.sentence('en')}",
+                ),
+            )
         if not verdict.ok:
-            failing.append(f"{branch.name} ({verdict.sentence()})")
+            failing.append(
+                Text(
+                    zh=f"{branch.name}（{verdict.sentence('zh')}）",
+                    en=f"{branch.name} ({verdict.sentence('en')})",
+                )
+            )
     if failing:
-        return Verdict(False, f"failing: {'; '.join(failing)}")
-    return Verdict(True, f"{len(branches)} branch(es) pass")
+        return Verdict(
+            False,
+            Text(
+                zh="未通过：" + "；".join(f.zh for f in failing),
+                en="failing: " + "; ".join(f.en for f in failing),
+            ),
+        )
+    return Verdict(
+        True,
+        Text(zh=f"{len(branches)} 个网点均通过", en=f"{len(branches)} branch(es) pass"),
+    )

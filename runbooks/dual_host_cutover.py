@@ -41,6 +41,7 @@ from orchestrator.runbook import OutageWatch, Param, Runbook, Verdict
 from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _dual_host_plan as dual_plan
+from runbooks import _dual_host_words as words
 from runbooks import _fencing as fencing
 from runbooks import _lag_gate as lag_gate
 
@@ -114,13 +115,7 @@ def confirm_failure(ctx: StepContext) -> Verdict:
     ctx.remember("primary_serving_at", alive)
     ctx.remember("branches_answered", answered)
     if reached and db is not None and db.is_primary and serving:
-        return Verdict(
-            False,
-            f"主机 {primary.name} 运行正常（编排端与网点 {', '.join(serving)} 均可达）：无需故障"
-            f"切换；计划内切换请用 dual-host-switchover / {primary.name} is healthy (reached "
-            f"by the orchestrator and served to {', '.join(serving)}): nothing failed; use "
-            "dual-host-switchover for a planned move",
-        )
+        return Verdict(False, words.primary_healthy(primary.name, serving))
     ctx.mark_service_lost(reason=f"{primary.name} failed (dual-host cutover)")
     ctx.set_alert_level(
         "orange",
@@ -140,12 +135,7 @@ def confirm_failure(ctx: StepContext) -> Verdict:
                 "must be fenced before anything is promoted.",
             )
         )
-    where = "alive behind a cut management path" if alive else "down"
-    return Verdict(
-        True,
-        f"{primary.name}: orchestrator {'reaches' if reached else 'cannot reach'} it; "
-        f"branches answering {answered or 'none'}; seen alive by {alive or 'none'}: {where}",
-    )
+    return Verdict(True, words.failure_seen(primary.name, reached, answered, alive))
 
 
 rb.manual(
@@ -182,23 +172,13 @@ def check_standby(ctx: StepContext) -> Verdict:
     standby = pair_ops.standby_of(ctx, pair)
     status = pair_ops.database_status(ctx, pair, standby)
     if status is None:
-        return Verdict(
-            False, f"备机 {standby.name} 数据库无响应 / the standby's database does not answer"
-        )
+        return Verdict(False, words.standby_silent(standby.name))
     if status.is_primary and not ctx.fact("promoted"):
-        return Verdict(
-            False,
-            f"{standby.name} 已是主库，但不是本次运行提升的：停止，先查明原因 / {standby.name} "
-            "is already a primary, not promoted by this run: stop and find out why",
-        )
+        return Verdict(False, words.standby_already_primary(standby.name))
     replayed = status.last_replay_at.isoformat() if status.last_replay_at else None
     ctx.remember("standby_replay_lsn", status.replay_lsn)
     ctx.remember("standby_last_replay_at", replayed)
-    return Verdict(
-        True,
-        f"{standby.name} is a standby; replayed up to {status.replay_lsn} "
-        f"(last commit {replayed or 'none yet'})",
-    )
+    return Verdict(True, words.standby_position(standby.name, status.replay_lsn, replayed))
 
 
 # ---- 3. fence -----------------------------------------------------------------------
@@ -295,13 +275,13 @@ def fencing_holds(ctx: StepContext) -> Verdict:
         outlet = next(m for m in pair.fencing if isinstance(m, UpsOutletFence))
         state = fencing.outlet_state(ctx, outlet)
         if state == "on":
-            return Verdict(False, f"{primary.name} 的 UPS 插座又被打开 / its outlet is on again")
+            return Verdict(False, words.outlet_on_again(primary.name))
     if method == "ssh" and pair_ops.database_status(ctx, pair, primary) is not None:
-        return Verdict(False, f"{primary.name} 的数据库又在运行 / its database runs again")
+        return Verdict(False, words.database_runs_again(primary.name))
     if method:
-        return Verdict(True, f"{primary.name} fenced by {method}")
+        return Verdict(True, words.fenced_by(primary.name, str(method)))
     if not ctx.fact(_NEEDS_MANUAL):
-        return Verdict(False, "没有任何隔离记录 / no fence is recorded")
+        return Verdict(False, words.NO_FENCE)
     return _manual_fence_evidence(ctx, pair)
 
 
@@ -315,23 +295,12 @@ def _manual_fence_evidence(ctx: StepContext, pair: HostPair) -> Verdict:
     if pair_ops.database_reachable_from(ctx, pair, standby, pair_ops.primary_of(ctx, pair)):
         serving.append(f"{standby.name} (DC LAN)")
     if serving:
-        return Verdict(
-            False,
-            f"{', '.join(serving)} 仍看到 {primary} 在运行：它没有断电，不会提升备机。"
-            f"请断电或隔离后执行 dr resume {ctx.run_id} / {', '.join(serving)} still see "
-            f"{primary} running: it is not powered off, so the standby will not be promoted. "
-            f"Power it off or isolate it, then `dr resume {ctx.run_id}`",
-        )
+        return Verdict(False, words.still_serving(serving, primary, ctx.run_id))
     if not any(v.answered for v in views) and ctx.params["branch_evidence"] == "required":
-        return Verdict(
-            False,
-            f"没有网点能核实 {primary} 已停止 / no branch answered to confirm that {primary} "
-            "has stopped; restore a branch's reachability, or rerun with "
-            "-p branch_evidence=optional if the power-off was checked in person",
-        )
+        return Verdict(False, words.no_branch_evidence(primary))
     ctx.remember(_FENCED, "manual")
     ctx.remember("fenced_at", _now())
-    return Verdict(True, f"{primary} powered off by hand; no branch sees it serve")
+    return Verdict(True, words.powered_off_by_hand(primary))
 
 
 # ---- 4. take over -------------------------------------------------------------------

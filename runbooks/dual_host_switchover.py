@@ -81,26 +81,61 @@ def check_pair(ctx: StepContext) -> Verdict:
     roles = live_roles(ctx, pair)
     if roles.primary is None:
         return Verdict(
-            False, "no writable primary in the pair: this is a cutover, not a switchover"
+            False,
+            Text(
+                zh="双机中没有可写主库：这是故障切换（dual-host-cutover），不是计划内切换",
+                en="no writable primary in the pair: this is a cutover, not a switchover",
+            ),
         )
     if roles.other_is_stray_primary:
-        return Verdict(False, f"{roles.other.name} also runs as a primary: fence it first")
+        other = roles.other.name
+        return Verdict(
+            False,
+            Text(
+                zh=f"{other} 也在以主库身份运行：请先隔离它",
+                en=f"{other} also runs as a primary: fence it first",
+            ),
+        )
     wanted = str(ctx.params["to"])
     target = host_of(ctx, pair, wanted) if wanted else roles.other
     ctx.remember("switchover_rebuild", bool(ctx.params["rebuild"]))
     if target.name == roles.primary.name:
         ctx.remember("switchover_needed", False)
-        return Verdict(True, f"{target.name} is already the primary: nothing to switch")
-    if roles.other_status is None or not roles.other_status.in_recovery:
-        return Verdict(False, f"{target.name} runs no standby: a switchover needs one")
-    if streaming_replica(ctx, pair, roles.primary, target) is None:
         return Verdict(
-            False, f"{target.name} is not streaming from {roles.primary.name}: do not switch"
+            True,
+            Text(
+                zh=f"{target.name} 已是主库：无需切换",
+                en=f"{target.name} is already the primary: nothing to switch",
+            ),
+        )
+    if roles.other_status is None or not roles.other_status.in_recovery:
+        return Verdict(
+            False,
+            Text(
+                zh=f"{target.name} 上没有运行备库：计划内切换需要一个备库",
+                en=f"{target.name} runs no standby: a switchover needs one",
+            ),
+        )
+    if streaming_replica(ctx, pair, roles.primary, target) is None:
+        primary = roles.primary.name
+        return Verdict(
+            False,
+            Text(
+                zh=f"{target.name} 没有从 {primary} 流复制：不要切换",
+                en=f"{target.name} is not streaming from {primary}: do not switch",
+            ),
         )
     ctx.remember("switchover_from", roles.primary.name)
     ctx.remember("switchover_to", target.name)
     ctx.remember("switchover_needed", True)
-    return Verdict(True, f"{roles.primary.name} (primary) -> {target.name} (streaming standby)")
+    primary = roles.primary.name
+    return Verdict(
+        True,
+        Text(
+            zh=f"{primary}（主库）-> {target.name}（流复制备库）",
+            en=f"{primary} (primary) -> {target.name} (streaming standby)",
+        ),
+    )
 
 
 rb.manual(
@@ -186,10 +221,14 @@ def _caught_up(ctx: StepContext) -> Verdict:
     pair = pair_ops.the_pair(ctx)
     final = control_data(ctx, pair, _old(ctx))
     if final is None or not final.shut_down_cleanly:
-        return Verdict(False, f"{_old(ctx).name} is not cleanly shut down")
+        old = _old(ctx).name
+        return Verdict(False, Text(zh=f"{old} 尚未正常关闭", en=f"{old} is not cleanly shut down"))
     status = pair_ops.database_status(ctx, pair, _new(ctx))
     if status is None or status.replay_lsn is None:
-        return Verdict(False, f"{_new(ctx).name} reports no replay position")
+        new = _new(ctx).name
+        return Verdict(
+            False, Text(zh=f"{new} 未报告回放位置", en=f"{new} reports no replay position")
+        )
     # Replayed *past* the start of the shutdown checkpoint: the record itself is in.
     try:
         done = wal_position(status.replay_lsn) > wal_position(final.checkpoint_lsn)
@@ -197,8 +236,12 @@ def _caught_up(ctx: StepContext) -> Verdict:
         raise StepFailed(f"cannot compare WAL positions: {err.message}") from None
     return Verdict(
         done,
-        f"{_new(ctx).name} replayed to {status.replay_lsn}; the old primary's shutdown "
-        f"checkpoint is at {final.checkpoint_lsn}",
+        Text(
+            zh=f"{_new(ctx).name} 已回放至 {status.replay_lsn}；旧主库的关机检查点位于 "
+            f"{final.checkpoint_lsn}",
+            en=f"{_new(ctx).name} replayed to {status.replay_lsn}; the old primary's shutdown "
+            f"checkpoint is at {final.checkpoint_lsn}",
+        ),
     )
 
 
@@ -227,7 +270,11 @@ def record_data_point(ctx: StepContext) -> dict[str, str]:
     # moment is lost, so the last surviving data point is now (RPO 0).
     now = datetime.now(UTC)
     ctx.mark_last_data_point(now, source=f"standby replayed all WAL: {verdict.sentence()}")
-    return {"data_point": now.isoformat(), "detail": verdict.sentence()}
+    return {
+        "data_point": now.isoformat(),
+        "detail": verdict.sentence("en"),
+        "detail_zh": verdict.sentence("zh"),
+    }
 
 
 @rb.action(

@@ -145,15 +145,24 @@ def plan_copy(ctx: StepContext) -> Verdict:
     if point.target.type == "default":
         return Verdict(
             False,
-            "name the point just before the error: -p before_xid=N, -p before_lsn=X/Y or "
-            "-p to=TIME (latest would copy the error too) / 请指定错误发生前的恢复点",
+            Text(
+                zh="请指定错误发生前的恢复点：-p before_xid=N、-p before_lsn=X/Y 或 "
+                "-p to=时间（恢复到最新会把错误一并复制过来）",
+                en="name the point just before the error: -p before_xid=N, -p before_lsn=X/Y "
+                "or -p to=TIME (latest would copy the error too)",
+            ),
         )
     repository, chosen = pitr.choose_repository(ctx, bset, point)
     ctx.remember(pitr.fact_key(host, "repository"), repository)
+    where = f"repo{repository}（{chosen['location']}）"
     return Verdict(
         True,
-        f"copy of {bset.name} from repo{repository} ({chosen['location']}) onto {host.name}, "
-        f"{point.describe()}",
+        Text(
+            zh=f"从 {where} 将 {bset.name} 恢复一份副本到 {host.name}，"
+            f"恢复点：{pitr.point_words(point).zh}",
+            en=f"copy of {bset.name} from repo{repository} ({chosen['location']}) onto "
+            f"{host.name}, {point.describe()}",
+        ),
     )
 
 
@@ -226,10 +235,15 @@ def compare_with_live(ctx: StepContext) -> Verdict:
                 "by hand: " + ", ".join(result.unkeyed),
             )
         )
+    differing = len([t for t in result.tables if t.differs])
     return Verdict(
         True,
-        f"removed {result.removed}, changed {result.changed}, added {result.added} rows "
-        f"across {len([t for t in result.tables if t.differs])} tables",
+        Text(
+            zh=f"共 {differing} 张表有差异：被删除 {result.removed} 行，"
+            f"被修改 {result.changed} 行，新增 {result.added} 行",
+            en=f"removed {result.removed}, changed {result.changed}, added {result.added} rows "
+            f"across {differing} tables",
+        ),
     )
 
 
@@ -292,17 +306,26 @@ def verify_put_back(ctx: StepContext) -> Verdict:
     )
     if result.removed:
         return Verdict(
-            False, f"{result.removed} removed rows are still missing from the live database"
+            False,
+            Text(
+                zh=f"生产库中仍缺少 {result.removed} 行被删除的数据",
+                en=f"{result.removed} removed rows are still missing from the live database",
+            ),
         )
     put = ctx.fact(_PUT_BACK) or {}
     # Nothing acknowledged is missing any more: the data point is now, the RPO 0.
     ctx.mark_last_data_point(
         datetime.now(UTC), source="every removed row put back; nothing written since lost"
     )
+    inserted, updated = put.get("inserted", 0), put.get("updated", 0)
     return Verdict(
         True,
-        f"every removed row is back ({put.get('inserted', 0)} inserted, "
-        f"{put.get('updated', 0)} updated); nothing written since was lost",
+        Text(
+            zh=f"被删除的行已全部导回（插入 {inserted} 行，更新 {updated} 行）；"
+            "此后写入的数据没有丢失",
+            en=f"every removed row is back ({inserted} inserted, {updated} updated); "
+            "nothing written since was lost",
+        ),
     )
 
 

@@ -84,21 +84,38 @@ def check_pair(ctx: StepContext) -> Verdict:
     pair = pair_ops.the_pair(ctx)
     roles = live_roles(ctx, pair)
     if roles.primary is None:
-        return Verdict(False, "no writable primary in the pair to follow: recover one first")
+        return Verdict(
+            False,
+            Text(
+                zh="双机中没有可跟随的可写主库：请先恢复一个主库",
+                en="no writable primary in the pair to follow: recover one first",
+            ),
+        )
     ctx.remember("rebuild_primary", roles.primary.name)
     ctx.remember("rebuild_target", roles.other.name)
     streaming = streaming_replica(ctx, pair, roles.primary, roles.other)
     ctx.remember("rebuild_needed", streaming is None)
+    primary, other = roles.primary.name, roles.other.name
     if streaming is not None:
-        return Verdict(True, f"{roles.other.name} already streams from {roles.primary.name}")
+        return Verdict(
+            True,
+            Text(
+                zh=f"{other} 已在从 {primary} 流复制", en=f"{other} already streams from {primary}"
+            ),
+        )
     state = (
-        "no answer (stopped or unreachable)"
+        Text(zh="无应答（已停止或不可达）", en="no answer (stopped or unreachable)")
         if roles.other_status is None
-        else "a stray primary"
+        else Text(zh="游离的主库", en="a stray primary")
         if roles.other_is_stray_primary
-        else "a standby that is not streaming"
+        else Text(zh="未在流复制的备库", en="a standby that is not streaming")
     )
-    return Verdict(True, f"primary {roles.primary.name}; {roles.other.name}: {state}")
+    return Verdict(
+        True,
+        Text(
+            zh=f"主库 {primary}；{other}：{state.zh}", en=f"primary {primary}; {other}: {state.en}"
+        ),
+    )
 
 
 # The primary serves throughout: a rebuild touches only the other host. Marked so the
@@ -298,11 +315,21 @@ def standby_streaming(ctx: StepContext) -> Verdict:
     replica = streaming_replica(ctx, pair, _primary(ctx), _target(ctx))
     status = pair_ops.database_status(ctx, pair, _target(ctx))
     ok = replica is not None and status is not None and status.in_recovery
+    primary, target = _primary(ctx).name, _target(ctx).name
+    if ok and replica is not None:
+        return Verdict(
+            True,
+            Text(
+                zh=f"{target} 正在从 {primary} 流复制（已回放至 {replica.replay_lsn}）",
+                en=f"{primary} streams to {target} (replayed {replica.replay_lsn})",
+            ),
+        )
     return Verdict(
-        ok,
-        f"{_primary(ctx).name} streams to {_target(ctx).name} (replayed {replica.replay_lsn})"
-        if ok and replica is not None
-        else f"{_target(ctx).name} is not streaming from {_primary(ctx).name} yet",
+        False,
+        Text(
+            zh=f"{target} 尚未从 {primary} 流复制",
+            en=f"{target} is not streaming from {primary} yet",
+        ),
     )
 
 

@@ -64,9 +64,22 @@ def find_primary(ctx: StepContext) -> Verdict:
     pair = pair_ops.the_pair(ctx)
     roles = standby_ops.live_roles(ctx, pair)
     if roles.primary is None:
-        return Verdict(False, f"双机 {pair.name} 没有可写主库 / no writable primary in the pair")
+        return Verdict(
+            False,
+            Text(
+                zh=f"双机 {pair.name} 没有可写主库",
+                en=f"no writable primary in the pair {pair.name}",
+            ),
+        )
     ctx.remember("primary", roles.primary.name)
-    return Verdict(True, f"{roles.primary.name} is the primary; mode wanted: {pair.replication}")
+    mode = Text(zh="同步", en="synchronous") if _synchronous(pair) else Text("异步", "asynchronous")
+    return Verdict(
+        True,
+        Text(
+            zh=f"{roles.primary.name} 为主库；要求的复制方式：{mode.zh}（{pair.replication}）",
+            en=f"{roles.primary.name} is the primary; mode wanted: {pair.replication}",
+        ),
+    )
 
 
 @rb.action(
@@ -99,8 +112,20 @@ def standby_in_sync(ctx: StepContext) -> Verdict:
     synchronous = synchronous_replicas(replicas)
     if synchronous:
         names = ", ".join(str(r.client_addr) for r in synchronous)
-        return Verdict(True, f"{primary.name} waits for its standby at {names}")
-    return Verdict(False, f"{primary.name} has no synchronous standby streaming yet")
+        return Verdict(
+            True,
+            Text(
+                zh=f"{primary.name} 提交时等待位于 {names} 的备机（同步复制）",
+                en=f"{primary.name} waits for its standby at {names}",
+            ),
+        )
+    return Verdict(
+        False,
+        Text(
+            zh=f"{primary.name} 还没有处于同步状态的流复制备机",
+            en=f"{primary.name} has no synchronous standby streaming yet",
+        ),
+    )
 
 
 @standby_in_sync.rollback

@@ -115,14 +115,20 @@ def plan_restore(ctx: StepContext) -> Verdict:
     ctx.note(
         Text(
             zh=f"将 {bset.name} 从 repo{repository}（{chosen['location']}）恢复到 {host.name} 的 "
-            f"{data_dir}，恢复点：{point.describe()}；"
+            f"{data_dir}，恢复点：{pitr.point_words(point).zh}；"
             f"该库可恢复区间 {window['from']} 至 {window['to']}",
             en=f"{bset.name} will be restored from repo{repository} ({chosen['location']}) "
             f"into {data_dir} on {host.name}, to {point.describe()}; that repository reaches "
             f"{window['from']} .. {window['to']}",
         )
     )
-    return Verdict(True, f"repo{repository} -> {host.name}:{data_dir}, {point.describe()}")
+    return Verdict(
+        True,
+        Text(
+            zh=f"repo{repository} -> {host.name}:{data_dir}，恢复点：{pitr.point_words(point).zh}",
+            en=f"repo{repository} -> {host.name}:{data_dir}, {point.describe()}",
+        ),
+    )
 
 
 rb.approval(
@@ -215,22 +221,36 @@ def verify_data(ctx: StepContext) -> Verdict:
     counts = pitr.table_counts(dsn)
     ctx.record("restore.tables", {"host": host.name, "row_counts": counts}, host=host.name)
     if not counts:
-        return Verdict(False, f"the restored database on {host.name} has no tables")
+        return Verdict(
+            False,
+            Text(
+                zh=f"{host.name} 上恢复的数据库中没有任何表",
+                en=f"the restored database on {host.name} has no tables",
+            ),
+        )
     if point.moment is not None and newest is not None and newest > point.moment:
         return Verdict(
             False,
-            f"the restored database holds a transaction of {newest.isoformat()}, after the "
-            f"point asked for ({point.moment.isoformat()})",
+            Text(
+                zh=f"恢复的数据库含有 {newest.isoformat()} 的交易，晚于要求的恢复点"
+                f"（{point.moment.isoformat()}）",
+                en=f"the restored database holds a transaction of {newest.isoformat()}, after "
+                f"the point asked for ({point.moment.isoformat()})",
+            ),
         )
     reached = newest or point.moment
     ctx.remember(_key(ctx, "recovered_to"), None if reached is None else reached.isoformat())
     if reached is not None and _moving(ctx):
         ctx.mark_last_data_point(reached, source=f"newest transaction restored on {host.name}")
     rows = sum(counts.values())
+    newest_zh = reached.isoformat() if reached else "无回放（即基础备份当时的状态）"
+    newest_en = reached.isoformat() if reached else "none replayed (the base backup as taken)"
     return Verdict(
         True,
-        f"{host.name}: {len(counts)} tables, {rows} rows; newest transaction "
-        f"{reached.isoformat() if reached else 'none replayed (the base backup as taken)'}",
+        Text(
+            zh=f"{host.name}：{len(counts)} 张表，{rows} 行；最新交易 {newest_zh}",
+            en=f"{host.name}: {len(counts)} tables, {rows} rows; newest transaction {newest_en}",
+        ),
     )
 
 

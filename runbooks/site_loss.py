@@ -104,10 +104,13 @@ def confirm_site_lost(ctx: StepContext) -> Verdict:
     serving = [v.branch for v in pair_ops.branch_views(ctx, pair) if v.serving]
     if alive or serving:
         seen = ", ".join(alive + [f"service seen by {b}" for b in serving])
+        seen_zh = "，".join(alive + [f"{b} 仍能访问服务" for b in serving])
         return Verdict(
             False,
-            f"机房并未整体失效（{seen}）：请用 dual-host-cutover 或 restore-database / the site "
-            f"is not lost ({seen}): use dual-host-cutover or restore-database",
+            Text(
+                zh=f"机房并未整体失效（{seen_zh}）：请用 dual-host-cutover 或 restore-database",
+                en=f"the site is not lost ({seen}): use dual-host-cutover or restore-database",
+            ),
         )
     # The site was lost before anyone started this runbook: its start is the latest the
     # loss can have happened (a linked incident's outage start, if earlier, wins).
@@ -125,7 +128,13 @@ def confirm_site_lost(ctx: StepContext) -> Verdict:
         ),
     )
     ctx.remember("site_lost_at", datetime.now(UTC).isoformat())
-    return Verdict(True, f"{pair.primary} and {pair.standby} do not answer; no branch is served")
+    return Verdict(
+        True,
+        Text(
+            zh=f"{pair.primary} 与 {pair.standby} 均无应答；没有网点能访问服务",
+            en=f"{pair.primary} and {pair.standby} do not answer; no branch is served",
+        ),
+    )
 
 
 @rb.check(
@@ -139,7 +148,10 @@ def plan_recovery(ctx: StepContext) -> Verdict:
     if not systems:
         return Verdict(
             False,
-            "the inventory lists no systems: (what to recover, in which order); add them",
+            Text(
+                zh="清单中没有列出任何系统（systems：恢复什么、按什么顺序）：请补上",
+                en="the inventory lists no systems: (what to recover, in which order); add them",
+            ),
         )
     plan: list[dict[str, Any]] = []
     for system in systems:
@@ -150,8 +162,12 @@ def plan_recovery(ctx: StepContext) -> Verdict:
     manual = [s for s in systems if isinstance(s.recover, RecoverManual)]
     ctx.remember(_MANUAL, [s.name for s in manual])
     steps = " -> ".join(f"{p['system']} ({p['how']})" for p in plan)
+    steps_zh = " -> ".join(f"{p['system']}（{p['how_zh']}）" for p in plan)
     ctx.note(
-        Text(zh=f"在 {host.name} 的恢复顺序：{steps}", en=f"Recovery order on {host.name}: {steps}")
+        Text(
+            zh=f"在 {host.name} 的恢复顺序：{steps_zh}",
+            en=f"Recovery order on {host.name}: {steps}",
+        )
     )
     for system in manual:
         assert isinstance(system.recover, RecoverManual)
@@ -161,22 +177,37 @@ def plan_recovery(ctx: StepContext) -> Verdict:
                 en=f"Manual step {system.name}: {system.recover.manual.en}",
             )
         )
-    return Verdict(True, steps)
+    return Verdict(True, Text(zh=f"恢复顺序：{steps_zh}", en=steps))
 
 
 def _planned(ctx: StepContext, system: System, host: Host) -> dict[str, Any]:
+    """How a system comes back: `how` in English (as the plan has always been kept),
+    `how_zh` in Chinese."""
+    how = _how(ctx, system, host)
+    return {"how": how.en, "how_zh": how.zh}
+
+
+def _how(ctx: StepContext, system: System, host: Host) -> Text:
     recover = system.recover
     if isinstance(recover, RecoverDatabase):
         bset = _database_set(ctx, recover)
         pitr.target_cluster_path(bset, host)
         repository, chosen = pitr.choose_repository(ctx, bset, pitr.the_point(ctx))
         ctx.remember(pitr.fact_key(host, "repository"), repository)
-        return {"how": f"restore {bset.name} from repo{repository} ({chosen['location']})"}
+        where = f"repo{repository}"
+        return Text(
+            zh=f"从 {where}（{chosen['location']}）恢复 {bset.name}",
+            en=f"restore {bset.name} from {where} ({chosen['location']})",
+        )
     if isinstance(recover, RecoverService):
-        return {"how": f"start {ctx.inventory.pair(recover.service).service} with the VIP"}
+        service = ctx.inventory.pair(recover.service).service
+        return Text(zh=f"接管 VIP 并启动 {service}", en=f"start {service} with the VIP")
     if isinstance(recover, RecoverManual):
-        return {"how": "by hand"}
-    return {"how": f"restore the files of {recover.files} under {recover.into}"}
+        return Text(zh="人工恢复", en="by hand")
+    return Text(
+        zh=f"将 {recover.files} 的文件恢复到 {recover.into}",
+        en=f"restore the files of {recover.files} under {recover.into}",
+    )
 
 
 def _database_set(ctx: StepContext, recover: RecoverDatabase) -> PitrBackupSet:
@@ -213,7 +244,7 @@ def recover_systems(ctx: StepContext) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for system in ctx.inventory.systems_in_recovery_order():
         if ctx.fact(_done_key(system.name)):
-            results[system.name] = "already recovered"
+            results[system.name] = Text(zh="此前已恢复", en="already recovered").to_dict()
             continue
         results[system.name] = _recover(ctx, system, host)
         ctx.remember(_done_key(system.name), True)
@@ -230,7 +261,9 @@ def _recover(ctx: StepContext, system: System, host: Host) -> Any:
         pair_ops.start_service(ctx, pair, host)
         return {"service": pair.service, "on": host.name, "vip": str(pair.vip)}
     if isinstance(recover, RecoverManual):
-        return "left to a person (confirmed in the next step)"
+        return Text(
+            zh="由人工完成（在下一步确认）", en="left to a person (confirmed in the next step)"
+        ).to_dict()
     try:
         return restore_newest_files(
             BackupContext.for_set(ctx.inventory, recover.files), Path(recover.into)

@@ -54,16 +54,42 @@ def check_layout(ctx: StepContext) -> Verdict:
     roles = live_roles(ctx, pair)
     declared = pair.primary
     if roles.primary is None:
-        return Verdict(False, "no writable primary in the pair: recover the service first")
+        return Verdict(
+            False,
+            Text(
+                zh="双机中没有可写主库：请先恢复业务",
+                en="no writable primary in the pair: recover the service first",
+            ),
+        )
     switch = roles.primary.name != declared
     ctx.remember("switchback_switchover", switch)
     rebuild = not switch and streaming_replica(ctx, pair, roles.primary, roles.other) is None
     ctx.remember("switchback_rebuild", rebuild)
+    standby = pair.standby
     if switch:
-        return Verdict(True, f"{roles.primary.name} serves; switching back to {declared}")
+        serving = roles.primary.name
+        return Verdict(
+            True,
+            Text(
+                zh=f"{serving} 正在提供服务；回切到 {declared}",
+                en=f"{serving} serves; switching back to {declared}",
+            ),
+        )
     if rebuild:
-        return Verdict(True, f"{declared} serves; {pair.standby} must be rebuilt as its standby")
-    return Verdict(True, f"{declared} serves and {pair.standby} streams from it already")
+        return Verdict(
+            True,
+            Text(
+                zh=f"{declared} 正在提供服务；{standby} 须重建为其备库",
+                en=f"{declared} serves; {standby} must be rebuilt as its standby",
+            ),
+        )
+    return Verdict(
+        True,
+        Text(
+            zh=f"{declared} 正在提供服务，{standby} 已在从它流复制",
+            en=f"{declared} serves and {standby} streams from it already",
+        ),
+    )
 
 
 # Without a switchover nothing stops serving: the run's RTO is zero, not its length.
@@ -103,25 +129,37 @@ rb.include(
 def original_layout(ctx: StepContext) -> Verdict:
     pair = pair_ops.the_pair(ctx)
     primary, standby = pair_ops.primary_of(ctx, pair), pair_ops.standby_of(ctx, pair)
-    problems = []
+    p, s = primary.name, standby.name
+    problems: list[Text] = []
     status = pair_ops.database_status(ctx, pair, primary)
     if status is None or not status.is_primary:
-        problems.append(f"{primary.name} is not the writable primary")
+        problems.append(Text(zh=f"{p} 不是可写主库", en=f"{p} is not the writable primary"))
     if not pair_ops.holds_vip(ctx, pair, primary) or pair_ops.holds_vip(ctx, pair, standby):
-        problems.append(f"the VIP is not (only) on {primary.name}")
+        problems.append(Text(zh=f"VIP 不在（或不只在）{p} 上", en=f"the VIP is not (only) on {p}"))
     if not pair_ops.service_running(ctx, pair, primary):
-        problems.append(f"the service does not run on {primary.name}")
+        problems.append(Text(zh=f"{p} 上服务未运行", en=f"the service does not run on {p}"))
     if pair_ops.service_running(ctx, pair, standby):
-        problems.append(f"the service still runs on {standby.name}")
+        problems.append(Text(zh=f"{s} 上服务仍在运行", en=f"the service still runs on {s}"))
     if streaming_replica(ctx, pair, primary, standby) is None:
-        problems.append(f"{standby.name} does not stream from {primary.name}")
+        problems.append(Text(zh=f"{s} 没有从 {p} 流复制", en=f"{s} does not stream from {p}"))
     views = pair_ops.branch_views(ctx, pair)
     if not views or not all(view.serving for view in views):
-        problems.append("a branch does not reach the service through the VIP")
+        problems.append(
+            Text(
+                zh="有网点无法经 VIP 访问服务",
+                en="a branch does not reach the service through the VIP",
+            )
+        )
     if problems:
-        return Verdict(False, "; ".join(problems))
+        return Verdict(
+            False,
+            Text(zh="；".join(t.zh for t in problems), en="; ".join(t.en for t in problems)),
+        )
     return Verdict(
         True,
-        f"{primary.name} primary with the VIP and the service; {standby.name} streams; "
-        f"{len(views)} branch(es) served",
+        Text(
+            zh=f"{p} 为主库，持有 VIP 并运行服务；{s} 流复制正常；{len(views)} 个网点可用",
+            en=f"{p} primary with the VIP and the service; {s} streams; "
+            f"{len(views)} branch(es) served",
+        ),
     )

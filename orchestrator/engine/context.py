@@ -405,8 +405,8 @@ def _result_record(result: CommandResult) -> dict[str, Any]:
 
 
 def _command_failed(command: str, host: str | None, result: CommandResult) -> Text:
-    """"`CMD` on HOST exited N: <the last line it printed>", for a failed step's message;
-    the command's own words are quoted as they are in both languages."""
+    """A failed step's message: `CMD` on HOST exited N: <the last line it printed>; the
+    command's own words are quoted as they are in both languages."""
     detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
     where_zh = f"在 {host} 上" if host else "在本机上"
     where_en = f"on {host}" if host else "on this machine"

@@ -101,7 +101,7 @@ NOT_IN_EFFECT = Template(
 )
 TIMED_OUT = Template("{seconds} 秒后超时", "timed out after {seconds}s")
 WAIT_NOT_MET = Template(
-    "{timeout} 秒内条件未满足（共检查 {polls} 次）",
+    "{timeout} 秒内检查 {polls} 次，条件仍未满足",
     "condition not met within {timeout}s after {polls} checks",
 )
 HELD_FOR = Template("（已保持 {held} 秒，需 {hold} 秒）", " (held {held}s of {hold}s)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ import yaml
 from sqlalchemy import URL, make_url
 
 from lab.credit.schema import create_schema, generate_data, libpq_dsn
-from orchestrator.errors import StepFailed
+from orchestrator.errors import EXIT_FAILED, StepFailed
 from orchestrator.inventory import HostPair
 from orchestrator.local_machine import find_free_port
 from orchestrator.postgresql import read_only
@@ -159,7 +160,8 @@ def test_http_probe_reads_the_health_url_and_writes_nothing(credit_service, cred
     pair = _pair(credit_db, credit_service.port, {"kind": "http"}, monkeypatch)
     verdict = _probes.judge(pair, _run_script(pair))
     assert verdict.ok, verdict.detail
-    assert verdict.detail == "GET answered 200"
+    assert verdict.sentence("en") == "GET answered 200"
+    assert verdict.sentence("zh") == "GET 返回 200"
 
     wanting = _pair(
         credit_db,
@@ -168,7 +170,8 @@ def test_http_probe_reads_the_health_url_and_writes_nothing(credit_service, cred
         monkeypatch,
     )
     refused = _probes.judge(wanting, _run_script(wanting))
-    assert not refused.ok and "without" in refused.detail
+    assert not refused.ok and "without" in refused.sentence("en")
+    assert "但内容中没有" in refused.sentence("zh")
     assert _counts(credit_db) == before
 
 
@@ -178,7 +181,9 @@ def test_sql_probe_reads_a_row_and_writes_nothing(credit_db, monkeypatch):
     pair = _pair(credit_db, find_free_port(), query, monkeypatch)
     verdict = _probes.sql_verdict(pair)
     assert verdict.ok, verdict.detail
-    assert f"from {make_url(credit_db).database} at 127.0.0.1" in verdict.detail
+    database = make_url(credit_db).database
+    assert f"from {database} at 127.0.0.1" in verdict.sentence("en")
+    assert f"上的 {database} 返回了一行" in verdict.sentence("zh")
     assert _counts(credit_db) == before
 
 
@@ -287,6 +292,16 @@ def _drill_with_probe(
     engine: ctx.local runs the script, the journal records it."""
     from orchestrator.journal import Journal
 
+    journal_url = f"sqlite:///{tmp_path}/journal.sqlite3"
+    result = _probe_drill(tmp_path, db_url, port, probe, "--json")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    doc = json.loads(result.stdout)
+    return doc, Journal(journal_url).events(doc["id"])
+
+
+def _probe_drill(
+    tmp_path: Path, db_url: str, port: int, probe: dict[str, object], *options: str
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "books").mkdir(exist_ok=True)
     (tmp_path / "books" / "probe_case.py").write_text(_PROBE_RUNBOOK)
     url = make_url(db_url)
@@ -310,19 +325,16 @@ def _drill_with_probe(
         "DR_RUNBOOKS": str(tmp_path / "books"),
         "DR_TEST_PROBE_PASSWORD": str(url.password),
     }
-    result = subprocess.run(
+    return subprocess.run(
         [
             *(sys.executable, "-m", "orchestrator.cli.main", "drill", "probe-case"),
-            *("-i", str(path), "--json"),
+            *("-i", str(path), *options),
         ],
-        env=env,
+        env={**env, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    doc = json.loads(result.stdout)
-    return doc, Journal(journal_url).events(doc["id"])
 
 
 @pytest.mark.parametrize("kind", ["http", "sql"])
@@ -344,3 +356,36 @@ def test_a_drill_names_its_probe_and_the_probe_writes_nothing(
         (record,) = [e.data for e in events if e.kind == "probe"]
         assert record == {"kind": "sql", "query": "SELECT 1", "ok": True}
     assert _counts(credit_db) == before
+
+
+def _cells(stdout: str) -> str:
+    """The result table's words without its borders and wrapping."""
+    return " ".join(re.sub(r"[│┃┏┓┗┛┡┩└┘┌┐━─┳┻╇╈┼┬┴]", " ", stdout).split())
+
+
+def test_a_duty_operator_reads_the_probe_verdict_in_chinese(tmp_path, credit_service, credit_db):
+    """`--lang zh` (issue 19): the end-to-end check's verdict, passed or failed, is said in
+    Chinese in the run's table; the journal keeps the English under `detail`/`error`."""
+    database = make_url(credit_db).database
+    passed = _probe_drill(tmp_path, credit_db, credit_service.port, {"kind": "sql"}, "--lang", "zh")
+    assert passed.returncode == 0, passed.stdout[-2000:] + passed.stderr[-2000:]
+    words = _cells(passed.stdout)
+    assert "[探测方式：sql] 只读查询在 127.0.0.1:" in words
+    assert f"上的 {database} 返回了一行" in words and "read-only query" not in words
+
+    wanting = {"kind": "http", "vantage": "orchestrator", "expect_body": "NOT-IN-THE-BODY"}
+    failed = _probe_drill(tmp_path, credit_db, credit_service.port, wanting, "--lang", "zh")
+    assert failed.returncode == EXIT_FAILED, failed.stdout[-2000:] + failed.stderr[-2000:]
+    words = _cells(failed.stdout)
+    assert "检查未通过：[探测方式：http] GET 返回 200，但内容中没有 'NOT-IN-THE-BODY'" in words
+    assert "check failed" not in words
+
+    from orchestrator.journal import Journal
+
+    journal = Journal(f"sqlite:///{tmp_path}/journal.sqlite3")
+    (run,) = [r for r in journal.list_runs() if r.status == "failed"]
+    (step,) = journal.steps(run.id)
+    assert step.error == ("check failed: [probe: http] GET answered 200 without 'NOT-IN-THE-BODY'")
+    assert step.result == {
+        "error_zh": "检查未通过：[探测方式：http] GET 返回 200，但内容中没有 'NOT-IN-THE-BODY'"
+    }

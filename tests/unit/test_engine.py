@@ -139,6 +139,9 @@ def test_wait_until_gives_up_at_its_timeout(journal, registry, drill_inventory):
     [step] = journal.steps(outcome.run_id)
     assert step.error.startswith("condition not met within 0.5s")
     assert step.error.endswith("still false")
+    # The wait's last verdict was said in both languages: its Chinese is kept beside.
+    assert step.result["error_zh"].startswith("0.5 秒内检查 ")
+    assert step.result["error_zh"].endswith("次，条件仍未满足：仍不成立")
 
 
 def test_fan_out_runs_every_host_and_records_each_result(

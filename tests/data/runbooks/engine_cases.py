@@ -108,7 +108,7 @@ never = Runbook("never-true", title="Never true")
 
 @never.wait_until("never", timeout=0.5, interval=0.05)
 def never_step(ctx: Any) -> Verdict:
-    return Verdict(False, "still false")
+    return Verdict(False, Text(zh="仍不成立", en="still false"))
 
 
 # ---- fan-out across hosts -----------------------------------------------------------------
