@@ -10,7 +10,7 @@ from orchestrator.text import Text
 
 
 def breaker(which: str, closed: bool) -> Text:
-    """ "mains breaker closed" / "市电开关已合闸"; `which` is "mains" or "generator"."""
+    """A breaker's position: mains breaker closed / 市电开关已合闸 (`which`: mains or generator)."""
     zh_name = "市电开关" if which == "mains" else "发电机开关"
     return Text(
         zh=f"{zh_name}{'已合闸' if closed else '已断开'}",
