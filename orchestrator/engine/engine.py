@@ -474,13 +474,10 @@ def _waiting_message(state: RunState, planned: PlannedStep) -> Text:
 def _approval_notice(
     state: RunState, planned: PlannedStep, members: tuple[str, ...], sent: list[str]
 ) -> str:
-    who = ", ".join(members) or "nobody: no contact holds the role (see the inventory)"
-    codes = f"; one-time codes sent to {', '.join(sent)}" if sent else ""
-    return (
-        f"waiting for approval by role {planned.step.role!r} ({who}){codes}: an approver runs "
-        f"`dr approve {state.run_id} {planned.path}` from their own account, or with "
-        f"`--code CODE` from any terminal / 等待 {planned.step.role} 审批（{who}）"
+    notice = say.approval_notice(
+        role=str(planned.step.role), run=state.run_id, step=planned.path, members=members, sent=sent
     )
+    return notice(state.options.lang)
 
 
 def _plan_text(title: Text, instructions: Text | None) -> Text:

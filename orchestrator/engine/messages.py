@@ -135,6 +135,28 @@ def in_language(english: str, lang: Lang) -> str:
     return english
 
 
+def approval_notice(
+    *, role: str, run: str, step: str, members: tuple[str, ...], sent: list[str]
+) -> Text:
+    """What the terminal says while a step waits for approval: who may approve, where
+    the one-time codes went, and the command an approver runs."""
+    who = Text(
+        zh="、".join(members) or "无人：资产清单中没有联系人担任该角色",
+        en=", ".join(members) or "nobody: no contact holds the role (see the inventory)",
+    )
+    codes = Text(
+        zh=f"；一次性验证码已发送给 {'、'.join(sent)}" if sent else "",
+        en=f"; one-time codes sent to {', '.join(sent)}" if sent else "",
+    )
+    return Text(
+        zh=f"等待 {role} 审批（{who.zh}）{codes.zh}：审批人用本人账号执行 "
+        f"`dr approve {run} {step}`，或在任一终端加 `--code CODE` 使用收到的验证码",
+        en=f"waiting for approval by role '{role}' ({who.en}){codes.en}: an approver runs "
+        f"`dr approve {run} {step}` from their own account, or with `--code CODE` from any "
+        "terminal",
+    )
+
+
 def rollback_said(status: str) -> Text:
     """How a completed step's rollback ended ("rolled_back" or "failed")."""
     zh = {"rolled_back": "已回滚", "failed": "回滚失败"}.get(status, f"回滚：{status}")
