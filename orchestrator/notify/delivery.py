@@ -68,12 +68,28 @@ def deliver(
         journal.append(kind, run_id=run_id, step_id=step_id, data=data)
         results.append(result)
     if not jobs:
-        error = "no channel reaches the recipients: add notifications.smtp or webhooks"
+        error = _why_nobody_reached(message, settings.smtp is not None)
         result = DeliveryResult("none", ",".join(message.recipients), False, 0, error)
         data = {**message.context, "key": message.key, **result.to_dict()}
         journal.append("notification.failed", run_id=run_id, step_id=step_id, data=data)
         results.append(result)
     return results
+
+
+def _why_nobody_reached(message: Message, has_smtp: bool) -> str:
+    """The reason no channel carried `message`, said as what to fix in the inventory: an
+    empty roster and recipients without an address are different mistakes."""
+    if not message.recipients:
+        return (
+            f"no one to tell: the roster for level {message.level} is empty; "
+            f"name its people under escalation.{message.level} in the inventory"
+        )
+    if has_smtp:
+        return (
+            f"{', '.join(message.recipients)} have no e-mail address and no webhook takes "
+            f"level {message.level}: add their email, or a webhook for the level"
+        )
+    return "no channel reaches the recipients: add notifications.smtp or webhooks"
 
 
 def with_retries(

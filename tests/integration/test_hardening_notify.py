@@ -118,3 +118,18 @@ def test_cleartext_login_is_refused_in_a_production_inventory(tmp_path: Path) ->
     [problem] = err.value.problems
     assert problem.field == "notifications.smtp.allow_cleartext_login"
     assert "may not send the SMTP login without TLS" in problem.message
+
+
+def test_a_notice_nobody_can_receive_says_what_to_fix(tmp_path: Path, journal: Any) -> None:
+    """An empty roster and a roster without addresses are different mistakes; each failed
+    notice names its own fix, and is journaled as failed."""
+    smtp = {"smtp": {"host": "127.0.0.1", "port": 1, "from": "dr@lab.invalid"}}
+    inv = load_inventory(inventory(tmp_path, smtp))
+    empty = Message("k2", "orange", Text(zh="测试", en="test"), Text(zh="正文", en="body"), ())
+    [nobody] = deliver(empty, inv, journal, sleep=lambda _: None)
+    assert not nobody.ok and "escalation.orange" in (nobody.error or "")
+    no_address = Message("k3", "blue", Text(zh="测", en="t"), Text(zh="文", en="b"), ("ghost",))
+    [unreachable] = deliver(no_address, inv, journal, sleep=lambda _: None)
+    assert not unreachable.ok and "ghost have no e-mail address" in (unreachable.error or "")
+    failed = [e for e in journal.events() if e.kind == "notification.failed"]
+    assert {e.data["key"] for e in failed} == {"k2", "k3"}

@@ -105,6 +105,8 @@ def make_site(directory: Path, mailbox: MailBox, smtp_port: int) -> ConsoleSite:
              "language": "en"},
             {"name": "director-li", "role": "leadership", "email": "li@lab.invalid"},
         ],
+        # Who hears of an incident, by level (an orange one on the board's test).
+        "escalation": {"orange": ["director-li"]},
         "targets": [
             {"system": "engine-test", "category": "information-system", "rto": "30m",
              "rpo": "5m"},
