@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,8 +35,16 @@ from tests.integration.test_backups import RESTIC_PASSWORD, context, write_inven
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parent.parent.parent
-TODAY = datetime.now(UTC).date().isoformat()
-FIRST_OF_MONTH = TODAY[:8] + "01"
+
+
+def today() -> str:
+    """Read when a report is asked for, not when the file is imported: a lab lane that
+    starts before midnight (UTC, the reports' day without an inventory) runs these after."""
+    return datetime.now(UTC).date().isoformat()
+
+
+def first_of_month() -> str:
+    return today()[:8] + "01"
 
 
 @dataclass
@@ -142,7 +150,7 @@ def recorded(tmp_path_factory):
 
 def test_rto_rpo_report_numbers_are_the_journals(recorded):
     journal, run_id = recorded["journal"], recorded["run_id"]
-    data = report_json(recorded["db"], "rto-rpo", "--from", FIRST_OF_MONTH, "--to", TODAY)
+    data = report_json(recorded["db"], "rto-rpo", "--from", first_of_month(), "--to", today())
     assert data["verification"]["ok"] is True
     assert data["verification"]["events_checked"] == journal.verify().checked
     by_id = {o["id"]: o for o in data["occasions"]}
@@ -163,7 +171,7 @@ def test_rto_rpo_report_numbers_are_the_journals(recorded):
     assert restore["rpo"]["seconds"] == event.data["measurements"]["rpo"]["seconds"]
     assert restore["rto"]["target_seconds"] == 3600 and restore["rto"]["met"] is True
     this_month = data["restore_tests_by_month"][-1]
-    assert this_month["month"] == TODAY[:7] and this_month["passed"] == 1
+    assert this_month["month"] == today()[:7] and this_month["passed"] == 1
     assert not this_month["missing"]
     [system] = [s for s in data["systems"] if s["procedure"] == "report-service-restart"]
     assert (
@@ -191,7 +199,7 @@ def test_rto_rpo_flags_months_without_a_restore_test(recorded):
 def test_rto_rpo_pdf_has_pages_charts_and_readable_chinese(recorded, lang):
     pdf = recorded["tmp"] / f"rto-rpo-{lang}.pdf"
     done = dr_report(
-        recorded["db"], "rto-rpo", "--from", FIRST_OF_MONTH, "--to", TODAY,
+        recorded["db"], "rto-rpo", "--from", first_of_month(), "--to", today(),
         "--format", "pdf", "--lang", lang, "-o", str(pdf),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -212,7 +220,7 @@ def assert_no_word_is_cut(text: str, recorded, pdf: Path) -> None:
     broken across two lines would come out as two pieces that are not."""
     from orchestrator.reports import rto_rpo
 
-    data = report_json(recorded["db"], "rto-rpo", "--from", FIRST_OF_MONTH, "--to", TODAY)
+    data = report_json(recorded["db"], "rto-rpo", "--from", first_of_month(), "--to", today())
     document = rto_rpo.layout(data, "en")
     source = " ".join(
         [document.title, document.subtitle, document.verification.text]
@@ -274,7 +282,7 @@ def test_reports_follow_dr_lang_unless_lang_is_given(recorded, monkeypatch):
 
 def test_html_with_charts_parses_cleanly_and_its_ids_are_unique(recorded):
     done = dr_report(
-        recorded["db"], "rto-rpo", "--from", FIRST_OF_MONTH, "--to", TODAY, "-f", "html"
+        recorded["db"], "rto-rpo", "--from", first_of_month(), "--to", today(), "-f", "html"
     )
     assert done.returncode == 0 and done.stdout.count("<svg") == 4
     parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
@@ -426,7 +434,9 @@ def test_lab_drill_shows_the_labs_observed_rto_beside_the_runbooks(lab, tmp_path
 
     journal = Journal(db)
     [observed] = record_lab_observation(journal, run_id, lab.state.observe, "branch-1")
-    data = report_json(db, "rto-rpo", "--from", TODAY, "--to", TODAY)
+    # From yesterday: the drill may have begun before midnight.
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    data = report_json(db, "rto-rpo", "--from", yesterday, "--to", today())
     occasion = next(o for o in data["occasions"] if o["id"] == run_id)
     lab_rto = journal_figure(journal, run_id, "rto_seconds", source="lab")
     assert occasion["observed"]["rto"]["seconds"] == lab_rto.value_seconds == observed.value_seconds
