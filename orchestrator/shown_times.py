@@ -46,22 +46,19 @@ def as_moment(value: datetime | str) -> datetime:
 def shown_time(value: datetime | str | None, zone: tzinfo, *, seconds: bool = True) -> str:
     """'2026-12-04 15:32:08 UTC+08:00'; '-' for no time. Text that is not a timestamp is
     returned as it is rather than hidden (it is what the journal holds)."""
-    if value is None or value == "":
-        return "-"
-    try:
-        moment = as_moment(value).astimezone(zone)
-    except ValueError:
-        return str(value)
-    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return f"{moment.strftime(pattern)} {zone_label(zone, moment)}"
+    return _shown(value, zone, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def shown_clock(value: datetime | str | None, zone: tzinfo) -> str:
     """'15:32:08 UTC+08:00': the time of day alone, for tables whose rows share a day."""
+    return _shown(value, zone, "%H:%M:%S")
+
+
+def _shown(value: datetime | str | None, zone: tzinfo, pattern: str) -> str:
     if value is None or value == "":
         return "-"
     try:
         moment = as_moment(value).astimezone(zone)
     except ValueError:
         return str(value)
-    return f"{moment.strftime('%H:%M:%S')} {zone_label(zone, moment)}"
+    return f"{moment.strftime(pattern)} {zone_label(zone, moment)}"

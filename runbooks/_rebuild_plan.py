@@ -58,26 +58,23 @@ def checkpoint_primary(plan: PlanContext) -> None:
 
 
 def rewind(plan: PlanContext) -> None:
-    found = _roles(plan)
-    if found is not None:
-        pair, target, primary, assumed = found
-        said = f"rewinds {target.name}'s cluster onto {primary.name}'s timeline"
-        plan.ssh(
-            target,
-            follow_command(pair, "db_rewind", target, primary),
-            note="; ".join(x for x in (said, assumed) if x),
-        )
+    _follow(plan, "db_rewind", "rewinds {target}'s cluster onto {primary}'s timeline")
 
 
 def base_backup(plan: PlanContext) -> None:
+    _follow(plan, "db_base_backup", "replaces {target}'s database cluster by a copy of {primary}'s")
+
+
+def _follow(plan: PlanContext, control: str, said: str) -> None:
+    """A step that makes the rebuilt host follow the primary by `control`."""
     found = _roles(plan)
     if found is not None:
         pair, target, primary, assumed = found
-        said = f"replaces {target.name}'s database cluster by a copy of {primary.name}'s"
+        what = said.format(target=target.name, primary=primary.name)
         plan.ssh(
             target,
-            follow_command(pair, "db_base_backup", target, primary),
-            note="; ".join(x for x in (said, assumed) if x),
+            follow_command(pair, control, target, primary),
+            note="; ".join(x for x in (what, assumed) if x),
         )
 
 

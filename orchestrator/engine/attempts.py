@@ -50,15 +50,7 @@ def run_on_host(
         return _run_on_host(state, planned, host, prior)
     except HostKeyRejected as err:
         name = host.name if host is not None else ""
-        state.journal.step_finished(
-            state.run_id,
-            planned.path,
-            name,
-            kind=planned.step.kind,
-            status="failed",
-            error=err.message,
-        )
-        return HostOutcome(name, "failed", err.message)
+        return _failed(state, planned, name, Text(zh=err.message, en=err.message))
 
 
 def _run_on_host(
