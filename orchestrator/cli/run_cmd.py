@@ -226,7 +226,9 @@ def approve(
 def _run_and_its_inventory(db: str | None, run_id: str) -> tuple[Journal, RunRecord, Inventory]:
     """The run, its inventory, and the journal opened with the key that inventory names
     (reading the run needs no key; signing what follows does)."""
-    reader = open_journal(db)
+    # Resuming or approving needs a run to exist: a journal URL that names none is
+    # refused rather than created empty.
+    reader = open_journal(db, must_exist=True)
     record = reader.get_run(run_id)
     inv = load_inventory(Path(record.inventory_path))
     if inv.journal.key is None:

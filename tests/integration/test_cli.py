@@ -80,7 +80,7 @@ def test_failed_run_exits_1_and_names_the_step(dr):
         (["drill", "checks", "-i", DRILL_INV, "-p", "nonsense"], "NAME=VALUE"),
         (["drill", "checks", "-i", DRILL_INV, "-p", "colour=red"], "has no parameter colour"),
         (["drill", "checks", "-i", "/no/such/inventory.yaml"], "inventory.yaml"),
-        (["resume", "no-such-run"], "no run 'no-such-run'"),
+        (["resume", "no-such-run"], "no journal at"),
         (["drill", "checks", "-i", DRILL_INV, "--lang", "fr"], "use zh or en"),
     ],
 )

@@ -31,6 +31,9 @@ READ_ONLY = [
     ("report", "rto-rpo", "--from", "2026-11-01", "--to", "2026-11-30"),
     ("report", "summary", "-i", str(ROOT / "inventory/lab.yaml"), "--quarter", "2026-Q4"),
     ("report", "drill", "no-such-run"),
+    # Resuming and approving read a run first: there is none in a journal that is not there.
+    ("resume", "no-such-run"),
+    ("approve", "no-such-run", "step-1"),
 ]
 
 
