@@ -8,9 +8,12 @@ language chosen, whole (the table wraps it; nothing is cut).
 
 from __future__ import annotations
 
+import re
+from datetime import tzinfo
 from typing import Any
 
 from orchestrator.engine.messages import in_language
+from orchestrator.shown_times import shown_time
 from orchestrator.text import Lang, Text
 
 STATUS_WORDS: dict[str, Text] = {
@@ -149,6 +152,12 @@ _VALUES: dict[str, Text] = {
 
 _YES_NO = {True: Text("是", "yes"), False: Text("否", "no")}
 
+# An ISO timestamp with its offset: a moment, safe to say in another zone. One without an
+# offset (a parameter the operator wrote in the inventory's zone) is left as written.
+_AWARE_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$"
+)
+
 
 def status_word(status: str | None, lang: Lang) -> str:
     """'成功' / 'succeeded'; a status this code does not know, as it is."""
@@ -164,23 +173,26 @@ def kind_word(kind: str, lang: Lang) -> str:
     return known(lang) if known is not None else kind
 
 
-def result_words(result: Any, lang: Lang) -> str:
-    """What a step returned, as one or more sentences; '' for nothing."""
+def result_words(result: Any, lang: Lang, zone: tzinfo | None = None) -> str:
+    """What a step returned, as one or more sentences; '' for nothing. Timestamps that
+    carry their offset (as the engine and runbooks record them, in UTC) are said in
+    `zone`, the run's inventory's, like every other time the operator reads."""
     if result is None or result == {} or result == []:
         return ""
     if not isinstance(result, dict):
-        return _value(result, lang)
+        return _value(result, lang, zone)
     parts: list[str] = []
     sentence = result.get("detail_zh") if lang == "zh" else None
     sentence = sentence or result.get("detail")
     if sentence:
-        parts.append(_value(sentence, lang))
+        parts.append(_value(sentence, lang, zone))
     for key, value in sorted(result.items(), key=lambda item: (_ORDER.get(item[0], 99), item[0])):
         if key in ("detail", "detail_zh", "error_zh") or value is None or value == "":
             continue
         if key == "ok" and value is True and sentence:
             continue  # a passed check's sentence says it
-        parts.append(f"{label(key, lang)}{'：' if lang == 'zh' else ': '}{_value(value, lang)}")
+        colon = "：" if lang == "zh" else ": "
+        parts.append(f"{label(key, lang)}{colon}{_value(value, lang, zone)}")
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
@@ -195,16 +207,20 @@ def label(key: str, lang: Lang) -> str:
     return known(lang) if known is not None else key.replace("_", " ")
 
 
-def _value(value: Any, lang: Lang) -> str:
+def _value(value: Any, lang: Lang, zone: tzinfo | None = None) -> str:
     if isinstance(value, bool):
         return _YES_NO[value](lang)
     if isinstance(value, dict):
         if set(value) == {"zh", "en"}:
             return str(value[lang])
-        inner = ", ".join(f"{label(str(k), lang)} {_value(v, lang)}" for k, v in value.items())
+        inner = ", ".join(
+            f"{label(str(k), lang)} {_value(v, lang, zone)}" for k, v in value.items()
+        )
         return f"({inner})"
     if isinstance(value, list):
-        return ", ".join(_value(item, lang) for item in value)
+        return ", ".join(_value(item, lang, zone) for item in value)
     if isinstance(value, float):
         return f"{value:g}"
+    if zone is not None and isinstance(value, str) and _AWARE_TIMESTAMP.match(value):
+        return shown_time(value, zone)
     return said(str(value), lang)

@@ -84,22 +84,22 @@ def print_run(console: Console, doc: dict[str, Any], lang: Lang, zone: tzinfo) -
             escape(step["id"]),
             kind_word(step["kind"], lang),
             status_word(step["status"], lang),
-            escape(_step_result(step, lang)),
+            escape(_step_result(step, lang, zone)),
         )
     print_table(console, table)
     print_measurements(console, doc["measurements"], lang)
 
 
-def _step_result(step: dict[str, Any], lang: Lang) -> str:
+def _step_result(step: dict[str, Any], lang: Lang, zone: tzinfo) -> str:
     """The step's error, else its result; a fan-out's per host, one line each."""
     if step["hosts"]:
         lines = []
         for host in step["hosts"]:
-            said = _error(host, lang) or result_words(host["result"], lang)
+            said = _error(host, lang) or result_words(host["result"], lang, zone)
             status = status_word(host["status"], lang)
             lines.append(f"{host['host']}: {status}" + (f" — {said}" if said else ""))
         return "\n".join(lines)
-    return str(_error(step, lang) or result_words(step["result"], lang))
+    return str(_error(step, lang) or result_words(step["result"], lang, zone))
 
 
 def _error(row: dict[str, Any], lang: Lang) -> str:
