@@ -7,8 +7,11 @@ China Standard Time to the operator and US Central Time to a library."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -22,6 +25,33 @@ DEFAULT_ZONE = "Asia/Shanghai"
 def zone_of(inventory: Inventory | None) -> tzinfo:
     """The zone people read times in: the inventory's, or the default zone without one."""
     return ZoneInfo(inventory.timezone if inventory is not None else DEFAULT_ZONE)
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """The zone a report document names (its "timezone" field); the default zone for a
+    document written before reports said their zone."""
+    return ZoneInfo(name or DEFAULT_ZONE)
+
+
+def run_zone(doc: dict[str, Any]) -> tzinfo:
+    """The zone of the inventory a run was started with (a run document's
+    `inventory.path`)."""
+    return zone_at(str((doc.get("inventory") or {}).get("path") or ""))
+
+
+@lru_cache(maxsize=32)
+def zone_at(inventory_path: str) -> tzinfo:
+    """The zone of the inventory at `inventory_path`; the default zone when that file is
+    not on this machine (or no longer loads): a list of runs still prints."""
+    from orchestrator.errors import DrError
+    from orchestrator.inventory import load_inventory
+
+    if inventory_path and Path(inventory_path).is_file():
+        try:
+            return zone_of(load_inventory(Path(inventory_path)))
+        except (DrError, OSError):
+            pass
+    return zone_of(None)
 
 
 def zone_label(zone: tzinfo, at: datetime | None = None) -> str:
@@ -43,9 +73,14 @@ def as_moment(value: datetime | str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def shown_time(value: datetime | str | None, zone: tzinfo, *, seconds: bool = True) -> str:
-    """'2026-12-04 15:32:08 UTC+08:00'; '-' for no time. Text that is not a timestamp is
-    returned as it is rather than hidden (it is what the journal holds)."""
+def shown_time(
+    value: datetime | str | None, zone: tzinfo, *, seconds: bool = True, millis: bool = False
+) -> str:
+    """'2026-12-04 15:32:08 UTC+08:00' ('...15:32:08.125 UTC+08:00' with `millis`); '-'
+    for no time. Text that is not a timestamp is returned as it is rather than hidden (it
+    is what the journal holds)."""
+    if millis:
+        return _shown(value, zone, _MILLIS)
     return _shown(value, zone, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
@@ -54,11 +89,47 @@ def shown_clock(value: datetime | str | None, zone: tzinfo) -> str:
     return _shown(value, zone, "%H:%M:%S")
 
 
-def _shown(value: datetime | str | None, zone: tzinfo, pattern: str) -> str:
+def shown_column(
+    values: Sequence[datetime | str | None], zone: tzinfo, *, millis: bool = False
+) -> tuple[str, list[str]]:
+    """Times for one table column, the zone said once: ('UTC+08:00', ['2026-12-04
+    15:32:08', ...]), the label for the column's heading. A time whose offset differs
+    from the heading's (the column crosses a change to or from summer time) says its own,
+    so no time is read in the wrong offset."""
+    moments = [_moment(v, zone) for v in values]
+    label = zone_label(zone, next((m for m in moments if m is not None), None))
+    pattern = _MILLIS if millis else "%Y-%m-%d %H:%M:%S"
+    shown = []
+    for value, moment in zip(values, moments, strict=True):
+        if moment is None:
+            shown.append("-" if value is None or value == "" else str(value))
+            continue
+        own = zone_label(zone, moment)
+        text = _format(moment, pattern)
+        shown.append(text if own == label else f"{text} {own}")
+    return label, shown
+
+
+# Milliseconds: the order of events a second apart reads in a timeline.
+_MILLIS = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _moment(value: datetime | str | None, zone: tzinfo) -> datetime | None:
     if value is None or value == "":
-        return "-"
+        return None
     try:
-        moment = as_moment(value).astimezone(zone)
+        return as_moment(value).astimezone(zone)
     except ValueError:
-        return str(value)
-    return f"{moment.strftime(pattern)} {zone_label(zone, moment)}"
+        return None
+
+
+def _format(moment: datetime, pattern: str) -> str:
+    text = moment.strftime(pattern)
+    return text[:-3] if pattern.endswith("%f") else text
+
+
+def _shown(value: datetime | str | None, zone: tzinfo, pattern: str) -> str:
+    moment = _moment(value, zone)
+    if moment is None:
+        return "-" if value is None or value == "" else str(value)
+    return f"{_format(moment, pattern)} {zone_label(zone, moment)}"

@@ -10,14 +10,13 @@ from rich.markup import escape
 
 from orchestrator.calendar import calendar_for
 from orchestrator.cli.step_words import status_word
-from orchestrator.cli.summary import zone_at
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.incidents import Incident, IncidentStore
 from orchestrator.incidents.clocks import reentry_status
 from orchestrator.incidents.deadlines import open_deadlines
 from orchestrator.incidents.messages import local_text
 from orchestrator.inventory.models import Inventory
-from orchestrator.shown_times import shown_time
+from orchestrator.shown_times import shown_time, zone_at
 from orchestrator.text import Lang, Text
 
 LEVEL_COLOURS = {"blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}

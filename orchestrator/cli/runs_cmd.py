@@ -18,10 +18,10 @@ from orchestrator.cli.options import (
     open_registry,
 )
 from orchestrator.cli.step_words import status_word
-from orchestrator.cli.summary import print_json, print_run, run_zone, zone_at
+from orchestrator.cli.summary import print_json, print_run
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.journal.run_document import run_document
-from orchestrator.shown_times import shown_time
+from orchestrator.shown_times import run_zone, shown_time, zone_at
 
 runs_app = typer.Typer(help="Runs recorded in the journal.", no_args_is_help=True)
 runbook_app = typer.Typer(help="The runbooks available.", no_args_is_help=True)

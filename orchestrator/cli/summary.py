@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import tzinfo
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -17,8 +15,7 @@ from rich.markup import escape
 
 from orchestrator.cli.step_words import kind_word, result_words, said, status_word
 from orchestrator.cli.tables import folding_table, print_table
-from orchestrator.errors import DrError
-from orchestrator.shown_times import shown_time, zone_of
+from orchestrator.shown_times import shown_time
 from orchestrator.text import Lang, Text
 
 _HEADINGS = {
@@ -33,25 +30,6 @@ def print_json(console: Console, document: Any) -> None:
     # Plain print: rich would wrap long lines and break the JSON for a program reading it.
     console.file.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     console.file.flush()
-
-
-def run_zone(doc: dict[str, Any]) -> tzinfo:
-    """The zone of the inventory the run was started with."""
-    return zone_at(str((doc.get("inventory") or {}).get("path") or ""))
-
-
-@lru_cache(maxsize=32)
-def zone_at(inventory_path: str) -> tzinfo:
-    """The zone of the inventory at `inventory_path`; the default zone when that file is
-    not on this machine (or no longer loads): a list of runs still prints."""
-    from orchestrator.inventory import load_inventory
-
-    if inventory_path and Path(inventory_path).is_file():
-        try:
-            return zone_of(load_inventory(Path(inventory_path)))
-        except (DrError, OSError):
-            pass
-    return zone_of(None)
 
 
 def print_run(console: Console, doc: dict[str, Any], lang: Lang, zone: tzinfo) -> None:

@@ -71,6 +71,8 @@ class Aftermath:
     unbatched_lost: list[SourceRecord] = field(default_factory=list)
     # Where the batches were read (role -> directory), for the report's first page.
     source: dict[str, str] = field(default_factory=dict)
+    # The institution's zone (the inventory's): the zone the report shows times in.
+    timezone: str = "UTC"
 
     @property
     def owed(self) -> bool:
@@ -87,6 +89,7 @@ class Aftermath:
             "awaiting_feedback": list(self.awaiting_feedback),
             "unbatched_lost": [r.to_dict() for r in self.unbatched_lost],
             "source": dict(self.source),
+            "timezone": self.timezone,
         }
 
 
@@ -98,9 +101,10 @@ def aftermath(
     now: datetime,
     feedback_within: timedelta,
     source: dict[str, str] | None = None,
+    timezone: str = "UTC",
 ) -> Aftermath:
     lost, changed = _Index(lost_records), _Index(changed_records)
-    result = Aftermath(computed_at=now, source=source or {})
+    result = Aftermath(computed_at=now, source=source or {}, timezone=timezone)
     found_lost: set[SourceRecord] = set()
     for batch in batches:
         status = classify(batch, now, feedback_within)

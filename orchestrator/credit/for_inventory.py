@@ -69,4 +69,5 @@ def aftermath_for_inventory(
         now=now or datetime.now(UTC),
         feedback_within=timedelta(seconds=settings.feedback_within),
         source=where,
+        timezone=inventory.timezone,
     )

@@ -7,13 +7,12 @@ part another report (the lost-transactions report) includes as it is.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from orchestrator.inventory import format_duration
 from orchestrator.reports.blocks import Block, Document, Facts, Heading, Paragraph, Table
 from orchestrator.reports.i18n import ReportLang, pick
+from orchestrator.shown_times import shown_time, zone_named
 
 # Long lists are cut in the page (never in the JSON): a person reads the first ones and
 # the count; a script reads the JSON.
@@ -168,7 +167,10 @@ def aftermath_blocks(data: dict[str, Any], lang: ReportLang) -> list[Block]:
             ),
             _table(
                 [pick(lang, "记录", "Record"), pick(lang, "数据时间", "Row time")],
-                [[f"{r['kind']} {r['key']}", r["row_at"]] for r in data["unbatched_lost"]],
+                [
+                    [f"{r['kind']} {r['key']}", _when(r["row_at"], data.get("timezone"))]
+                    for r in data["unbatched_lost"]
+                ],
                 lang,
             ),
         ]
@@ -176,11 +178,10 @@ def aftermath_blocks(data: dict[str, Any], lang: ReportLang) -> list[Block]:
 
 
 def aftermath_layout(data: dict[str, Any], lang: ReportLang) -> Document:
+    computed = _when(data["computed_at"], data.get("timezone"))
     return Document(
         title=pick(lang, "恢复后征信报文善后清单", "Report messages after a recovery"),
-        subtitle=pick(
-            lang, f"计算时间 {data['computed_at']}", f"Computed at {data['computed_at']}"
-        ),
+        subtitle=pick(lang, f"计算时间 {computed}", f"Computed at {computed}"),
         verification=_source(data.get("source", {}), lang),
         blocks=aftermath_blocks(data, lang),
     )
@@ -239,11 +240,12 @@ def _batch_table(batches: list[dict[str, Any]], lang: ReportLang, zone: str) -> 
     )
 
 
-def _when(moment: str | None, zone: str) -> str:
-    """An ISO time as the institution reads it: its own zone, to the second."""
+def _when(moment: str | None, zone: str | None) -> str:
+    """An ISO time as the institution reads it: its own zone, to the second, the zone
+    said."""
     if moment is None:
         return "—"
-    return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+    return shown_time(moment, zone_named(zone))
 
 
 def _table(columns: list[str], rows: list[list[str]], lang: ReportLang) -> Table:

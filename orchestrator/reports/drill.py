@@ -4,7 +4,7 @@ found, improvements, conclusion."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from orchestrator.inventory import Inventory
@@ -14,12 +14,16 @@ from orchestrator.journal.run_document import run_document
 from orchestrator.reports.blocks import Chart, Document, Facts, Heading, Paragraph, Series, Table
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
 from orchestrator.reports.occasions import figure
-from orchestrator.reports.timeline import event_line, key_events
+from orchestrator.reports.timeline import key_events, timeline_table
 from orchestrator.reports.verification import verification_paragraph, verify_journal
+from orchestrator.shown_times import as_moment, run_zone, shown_time, zone_named, zone_of
 
 
 def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> dict[str, Any]:
     run = run_document(journal, run_id)
+    # Times read in the given inventory's zone, else in that of the inventory the drill
+    # ran with (the default zone when that file is not here).
+    zone = zone_of(inventory) if inventory is not None else run_zone(run)
     events = journal.events(run_id)
     records = verified_measurements(journal, run_id)
     results = {
@@ -30,6 +34,7 @@ def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> 
     return {
         "report": "drill",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timezone": str(zone),
         "verification": verify_journal(journal),
         "run": {
             k: run[k]
@@ -46,7 +51,7 @@ def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> 
                 "incident_id",
             )
         },
-        "plan": _planned(inventory, run["runbook"], run["started_at"]),
+        "plan": _planned(inventory, run["runbook"], run["started_at"], zone),
         "participants": sorted({e.actor for e in events if e.actor}),
         "preparation": {
             "inventory": run["inventory"],
@@ -66,11 +71,14 @@ def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> 
     }
 
 
-def _planned(inventory: Inventory | None, runbook: str, started_at: str) -> dict[str, Any] | None:
-    """The plan entry this drill carried out: same runbook, same year, nearest day."""
+def _planned(
+    inventory: Inventory | None, runbook: str, started_at: str, zone: tzinfo
+) -> dict[str, Any] | None:
+    """The plan entry this drill carried out: same runbook, same year, nearest day (the
+    institution's day: the plan is written in it)."""
     if inventory is None:
         return None
-    day = datetime.fromisoformat(started_at).date()
+    day = as_moment(started_at).astimezone(zone).date()
     entries = [d for d in inventory.drills if d.runbook == runbook and d.when.year == day.year]
     if not entries:
         return None
@@ -127,6 +135,7 @@ _ACTIONS = {
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     run = data["run"]
+    zone = zone_named(data.get("timezone"))
     doc = Document(
         title=pick(
             lang, f"演练总结报告：{run['runbook']}", f"Drill summary report: {run['runbook']}"
@@ -169,21 +178,17 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
                 ),
                 (
                     pick(lang, "开始 / 结束", "started / finished"),
-                    f"{run['started_at']} / {run['finished_at'] or '—'}",
+                    f"{shown_time(run['started_at'], zone)} / "
+                    f"{shown_time(run['finished_at'], zone) if run['finished_at'] else '—'}",
                 ),
             ]
         )
     )
     add(Heading(pick(lang, "四、主要过程及关键时间点", "4. Main process and key timestamps")))
-    add(
-        Table(
-            [pick(lang, "时间", "time"), pick(lang, "事件", "event"), pick(lang, "人员", "by")],
-            [event_line(e, lang) for e in data["timeline"]],
-        )
-    )
+    add(timeline_table(data["timeline"], zone, lang))
     add(Heading(pick(lang, "五、演练结果", "5. Results")))
     add(Table(_result_columns(lang), _result_rows(data["results"], lang)))
-    clock = _rto_clock(data["results"]["runbook_rto"], lang)
+    clock = _rto_clock(data["results"]["runbook_rto"], zone, lang)
     if clock is not None:
         add(Paragraph(clock))
     chart = _chart(data["results"], lang)
@@ -246,18 +251,20 @@ def _result_rows(results: dict[str, Any], lang: ReportLang) -> list[list[str]]:
     return rows
 
 
-def _rto_clock(rto: dict[str, Any] | None, lang: ReportLang) -> str | None:
+def _rto_clock(rto: dict[str, Any] | None, zone: tzinfo, lang: ReportLang) -> str | None:
     """Where the runbook's RTO clock started and stopped, and by whose word."""
     detail = (rto or {}).get("detail") or {}
     if not detail.get("lost_at") or not detail.get("restored_at"):
         return None
+    lost = shown_time(detail["lost_at"], zone, millis=True)
+    restored = shown_time(detail["restored_at"], zone, millis=True)
     suffix = "_zh" if lang == "zh" else ""
     started = detail.get(f"lost_at_source{suffix}") or detail.get("lost_at_source", "")
     stopped = detail.get(f"restored_at_source{suffix}") or detail.get("restored_at_source", "")
     return pick(
         lang,
-        f"RTO 计时：自 {detail['lost_at']}（{started}）至 {detail['restored_at']}（{stopped}）。",
-        f"RTO clock: from {detail['lost_at']} ({started}) to {detail['restored_at']} ({stopped}).",
+        f"RTO 计时：自 {lost}（{started}）至 {restored}（{stopped}）。",
+        f"RTO clock: from {lost} ({started}) to {restored} ({stopped}).",
     )
 
 

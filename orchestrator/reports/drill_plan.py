@@ -14,6 +14,7 @@ from orchestrator.reports.blocks import Document, Heading, Paragraph, Table
 from orchestrator.reports.i18n import ReportLang, pick
 from orchestrator.reports.occasions import ALL_RUNS
 from orchestrator.reports.verification import verification_paragraph, verify_journal
+from orchestrator.shown_times import as_moment, zone_of
 
 
 def build(journal: Journal, inventory: Inventory, year: int) -> dict[str, Any]:
@@ -21,13 +22,14 @@ def build(journal: Journal, inventory: Inventory, year: int) -> dict[str, Any]:
         raise UserInputError(f"--year {year} is not a plausible plan year; give e.g. 2027")
     planned = sorted((d for d in inventory.drills if d.when.year == year), key=lambda d: d.when)
     drills = [r for r in journal.list_runs(ALL_RUNS) if r.mode == "drill"]
+    zone = zone_of(inventory)  # the plan's year is the institution's year
     entries = []
     for entry in planned:
         done = [
             r.id
             for r in drills
             if r.runbook == entry.runbook
-            and r.started_at[:4] == str(year)
+            and as_moment(r.started_at).astimezone(zone).year == year
             and r.status == "succeeded"
         ]
         entries.append({**entry.model_dump(mode="json"), "carried_out": done})
@@ -36,6 +38,7 @@ def build(journal: Journal, inventory: Inventory, year: int) -> dict[str, Any]:
         "year": year,
         "inventory": inventory.name,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timezone": str(zone),
         "verification": verify_journal(journal),
         "drills": entries,
         "has_full_scope_drill": any(e["full_scope"] for e in entries),

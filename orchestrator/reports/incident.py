@@ -8,7 +8,7 @@ a `--details` YAML file, and every field not written there is shown as still to 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ from orchestrator.incidents.records import Incident
 from orchestrator.inventory.models import Inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.chained_rows import verified_measurements
-from orchestrator.reports.blocks import Document, Facts, Heading, Paragraph, Table
+from orchestrator.reports.blocks import Document, Facts, Heading, Paragraph
 from orchestrator.reports.i18n import ReportLang, pick, seconds_text, verdict_text
 from orchestrator.reports.occasions import figure
-from orchestrator.reports.timeline import event_line, key_events
+from orchestrator.reports.timeline import key_events, timeline_table
 from orchestrator.reports.verification import verification_paragraph, verify_journal
+from orchestrator.shown_times import shown_time, zone_named, zone_of
 
 # Narrative fields a person writes: (zh, en) labels.
 NARRATIVE = {
@@ -94,6 +95,8 @@ def build(journal: Journal, incident_id: str, details: dict[str, str]) -> dict[s
     return {
         "report": "incident",
         "generated_at": now.isoformat(timespec="seconds"),
+        # The zone of the incident's inventory (the default zone when it is not here).
+        "timezone": str(zone_of(inventory)),
         "verification": verify_journal(journal),
         "incident": incident.to_dict(),
         "outage_seconds": round(incident.outage_seconds(now), 3),
@@ -147,6 +150,7 @@ def _run_summary(journal: Journal, run_id: str) -> dict[str, Any]:
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     inc = data["incident"]
+    zone = zone_named(data.get("timezone"))
     doc = Document(
         title=pick(lang, "信息系统突发事件书面报告", "Written incident report to the regulator"),
         subtitle=pick(
@@ -170,16 +174,11 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
             )
         )
     add(Heading(pick(lang, "一、书面报告", "1. Written report")))
-    add(Facts(_report_fields(data, lang)))
+    add(Facts(_report_fields(data, zone, lang)))
     add(Heading(pick(lang, "二、处置经过（取自日志）", "2. Timeline (from the journal)")))
-    add(
-        Table(
-            [pick(lang, "时间", "time"), pick(lang, "事件", "event"), pick(lang, "人员", "by")],
-            [event_line(e, lang) for e in data["timeline"]],
-        )
-    )
+    add(timeline_table(data["timeline"], zone, lang))
     add(Heading(pick(lang, "三、事后评估", "3. Post-incident evaluation")))
-    add(Facts(_evaluation(data, lang)))
+    add(Facts(_evaluation(data, zone, lang)))
     return doc
 
 
@@ -187,7 +186,7 @@ def _text(data: dict[str, Any], key: str, lang: ReportLang) -> str:
     return data["narrative"].get(key) or pick(lang, "（待填写）", "(to be completed)")
 
 
-def _report_fields(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, str]]:
+def _report_fields(data: dict[str, Any], zone: tzinfo, lang: ReportLang) -> list[tuple[str, str]]:
     inc, scope = data["incident"], data["incident"]["scope"]
     scope_text = pick(
         lang,
@@ -204,13 +203,13 @@ def _report_fields(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, st
         f"({inc['category']}); business stopped {seconds_text(data['outage_seconds'])}",
     )
     return [
-        (pick(lang, "发生时间", "time"), inc["started_at"]),
+        (pick(lang, "发生时间", "time"), shown_time(inc["started_at"], zone)),
         (pick(lang, *NARRATIVE["location"]), _text(data, "location", lang)),
         (pick(lang, *NARRATIVE["symptoms"]), data["narrative"].get("symptoms") or inc["summary"]),
         (pick(lang, "影响业务范围", "affected business scope"), scope_text),
         (pick(lang, *NARRATIVE["cause_analysis"]), _text(data, "cause_analysis", lang)),
         (pick(lang, "初步评估", "preliminary assessment"), assessment),
-        (pick(lang, "已采取的措施", "measures taken"), _measures(data, lang)),
+        (pick(lang, "已采取的措施", "measures taken"), _measures(data, zone, lang)),
         (pick(lang, *NARRATIVE["next_steps"]), _text(data, "next_steps", lang)),
         (
             pick(lang, *NARRATIVE["reporting_unit"]),
@@ -224,7 +223,7 @@ def _report_fields(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, st
     ]
 
 
-def _measures(data: dict[str, Any], lang: ReportLang) -> str:
+def _measures(data: dict[str, Any], zone: tzinfo, lang: ReportLang) -> str:
     lines = []
     for run in data["runs"]:
         rto = run["measurements"].get("rto_seconds")
@@ -232,7 +231,7 @@ def _measures(data: dict[str, Any], lang: ReportLang) -> str:
             f"; RTO {seconds_text(rto['value'])} {verdict_text(lang, rto['met'])}" if rto else ""
         )
         lines.append(
-            f"{run['started_at'][:19]} {run['runbook']} ({run['mode']}) "
+            f"{shown_time(run['started_at'], zone)} {run['runbook']} ({run['mode']}) "
             f"{run['status']}{figure} [{run['id']}]"
         )
     resolution = data["incident"]["resolution"]
@@ -243,7 +242,7 @@ def _measures(data: dict[str, Any], lang: ReportLang) -> str:
     )
 
 
-def _owed(data: dict[str, Any], lang: ReportLang) -> str:
+def _owed(data: dict[str, Any], zone: tzinfo, lang: ReportLang) -> str:
     owed = data["deadlines_owed"]
     if owed is None:
         return pick(lang, "(事件清单不在本机,无法计算)", "(the incident's inventory is not here)")
@@ -251,14 +250,15 @@ def _owed(data: dict[str, Any], lang: ReportLang) -> str:
     for d in owed:
         who = f" [{', '.join(d['owed_by'])}]" if d["owed_by"] else ""
         note = f" ({pick(lang, d['note']['zh'], d['note']['en'])})" if d["note"] else ""
-        lines.append(f"{d['due_local']} {pick(lang, d['what']['zh'], d['what']['en'])}{who}{note}")
+        due = shown_time(d["due"], zone, seconds=False)
+        lines.append(f"{due} {pick(lang, d['what']['zh'], d['what']['en'])}{who}{note}")
     return "\n".join(lines) or pick(lang, "无", "none")
 
 
-def _evaluation(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, str]]:
+def _evaluation(data: dict[str, Any], zone: tzinfo, lang: ReportLang) -> list[tuple[str, str]]:
     inc = data["incident"]
     met = inc["deadlines_met"]
-    deadlines = "; ".join(f"{k} {v[:19]}" for k, v in sorted(met.items())) or pick(
+    deadlines = "; ".join(f"{k} {shown_time(v, zone)}" for k, v in sorted(met.items())) or pick(
         lang, "无记录", "none recorded"
     )
     return [
@@ -272,7 +272,7 @@ def _evaluation(data: dict[str, Any], lang: ReportLang) -> list[tuple[str, str]]
         ),
         (pick(lang, *NARRATIVE["losses"]), _text(data, "losses", lang)),
         (pick(lang, "按时完成的报告与到场", "deadlines met"), deadlines),
-        (pick(lang, "尚未完成的时限", "deadlines still owed"), _owed(data, lang)),
+        (pick(lang, "尚未完成的时限", "deadlines still owed"), _owed(data, zone, lang)),
         (pick(lang, *NARRATIVE["plan_evaluation"]), _text(data, "plan_evaluation", lang)),
         (pick(lang, *NARRATIVE["root_cause"]), _text(data, "root_cause", lang)),
         (pick(lang, *NARRATIVE["actions"]), _text(data, "actions", lang)),

@@ -5,7 +5,8 @@ journaled `lost_transactions` records (runbooks/_lost_transactions.py): per bran
 each loan and repayment with its amount and time, for the branch to re-enter from its
 own records and the credit-system administrator to report again; rows changed on one
 side after the split, for checking; and what the comparison covered. Times are shown
-in the inventory's timezone (UTC without -i), labelled with it.
+in the zone of the inventory given with -i, else of the one the run was started with,
+labelled with its offset (orchestrator/shown_times.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from orchestrator.errors import DrError, UserInputError
 from orchestrator.inventory import Inventory
@@ -23,6 +23,7 @@ from orchestrator.postgresql.timeline_diff import RECORD_KIND, TimelineDiff, Tim
 from orchestrator.reports.blocks import Document, Facts, Heading, Paragraph, Table
 from orchestrator.reports.i18n import ReportLang, pick
 from orchestrator.reports.verification import verification_paragraph, verify_journal
+from orchestrator.shown_times import run_zone, shown_column, shown_time, zone_named, zone_of
 
 _REASONS = {
     "missing": ("新主库无此笔", "not on the new primary"),
@@ -43,7 +44,7 @@ def build(journal: Journal, run_id: str, inventory: Inventory | None = None) -> 
     return {
         "report": "lost-transactions",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "timezone": inventory.timezone if inventory is not None else "UTC",
+        "timezone": str(zone_of(inventory) if inventory is not None else run_zone(run)),
         "verification": verify_journal(journal),
         "run": {k: run[k] for k in ("id", "runbook", "mode", "status", "started_at")},
         "lists": records,
@@ -70,7 +71,7 @@ def _messages(inventory: Inventory | None, records: list[dict[str, Any]]) -> dic
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     run = data["run"]
-    zone = ZoneInfo(data["timezone"])
+    zone = zone_named(data["timezone"])
     doc = Document(
         title=pick(lang, "丢失交易补录清单", "Lost transactions: the re-entry list"),
         subtitle=pick(
@@ -81,7 +82,7 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
         verification=verification_paragraph(data["verification"], lang),
     )
     for record in data["lists"]:
-        doc.blocks.extend(_record_blocks(record, zone, data["timezone"], lang))
+        doc.blocks.extend(_record_blocks(record, zone, lang))
     messages = data.get("messages") or {"checked": False, "reason": "-"}
     if messages["checked"]:
         from orchestrator.credit.report import aftermath_blocks
@@ -101,9 +102,7 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     return doc
 
 
-def _record_blocks(
-    record: dict[str, Any], zone: tzinfo, zone_name: str, lang: ReportLang
-) -> list[Any]:
+def _record_blocks(record: dict[str, Any], zone: tzinfo, lang: ReportLang) -> list[Any]:
     pair, old = record.get("pair", "?"), record.get("old_primary", "?")
     blocks: list[Any] = [
         Heading(pick(lang, f"双机 {pair}：旧主库 {old}", f"Pair {pair}: old primary {old}"))
@@ -127,10 +126,7 @@ def _record_blocks(
     lost = diff.lost
     total = diff.lost_amount
     compared = ", ".join(f"{kind} {count}" for kind, count in sorted(diff.compared.items()))
-    since = ", ".join(
-        f"{kind} {_time(datetime.fromisoformat(at), zone)}"
-        for kind, at in sorted(diff.since.items())
-    )
+    since = ", ".join(f"{kind} {shown_time(at, zone)}" for kind, at in sorted(diff.since.items()))
     blocks.append(
         Facts(
             [
@@ -138,7 +134,7 @@ def _record_blocks(
                 (pick(lang, "丢失交易笔数", "Lost writes"), str(len(lost))),
                 (pick(lang, "丢失金额合计", "Lost amount in all"), str(total)),
                 (pick(lang, "比对笔数", "Rows compared"), compared or "0"),
-                (pick(lang, f"比对起点（{zone_name}）", f"Compared from ({zone_name})"), since),
+                (pick(lang, "比对起点", "Compared from"), since),
             ]
         )
     )
@@ -160,7 +156,7 @@ def _record_blocks(
         blocks.append(
             Heading(pick(lang, f"网点 {name}：{summary}", f"Branch {name}: {summary}"), level=3)
         )
-        blocks.append(_rows_table(rows, zone, zone_name, lang))
+        blocks.append(_rows_table(rows, zone, lang))
     if diff.changed:
         blocks.append(
             Heading(
@@ -168,16 +164,17 @@ def _record_blocks(
                 level=3,
             )
         )
-        blocks.append(_rows_table(diff.changed, zone, zone_name, lang))
+        blocks.append(_rows_table(diff.changed, zone, lang))
     return blocks
 
 
-def _rows_table(rows: list[TimelineRow], zone: tzinfo, zone_name: str, lang: ReportLang) -> Table:
+def _rows_table(rows: list[TimelineRow], zone: tzinfo, lang: ReportLang) -> Table:
+    label, times = shown_column([row.at for row in rows], zone)
     return Table(
         columns=[
             pick(lang, "类型", "Kind"),
             pick(lang, "编号", "Id"),
-            pick(lang, f"时间（{zone_name}）", f"Time ({zone_name})"),
+            pick(lang, f"时间（{label}）", f"Time ({label})"),
             pick(lang, "金额", "Amount"),
             pick(lang, "网点", "Branch"),
             pick(lang, "说明", "Note"),
@@ -186,16 +183,11 @@ def _rows_table(rows: list[TimelineRow], zone: tzinfo, zone_name: str, lang: Rep
             [
                 row.kind,
                 row.key,
-                _time(row.at, zone),
+                when,
                 "" if row.amount is None else str(row.amount),
                 row.branch or "",
                 pick(lang, *_REASONS[row.reason]),
             ]
-            for row in rows
+            for row, when in zip(rows, times, strict=True)
         ],
     )
-
-
-def _time(moment: datetime, zone: tzinfo) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from orchestrator.inventory import Inventory
@@ -18,6 +18,7 @@ from orchestrator.reports.occasions import (
     report_zone,
 )
 from orchestrator.reports.verification import verification_paragraph, verify_journal
+from orchestrator.shown_times import shown_column, shown_time, zone_named
 
 
 def build(
@@ -91,6 +92,8 @@ def _untested(occasions: list[dict[str, Any]], inventory: Inventory | None) -> l
 
 
 def layout(data: dict[str, Any], lang: ReportLang) -> Document:
+    # Times read in the zone the period's days are counted in, so a time and its day agree.
+    zone = zone_named(data["period"]["timezone"])
     period = f"{data['period']['from']} — {data['period']['to']} ({data['period']['timezone']})"
     doc = Document(
         title=pick(lang, "RTO/RPO 达成情况报告", "RTO/RPO achievement report"),
@@ -114,9 +117,9 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
             pick(lang, "每次演练、实际恢复与恢复测试", "Every drill, real run and restore test")
         )
     )
-    add(Table(_occasion_columns(lang), [_occasion_row(o, lang) for o in data["occasions"]]))
+    add(_occasion_table(data["occasions"], zone, lang))
     add(Heading(pick(lang, "趋势", "Trends")))
-    for chart in _charts(data, lang):
+    for chart in _charts(data, zone, lang):
         add(chart)
     add(
         Heading(pick(lang, "每月备份恢复测试（按备份集）", "Monthly restore tests, per backup set"))
@@ -169,9 +172,17 @@ def _standard_note(standard: dict[str, Any], lang: ReportLang) -> str:
     return text
 
 
-def _occasion_columns(lang: ReportLang) -> list[str]:
+def _occasion_table(occasions: list[dict[str, Any]], zone: tzinfo, lang: ReportLang) -> Table:
+    label, times = shown_column([o["at"] for o in occasions], zone)
+    return Table(
+        _occasion_columns(label, lang),
+        [_occasion_row(o, when, lang) for o, when in zip(occasions, times, strict=True)],
+    )
+
+
+def _occasion_columns(zone_label: str, lang: ReportLang) -> list[str]:
     return [
-        pick(lang, "时间", "when"),
+        pick(lang, f"时间（{zone_label}）", f"when ({zone_label})"),
         pick(lang, "类别", "kind"),
         pick(lang, "系统 / 预案", "system / procedure"),
         pick(lang, "记录号", "record"),
@@ -184,7 +195,7 @@ def _occasion_columns(lang: ReportLang) -> list[str]:
 _KINDS = {"drill": "演练", "real run": "实际恢复", "restore test": "恢复测试"}
 
 
-def _occasion_row(o: dict[str, Any], lang: ReportLang) -> list[str]:
+def _occasion_row(o: dict[str, Any], when: str, lang: ReportLang) -> list[str]:
     observed = o["observed"] or {}
     lab = [
         f"{name.upper()} {seconds_text(found['seconds'])}"
@@ -192,7 +203,7 @@ def _occasion_row(o: dict[str, Any], lang: ReportLang) -> list[str]:
         if found
     ]
     return [
-        o["at"][:19].replace("T", " "),
+        when,
         pick(lang, _KINDS[o["kind"]], o["kind"]),
         f"{o['system']} / {o['procedure']}",
         o["id"],
@@ -212,7 +223,7 @@ def _figure(found: dict[str, Any] | None, lang: ReportLang) -> str:
     )
 
 
-def _charts(data: dict[str, Any], lang: ReportLang) -> list[Chart]:
+def _charts(data: dict[str, Any], zone: tzinfo, lang: ReportLang) -> list[Chart]:
     charts = []
     for system in data["systems"]:
         items = [
@@ -235,7 +246,7 @@ def _charts(data: dict[str, Any], lang: ReportLang) -> list[Chart]:
             charts.append(
                 Chart(
                     title=f"{system['system']} / {system['procedure']}: {key.upper()}",
-                    x_labels=[o["at"][:16].replace("T", " ") for o in measured],
+                    x_labels=[shown_time(o["at"], zone, seconds=False) for o in measured],
                     series=series,
                     target=measured[-1][key]["target_seconds"],
                     target_label=pick(lang, "目标", "target"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from orchestrator.journal.records import EventRecord
+from orchestrator.reports.blocks import Table
 from orchestrator.reports.i18n import ReportLang, pick
+from orchestrator.shown_times import shown_column
 
 _KEY_KINDS = (
     "run.",
@@ -68,10 +71,26 @@ def _public(event: EventRecord) -> dict[str, Any]:
     return {k: data[k] for k in keep if k in data and data[k] is not None}
 
 
-def event_line(event: dict[str, Any], lang: ReportLang) -> list[str]:
+def timeline_table(events: list[dict[str, Any]], zone: tzinfo, lang: ReportLang) -> Table:
+    """Time (to the millisecond, in `zone`, the zone said in the heading), event, by."""
+    label, times = shown_column([_when(e) for e in events], zone, millis=True)
+    return Table(
+        [
+            pick(lang, f"时间（{label}）", f"time ({label})"),
+            pick(lang, "事件", "event"),
+            pick(lang, "人员", "by"),
+        ],
+        [
+            [when, _describe(event, lang), event["actor"] or ""]
+            for when, event in zip(times, events, strict=True)
+        ],
+    )
+
+
+def _when(event: dict[str, Any]) -> str:
+    """A marker's own moment (when the service was lost), else when it was journaled."""
     data, kind = event["data"], event["kind"]
-    when = (data.get("at") if kind == "marker" else event["at"]) or event["at"]
-    return [when[:23].replace("T", " "), _describe(event, lang), event["actor"] or ""]
+    return str((data.get("at") if kind == "marker" else event["at"]) or event["at"])
 
 
 def _describe(event: dict[str, Any], lang: ReportLang) -> str:

@@ -310,6 +310,9 @@ def test_drill_report_in_every_format(recorded):
     assert html.count("<svg") == 1 and "Main process and key timestamps" in html
     markdown = dr_report(db, "drill", run_id, "--format", "md").stdout
     assert "七、结论" in markdown and "演练成功" in markdown
+    # Times in the zone of the inventory the drill ran with (Asia/Shanghai), said.
+    assert data["timezone"] == "Asia/Shanghai"
+    assert "时间（UTC+08:00）" in markdown and "+00:00" not in markdown
     pdf = recorded["tmp"] / "drill.pdf"
     assert dr_report(db, "drill", run_id, "-f", "pdf", "-o", str(pdf)).returncode == 0
     assert pdf_pages(pdf) and pdf_image_count(pdf) == 1
@@ -338,6 +341,8 @@ def test_incident_report_has_the_regulators_fields_and_the_journals_times(record
     [fault] = [d for d in data["deadlines_owed"] if d["key"] == "fault-report"]
     assert fault["due_local"].endswith("CST")
     markdown = dr_report(db, "incident", incident_id, "-f", "md", "--details", str(details))
+    assert data["timezone"] == "Asia/Shanghai" and "+00:00" not in markdown.stdout
+    assert "UTC+08:00" in markdown.stdout.split("发生时间")[1].splitlines()[0]
     for field in ("尚未完成的时限", "发生时间", "发生地点", "事件现象", "影响业务范围",
                   "原因分析", "初步评估", "已采取的措施", "下一步工作安排", "报告单位",
                   "联系人及联系方式", "需监管部门协调的事项", "根本原因", "整改措施"):  # fmt: skip

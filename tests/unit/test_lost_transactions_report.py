@@ -84,9 +84,14 @@ def test_the_list_is_by_branch_with_amounts_and_local_times(tmp_path: Path) -> N
     assert "Rows changed after the split (check)" in text
     assert "59200.00" in text  # the lost amount in all: the changed row is not counted
 
+    assert "Time (UTC+08:00)" in text and "+00:00" not in text
+
+    # Without -i: the zone of the run's inventory, here no longer on this machine, so the
+    # default zone (Asia/Shanghai), said beside the times.
     chinese = _dr(url, "report", "lost-transactions", "rebuild-1", "-f", "md", "--lang", "zh")
     assert "网点 chengguan" in chinese.stdout and "丢失交易补录清单" in chinese.stdout
-    assert "2026-12-03 06:32:07" in chinese.stdout and "UTC" in chinese.stdout
+    assert "2026-12-03 14:32:07" in chinese.stdout and "时间（UTC+08:00）" in chinese.stdout
+    assert "比对起点**: loan 2026-12-03 14:32:07 UTC+08:00" in chinese.stdout
 
     data = json.loads(_dr(url, "report", "lost-transactions", "rebuild-1", "-f", "json").stdout)
     [listed] = data["lists"]
