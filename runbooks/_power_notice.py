@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from orchestrator.errors import TransportError
 from orchestrator.incidents.messages import roster
 from orchestrator.inventory import format_duration
 from orchestrator.notify import DeliveryResult, Message
+from orchestrator.shown_times import shown_time, zone_of
 from orchestrator.text import Text
 from runbooks._alert_levels import ALERT_RULES
 from runbooks._power import mains_wait, the_ups, ups_reading
@@ -47,7 +47,7 @@ class OutageFacts:
 
 def outage_message(facts: OutageFacts, inventory: Inventory) -> Message:
     level = ALERT_RULES[SITUATION].level
-    since = facts.since.astimezone(ZoneInfo(inventory.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    since = shown_time(facts.since, zone_of(inventory), seconds=False)
     zh_drill, en_drill = ("[演练] ", "[drill] ") if facts.drill else ("", "")
     zh = (
         f"UPS {facts.ups} 自 {since} 起由电池供电。{_battery_zh(facts)}",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from orchestrator.incidents import rules
 from orchestrator.incidents.deadlines import Deadline, open_deadlines
 from orchestrator.incidents.records import Incident
 from orchestrator.inventory.models import Inventory
 from orchestrator.notify import Message
+from orchestrator.shown_times import shown_time, zone_of
 from orchestrator.text import Text
 
 CATEGORY_NAMES = {
@@ -168,5 +168,6 @@ def _cause(cause: str, lang: str) -> str:
 
 
 def local_text(moment: datetime, inventory: Inventory) -> str:
-    """`moment` in the inventory's zone, labelled with the zone (e.g. CST)."""
-    return moment.astimezone(ZoneInfo(inventory.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    """`moment` in the inventory's zone, labelled with its offset as every printed time is
+    ('2026-12-07 08:25 UTC+08:00'; "CST" would read as US Central to a mail client)."""
+    return shown_time(moment, zone_of(inventory), seconds=False)

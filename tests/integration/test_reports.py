@@ -339,7 +339,7 @@ def test_incident_report_has_the_regulators_fields_and_the_journals_times(record
     assert {"incident.opened", "incident.closed", "marker"} <= kinds
     # Closed, and the 2-day fault report to the leadership not yet marked done.
     [fault] = [d for d in data["deadlines_owed"] if d["key"] == "fault-report"]
-    assert fault["due_local"].endswith("CST")
+    assert fault["due_local"].endswith("UTC+08:00")
     markdown = dr_report(db, "incident", incident_id, "-f", "md", "--details", str(details))
     assert data["timezone"] == "Asia/Shanghai" and "+00:00" not in markdown.stdout
     assert "UTC+08:00" in markdown.stdout.split("发生时间")[1].splitlines()[0]

@@ -47,11 +47,11 @@ def test_the_outage_notice_goes_to_the_blue_roster_and_says_what_happens_next():
     assert message.subject("en") == "[dr] Power outage: UPS ups-a on battery"
     assert message.subject("zh") == "[dr] 停电：UPS ups-a 电池供电"
     en, zh = message.text("en"), message.text("zh")
-    assert "on battery since 2026-07-14 14:05 CST" in en
+    assert "on battery since 2026-07-14 14:05 UTC+08:00" in en
     assert "charge 87 %, about 25m of runtime" in en
     assert "not back within 10m, generator gen-1 is started" in en
     assert "dr runs show r-42" in en
-    assert "自 2026-07-14 14:05 CST 起由电池供电" in zh
+    assert "自 2026-07-14 14:05 UTC+08:00 起由电池供电" in zh
     assert "电量 87%，后备时间约 25m" in zh
     assert "若 10m 内市电未恢复，将启动发电机 gen-1" in zh
     assert "请联系供电公司" in zh
