@@ -82,6 +82,8 @@ class HashedFile:
     # Its status after reading was the same as before: `digest` is of one version. A
     # file that could not be read is steady and has no hash.
     steady: bool = True
+    # Why it could not be read (the system's words), for the operator's message.
+    unread_because: str | None = None
 
 
 @dataclass
@@ -264,8 +266,8 @@ def _entry(
             after = os.fstat(handle.fileno())
     except FileNotFoundError:
         return None
-    except OSError:
-        return HashedFile(path, info.st_size, None, info.st_mtime, key)
+    except OSError as err:
+        return HashedFile(path, info.st_size, None, info.st_mtime, key, unread_because=str(err))
     # Another inode (replaced since the lstat), or written while read: no one version.
     if stat_key(after) != key:
         return HashedFile(path, info.st_size, None, info.st_mtime, key, steady=False)

@@ -91,6 +91,8 @@ class SnapshotFiles:
     entries: list[FileEntry]
     vanished: list[str]
     unreadable: list[str]  # files dr could not read
+    # Why, where the system said (path -> its words): the operator's message names it.
+    unread_because: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> int:
@@ -117,7 +119,8 @@ def reconcile(
         entries.append(_entry(path, mine.pop(path, None), after, started_ns))
     entries.sort(key=lambda e: e.path)
     vanished = {p for p, h in mine.items() if not (h.digest is None and h.steady)}
-    return SnapshotFiles(entries, sorted(vanished | set(gone)), unreadable)
+    because = {h.path: h.unread_because for h in hashed if h.unread_because is not None}
+    return SnapshotFiles(entries, sorted(vanished | set(gone)), unreadable, because)
 
 
 def _entry(path: str, mine: HashedFile | None, after: StatKey | None, started_ns: int) -> FileEntry:

@@ -210,7 +210,7 @@ def _files(
         result.unreadable = part.unreadable
         # With restic's own words for each: "permission denied" and a file that went
         # away in a way not recognised as such call for different fixes.
-        said = {e.item: e.message for e in output.errors if not e.vanished}
+        said = found.unread_because | {e.item: e.message for e in output.errors if not e.vanished}
         named = [f"{p} ({said[p]})" if said.get(p) else p for p in part.unreadable]
         result.errors.append(
             "some files could not be read and are missing from the snapshot: "

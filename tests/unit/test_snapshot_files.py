@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -254,3 +256,26 @@ def test_a_new_manifest_hashes_with_blake3_and_says_so(tmp_path):
     assert written["files"]["files"][0]["digest"] == blake3.blake3(b"report\n").hexdigest()
     assert "hash_algorithm" not in written["databases"][0]
     assert mf.manifest_from_json(manifest.to_json()).databases[0].hash_algorithm == "blake3"
+
+
+def test_a_file_dr_cannot_read_says_why(settled):
+    """The operator's message names the system's reason (dr's own read, not only
+    restic's): a mode-000 file, read without root's override capabilities."""
+    locked = settled / "locked.txt"
+    locked.write_text("no\n")
+    locked.chmod(0)
+    script = (
+        "import json, sys; from backups import manifest as mf; "
+        "print(json.dumps([[h.path, h.unread_because] for h in mf.hash_tree([sys.argv[1]])"
+        " if h.digest is None]))"
+    )
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    done = subprocess.run(
+        [*drop, sys.executable, "-c", script, str(settled)],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    [[path, why]] = json.loads(done.stdout)
+    assert path == str(locked) and "Permission denied" in why
+    hashed = [mf.HashedFile(path, 3, None, 0.0, (0, 0, 3, 0, 0), unread_because=why)]
+    found = reconcile(hashed, stored_now(settled), started_ns=now_ns())
+    assert found.unreadable == [path] and found.unread_because == {path: why}
