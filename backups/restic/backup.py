@@ -177,12 +177,32 @@ def parse_summary(message: dict[str, Any]) -> BackupSummary:
 
 def parse_error(message: dict[str, Any]) -> BackupFileError:
     error = message.get("error")
+    item = str(message.get("item", ""))
+    if _says_nothing(error):
+        # restic 0.14 marshals some errors as an empty object (a wrapped error has no
+        # exported fields): seen for a temporary file renamed into place while restic
+        # read the directory. Read as the error arrives: an absolute path that no longer
+        # exists was removed or renamed, as an ENOENT says; one that exists was not read.
+        gone = os.path.isabs(item) and not os.path.lexists(item)
+        said = (
+            "restic gave no reason; the file no longer exists"
+            if gone
+            else ("restic gave no reason; the file exists but is not in the snapshot")
+        )
+        return BackupFileError(item, str(message.get("during", "")), said, vanished=gone)
     return BackupFileError(
-        item=str(message.get("item", "")),
+        item=item,
         during=str(message.get("during", "")),
         message=_error_text(error),
         vanished=_is_missing(error),
     )
+
+
+def _says_nothing(error: Any) -> bool:
+    """An error object with none of the fields restic's errors carry (or none at all)."""
+    if error is None:
+        return True
+    return isinstance(error, dict) and not ({"message", "Op", "Path", "Err"} & error.keys())
 
 
 def _is_missing(error: Any) -> bool:

@@ -210,3 +210,22 @@ def test_stale_lock_rules_ours_dead_and_old_only():
 def test_masker_hides_every_secret_it_was_told():
     mask = Masker(["s3cr3t-pass", "ab"])
     assert mask("x s3cr3t-pass y ab") == "x *** y ab"
+
+
+def test_an_error_restic_014_gives_as_an_empty_object_is_judged_by_the_file_itself(tmp_path):
+    """restic 0.14 wraps an OpenFile failure (errors.WithStack), which marshals as {}: a
+    file renamed into place between restic's lstat and open gives no reason at all. One
+    that no longer exists is gone (vanished), one that still exists was not read."""
+    gone = parse_error(
+        {"message_type": "error", "error": {}, "during": "archival",
+         "item": str(tmp_path / ".R1-00200.tmp")}
+    )  # fmt: skip
+    assert gone.vanished and "no longer exists" in gone.message
+    present = tmp_path / "still-here.txt"
+    present.write_text("x")
+    kept = parse_error(
+        {"message_type": "error", "error": {}, "during": "archival", "item": str(present)}
+    )
+    assert not kept.vanished and "exists but is not in the snapshot" in kept.message
+    # A relative path cannot be looked up reliably here: never taken for vanished.
+    assert not parse_error({"message_type": "error", "error": None, "item": "rel/x"}).vanished
