@@ -22,7 +22,7 @@ The engine runs the steps; a runbook never talks to the journal or a terminal it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -420,6 +420,14 @@ class Runbook:
             raise RunbookDefinitionError(f"runbook {self.name}: step {step.id}: retries < 0")
         self.steps.append(step)
         return step
+
+    def plan_by_id(self, hooks: Mapping[str, StepFunction]) -> None:
+        """Give steps their plan hooks by step id, for runbooks that keep their plan code
+        in a module of its own (runbooks/_*_plan.py); steps not named keep theirs."""
+        for step in self.steps:
+            hook = hooks.get(step.id)
+            if hook is not None:
+                step.plan(hook)
 
 
 def _templated(value: float | int | str) -> bool:

@@ -236,7 +236,4 @@ _SWITCHOVER: dict[str, Callable[[PlanContext], None]] = {
 
 def attach_switchover(runbook: Runbook) -> None:
     """Give dual-host-switchover's steps their plan hooks, by step id."""
-    for step in runbook.steps:
-        hook = _SWITCHOVER.get(step.id)
-        if hook is not None:
-            step.plan(hook)
+    runbook.plan_by_id(_SWITCHOVER)

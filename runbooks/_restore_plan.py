@@ -228,7 +228,4 @@ _HOOKS: dict[str, Callable[[PlanContext], None]] = {
 
 def attach(runbook: Runbook) -> None:
     """Give restore-database's steps their plan hooks, by step id."""
-    for step in runbook.steps:
-        hook = _HOOKS.get(step.id)
-        if hook is not None:
-            step.plan(hook)
+    runbook.plan_by_id(_HOOKS)
