@@ -13,7 +13,7 @@ samples (newest first), the primary's last known position.
 
 A sample counts when:
 - it has the positions (samples from before they were recorded do not), and the
-  primary answered then;
+  primary answered then (whether the standby did or not);
 - the roles were those the caller asks about: the same primary and standby. Walking back
   from the newest, a sample whose primary is the caller's standby ends the search: it and
   everything older belong to an earlier era (before a switchover or a cutover), and the
@@ -73,19 +73,20 @@ class PrimaryPosition:
 
 
 def sample_positions(
-    primary: str | None, primary_status: DatabaseStatus | None, standby_status: DatabaseStatus
+    primary: str | None,
+    primary_status: DatabaseStatus | None,
+    standby_status: DatabaseStatus | None,
 ) -> dict[str, Any]:
-    """What a `lag.sample` keeps for a later gate (its `positions` field)."""
-    answered = primary_status is not None and primary_status.is_primary
+    """What a `lag.sample` keeps for a later gate (its `positions` field). Kept also
+    when the standby does not answer: the primary's position is still its last known."""
+    answered = primary_status if primary_status is not None and primary_status.is_primary else None
     return {
         "primary": primary if answered else None,
-        "primary_current_lsn": primary_status.current_lsn if answered and primary_status else None,
-        "primary_checked_at": _iso(primary_status.checked_at)
-        if answered and primary_status
-        else None,
-        "standby_receive_lsn": standby_status.receive_lsn,
-        "standby_replay_lsn": standby_status.replay_lsn,
-        "standby_checked_at": _iso(standby_status.checked_at),
+        "primary_current_lsn": answered.current_lsn if answered else None,
+        "primary_checked_at": _iso(answered.checked_at) if answered else None,
+        "standby_receive_lsn": standby_status.receive_lsn if standby_status else None,
+        "standby_replay_lsn": standby_status.replay_lsn if standby_status else None,
+        "standby_checked_at": _iso(standby_status.checked_at) if standby_status else None,
     }
 
 
@@ -118,7 +119,9 @@ def _position_of(event: EventRecord, *, primary: str, standby: str) -> PrimaryPo
     positions = event.data.get("positions")
     if not isinstance(positions, dict):
         return None  # a sample from before the positions were recorded
-    if positions.get("primary") != primary or event.data.get("standby") != standby:
+    # A standby that did not answer then (None) leaves the primary's position standing:
+    # that host answered as the primary, so the roles were these.
+    if positions.get("primary") != primary or event.data.get("standby") not in (standby, None):
         return None
     lsn, checked = positions.get("primary_current_lsn"), positions.get("primary_checked_at")
     if not isinstance(lsn, str) or not isinstance(checked, str):

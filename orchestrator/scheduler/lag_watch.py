@@ -124,13 +124,13 @@ def read_pair(inventory: Inventory, pair: HostPair, ssh: SshTransport) -> PairRe
     by_name = {h.name: s for h, s in zip(hosts, statuses, strict=True)}
     reading.primary = primary.name if primary else None
     reading.standby = standby.name if standby else None
+    primary_status = by_name[primary.name] if primary else None
+    standby_status = by_name[standby.name] if standby else None
+    reading.positions = sample_positions(reading.primary, primary_status, standby_status)
     if standby is None:
         reading.problems.append("no database of the pair answers as a standby")
         return reading
-    primary_status = by_name[primary.name] if primary else None
-    standby_status = by_name[standby.name]
     assert standby_status is not None
-    reading.positions = sample_positions(reading.primary, primary_status, standby_status)
     reading.lag = measure(standby_status, primary_status)
     verdict = judge(reading.lag, watch_limit(pair))
     reading.problems += [r.en for r in verdict.reasons]

@@ -52,7 +52,9 @@ def _sample(
         primary_status = (
             _status(primary=True, lsn=primary_lsn, at=at) if primary is not None else None
         )
-        standby_status = _status(primary=False, lsn="0/4000000", at=at)
+        standby_status = (
+            _status(primary=False, lsn="0/4000000", at=at) if standby is not None else None
+        )
         data["positions"] = sample_positions(primary, primary_status, standby_status)
     return journal.append(SAMPLE_KIND, data=data, at=at.isoformat(timespec="microseconds"))
 
@@ -73,6 +75,15 @@ def test_newest_sample_with_the_primary_answering_is_the_last_known_position(jou
     assert found is not None
     assert (found.lsn, found.seq, found.primary) == ("0/5000000", seq, "dc-a")
     assert found.checked_at == NOW - timedelta(minutes=11)
+
+
+def test_the_primary_answering_alone_still_gives_its_position(journal):
+    # The standby's database was down for that reading; the primary answered as primary.
+    seq = _sample(journal, NOW - timedelta(minutes=4), standby=None, primary_lsn="0/6000000")
+    found = _find(journal)
+    assert found is not None and (found.seq, found.lsn) == (seq, "0/6000000")
+    recorded = journal.events(kinds=(SAMPLE_KIND,))[-1].data["positions"]
+    assert recorded["standby_replay_lsn"] is None and recorded["primary"] == "dc-a"
 
 
 def test_samples_from_before_the_positions_were_recorded_are_not_usable(journal):
