@@ -3,11 +3,19 @@ promoted unless leadership approves, having been told by how much (Patroni's
 `maximum_lag_on_failover`, plus the pair's RPO in seconds).
 
 The gate comes after the fence: the old primary writes nothing more, so what the
-standby holds is all there is. It reads the lag from the standby alone (received WAL
-not yet replayed, and the age of its newest replayed commit; orchestrator/postgresql/
-lag.py): the old primary is fenced and cannot be asked. A standby that is still
-replaying is given `lag_wait` to catch up before it is judged; one whose replay is
-paused is judged at once (it will not catch up by itself).
+standby holds is all there is. The old primary is fenced and cannot be asked; the gate
+compares the standby with the primary's last position the scheduler's lag watch
+journaled (`lag.sample`, within `last_known_primary.lookback`; orchestrator/postgresql/
+last_known_primary.py), as Patroni's candidate compares itself with the leader's last
+published position. That sees a stream cut before the primary died: the standby then
+has replayed all it received and alone reads as caught up. Without such a sample it
+reads the lag from the standby alone (received WAL not yet replayed, and the age of
+its newest replayed commit; orchestrator/postgresql/lag.py) and says in the step's note
+that what it never received cannot be known. The samples are found in the run's own
+journal (`ctx.journal_events`): the scheduler and `dr run` must be given the same
+`--db` / `DR_DB` (the Ansible role writes the scheduler's from the operator's).
+A standby that is still replaying is given `lag_wait` to catch up before it is judged;
+one whose replay is paused is judged at once (it will not catch up by itself).
 
 Also here, the synchronous pair's other promise: a promoted standby has no standby of
 its own, and a primary that waits for one stops every commit, so its
@@ -17,10 +25,17 @@ its own, and a primary that waits for one stops every commit, so its
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StepFailed
 from orchestrator.postgresql.lag import Lag, LagLimit, LagVerdict, judge, measure
+from orchestrator.postgresql.last_known_primary import (
+    SAMPLE_KIND,
+    PrimaryPosition,
+    lookback,
+    newest_position,
+)
 from orchestrator.postgresql.synchronous import waits_for_a_standby
 from orchestrator.runbook import Param, Runbook, Verdict, seconds
 from orchestrator.text import Text
@@ -60,15 +75,27 @@ def watch_limit(pair: HostPair) -> LagLimit:
     return LagLimit(pair.max_lag_on_failover, pair.rpo, pair.replication == "synchronous")
 
 
-def standby_lag(ctx: StepContext, pair: HostPair, standby: Host) -> tuple[Lag, DatabaseStatus]:
-    """The standby's lag as it alone can tell it; StepFailed when it does not answer."""
+def standby_lag(
+    ctx: StepContext, pair: HostPair, standby: Host, known: PrimaryPosition | None = None
+) -> tuple[Lag, DatabaseStatus]:
+    """The standby's lag as it can tell it, against the primary's `known` last position
+    when there is one; StepFailed when it does not answer."""
     status = pair_ops.database_status(ctx, pair, standby)
     if status is None:
         raise StepFailed(
             f"备机 {standby.name} 数据库无响应，无法测量复制延迟 / the database on "
             f"{standby.name} does not answer: its replication lag cannot be measured"
         )
-    return measure(status, None), status
+    return measure(status, None, known), status
+
+
+def last_known_primary(ctx: StepContext, pair: HostPair, standby: Host) -> PrimaryPosition | None:
+    """The pair's primary's last position in the lag watch's samples (this run's journal),
+    with the roles as the run has them; None: no usable sample."""
+    since = datetime.now(UTC) - lookback(ctx.inventory.scheduler.lag_check_interval)
+    samples = ctx.journal_events((SAMPLE_KIND,), since)
+    primary = pair_ops.primary_of(ctx, pair)
+    return newest_position(samples, pair=pair.name, primary=primary.name, standby=standby.name)
 
 
 def add_gate(rb: Runbook) -> None:
@@ -107,8 +134,9 @@ def check_standby_lag(ctx: StepContext) -> Verdict:
     limit = gate_limit(pair)
     wait = seconds(str(ctx.params.get("lag_wait") or "0s")) or 0.0
     deadline = time.monotonic() + wait
+    known = last_known_primary(ctx, pair, standby)
     while True:
-        lag, status = standby_lag(ctx, pair, standby)
+        lag, status = standby_lag(ctx, pair, standby, known)
         if status.is_primary:
             if ctx.fact("promoted"):
                 return Verdict(
@@ -132,6 +160,8 @@ def check_standby_lag(ctx: StepContext) -> Verdict:
 def _record(ctx: StepContext, pair: HostPair, verdict: LagVerdict) -> Verdict:
     ctx.remember(LAG, verdict.to_dict())
     ctx.remember(BEHIND, not verdict.within)
+    if verdict.lag.basis == "standby":
+        ctx.note(_blind_note(ctx))
     if not verdict.limit.any:
         ctx.note(
             Text(
@@ -151,6 +181,22 @@ def _record(ctx: StepContext, pair: HostPair, verdict: LagVerdict) -> Verdict:
             )
         )
     return Verdict(True, text)
+
+
+def _blind_note(ctx: StepContext) -> Text:
+    """What a reading from the standby alone cannot see, and how to see it next time."""
+    hours = lookback(ctx.inventory.scheduler.lag_check_interval).total_seconds() / 3600
+    return Text(
+        zh=f"备机从未收到的 WAL 无从得知：复制延迟监测在最近 {hours:g} 小时内没有主库的读数"
+        "（调度器的 lag-watch 任务，每 scheduler.lag_check_interval 读取一次，须与本次运行"
+        "写入同一日志库 --db / DR_DB）。以上延迟只按备机自身计算；若复制流在主库故障前已中断，"
+        "备机实际落后更多。",
+        en="what the standby never received cannot be known: the lag watch had no reading "
+        f"of the primary in the last {hours:g} h (the scheduler's lag-watch job, every "
+        "scheduler.lag_check_interval, writing to the same journal as this run: --db / "
+        "DR_DB). The lag above is the standby's own; if the replication stream was cut "
+        "before the primary failed, the standby is further behind than it shows.",
+    )
 
 
 def release_synchronous_wait(ctx: StepContext, pair: HostPair, host: Host) -> None:

@@ -27,6 +27,7 @@ from orchestrator.transports.ups import NutClient
 if TYPE_CHECKING:
     from orchestrator.inventory import Host, Inventory
     from orchestrator.inventory.field_types import AlertCategory, AlertLevel
+    from orchestrator.journal.records import EventRecord
     from orchestrator.transports.ssh import CommandResult
 
 # Enough of a command's output to diagnose it from the journal, without letting one
@@ -191,6 +192,13 @@ class StepContext:
 
     def fact(self, key: str, default: Any = None) -> Any:
         return self._state.facts.get(key, default)
+
+    def journal_events(self, kinds: tuple[str, ...], since: datetime) -> list[EventRecord]:
+        """Events of the whole journal (other runs', the scheduler's) of `kinds` since
+        `since`, newest first; read only. The run's journal is the scheduler's too where
+        both are given the same `--db` / `DR_DB` (the lag gate reads the lag watch's
+        samples this way)."""
+        return self._state.journal.recent_events(kinds, since)
 
     def note(self, message: str | Text) -> None:
         """A line for the operator and the record."""

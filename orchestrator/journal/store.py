@@ -328,6 +328,20 @@ class Journal:
         with self._engine.connect() as conn:
             return [EventRecord.from_row(r) for r in conn.execute(query)]
 
+    def recent_events(self, kinds: tuple[str, ...], since: datetime) -> list[EventRecord]:
+        """Events of `kinds` appended at or after `since`, newest first: a look back over
+        the last hours without reading the whole journal (`at` is UTC ISO text, which
+        sorts as time does)."""
+        cols = schema.events.c
+        bound = since.astimezone(UTC).isoformat(timespec="microseconds")
+        query = (
+            select(schema.events)
+            .where(cols.kind.in_(kinds), cols.at >= bound)
+            .order_by(cols.seq.desc())
+        )
+        with self._engine.connect() as conn:
+            return [EventRecord.from_row(r) for r in conn.execute(query)]
+
     def verify(self) -> ChainVerdict:
         """Prove the whole chain, streaming rows so a large journal needs little memory."""
         with self._engine.connect() as conn:

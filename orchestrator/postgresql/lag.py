@@ -8,12 +8,18 @@ Two measures, both from the status fact (status.py, read-only SQL):
   `primary`). Without it (the real failover: the primary is dead or fenced), the
   standby's received minus replayed WAL (basis `standby`): what it holds but has not
   applied yet. What it never received cannot be known without the primary, and the
-  reading says so.
+  reading says so. Unless the scheduler's lag watch saw the primary a little earlier
+  (last_known_primary.py): then the primary's last known write position minus the
+  standby's replay position (basis `last_known_primary`), or the standby's received
+  position where that is further on. A stream cut minutes before the primary died
+  shows as bytes behind, where the standby alone reads as caught up.
 - **seconds**: how old the standby's newest data is while it is behind: the server's
   clock minus the commit time of the last replayed transaction. Zero when the standby
   is caught up (within `IDLE_WAL_BYTES`), because an idle primary writes no commits and
   the standby's last commit then ages without anything being missing; so the seconds
   mean something only while the primary writes, and the bytes decide when it does not.
+  Against a last known position, at least the time of that reading minus the last
+  replayed commit (the primary had written past the standby by then).
 
 Like Patroni's `maximum_lag_on_failover`, the gate compares the bytes with a limit; it
 also compares the seconds with the pair's RPO. A synchronous pair expects RPO 0.
@@ -23,18 +29,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from orchestrator.postgresql.errors import UnreadableOutput
+from orchestrator.postgresql.last_known_primary import PrimaryPosition
 from orchestrator.postgresql.status import DatabaseStatus, wal_position
 from orchestrator.text import Text
 
-Basis = Literal["primary", "standby"]
+Basis = Literal["primary", "standby", "last_known_primary"]
 # An idle primary still writes small WAL records (a running-transactions snapshot every
 # 15 s, checkpoints) that the standby replays a moment later: below one WAL page
 # behind, the standby counts as caught up for the seconds, or an idle pair's old last
 # commit would read as lag. The bytes are reported as they are.
 IDLE_WAL_BYTES = 8192
+_Measure = TypeVar("_Measure", int, float)
 
 
 @dataclass(frozen=True)
@@ -46,30 +54,28 @@ class Lag:
     basis: Basis
     replay_paused: bool = False
     last_replay_at: datetime | None = None
+    # Basis `last_known_primary`: the lag watch's reading of the primary compared with,
+    # and how long before this reading it was taken.
+    known_primary: PrimaryPosition | None = None
+    known_age_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        known = self.known_primary
         return {
             "bytes": self.bytes,
             "seconds": None if self.seconds is None else round(self.seconds, 3),
             "basis": self.basis,
             "replay_paused": self.replay_paused,
             "last_replay_at": self.last_replay_at.isoformat() if self.last_replay_at else None,
+            "last_known_primary": None
+            if known is None
+            else {**known.to_dict(), "age_seconds": _rounded(self.known_age_s)},
         }
 
     def describe(self) -> Text:
         amount = _amount(self.bytes)
         age = "?" if self.seconds is None else f"{self.seconds:.1f}"
-        zh_basis = (
-            "与主库当前写入位置相比"
-            if self.basis == "primary"
-            else "主库不可达，按备机已接收未回放的 WAL 计；未接收到的无法得知"
-        )
-        en_basis = (
-            "against the primary's current write position"
-            if self.basis == "primary"
-            else "the primary does not answer: WAL received but not replayed on the standby; "
-            "what it never received cannot be known"
-        )
+        zh_basis, en_basis = self._basis_words()
         paused = (
             ("；备机回放已暂停", "; the standby's replay is paused")
             if self.replay_paused
@@ -81,13 +87,41 @@ class Lag:
             f"{age} s old ({en_basis}){paused[1]}",
         )
 
+    def _basis_words(self) -> tuple[str, str]:
+        if self.basis == "primary":
+            return "与主库当前写入位置相比", "against the primary's current write position"
+        if self.basis == "last_known_primary" and self.known_primary is not None:
+            at = self.known_primary.checked_at.isoformat(timespec="seconds")
+            before = "?" if self.known_age_s is None else f"{self.known_age_s:.0f}"
+            return (
+                f"主库不可达，与复制延迟监测于 {at}（本次读数前 {before} 秒）"
+                "读到的主库最后写入位置相比",
+                f"the primary does not answer: against the primary's last position seen by "
+                f"the lag watch at {at} ({before} s before this reading)",
+            )
+        return (
+            "主库不可达，按备机已接收未回放的 WAL 计；未接收到的无法得知",
+            "the primary does not answer: WAL received but not replayed on the standby; "
+            "what it never received cannot be known",
+        )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
 
 def _amount(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-def measure(standby: DatabaseStatus, primary: DatabaseStatus | None) -> Lag:
-    """The standby's lag, against `primary`'s write position when that is known."""
+def measure(
+    standby: DatabaseStatus,
+    primary: DatabaseStatus | None,
+    last_known: PrimaryPosition | None = None,
+) -> Lag:
+    """The standby's lag, against `primary`'s write position when that is known, else
+    against `last_known` (the lag watch's last reading of the primary) when given, else
+    from the standby alone."""
     paused = bool(standby.replay_paused)
     replayed = _position(standby.replay_lsn)
     if primary is not None and primary.is_primary and primary.current_lsn:
@@ -95,14 +129,52 @@ def measure(standby: DatabaseStatus, primary: DatabaseStatus | None) -> Lag:
         ahead, clock = _position(primary.current_lsn), primary.checked_at
     else:
         basis, ahead, clock = "standby", _position(standby.receive_lsn), standby.checked_at
-    lag_bytes = None if replayed is None or ahead is None else max(0, ahead - replayed)
-    return Lag(
+    lag_bytes = _behind(ahead, replayed)
+    alone = Lag(
         bytes=lag_bytes,
         seconds=_seconds(lag_bytes, clock, standby.last_replay_at),
         basis=basis,
         replay_paused=paused,
         last_replay_at=standby.last_replay_at,
     )
+    if basis == "primary" or last_known is None:
+        return alone
+    return _against_last_known(alone, standby, replayed, last_known)
+
+
+def _against_last_known(
+    alone: Lag, standby: DatabaseStatus, replayed: int | None, known: PrimaryPosition
+) -> Lag:
+    """The standby-alone reading raised to what the primary's last known position shows:
+    never less than the standby's own figures (its received position may be further on
+    than a reading taken up to an interval before the stream stopped)."""
+    known_bytes = _behind(_position(known.lsn), replayed)
+    known_seconds = _seconds(known_bytes, known.checked_at, standby.last_replay_at)
+    age = None
+    if standby.checked_at is not None:
+        age = max(0.0, (standby.checked_at - known.checked_at).total_seconds())
+    return Lag(
+        bytes=_larger(alone.bytes, known_bytes),
+        seconds=_larger(alone.seconds, known_seconds),
+        basis="last_known_primary",
+        replay_paused=alone.replay_paused,
+        last_replay_at=alone.last_replay_at,
+        known_primary=known,
+        known_age_s=age,
+    )
+
+
+def _behind(ahead: int | None, replayed: int | None) -> int | None:
+    return None if replayed is None or ahead is None else max(0, ahead - replayed)
+
+
+def _larger(one: _Measure | None, other: _Measure | None) -> _Measure | None:
+    # A measure one reading could take and the other could not is the one taken.
+    if one is None:
+        return other
+    if other is None:
+        return one
+    return max(one, other)
 
 
 def _position(lsn: str | None) -> int | None:

@@ -1,7 +1,10 @@
 """The lag watch: every `scheduler.lag_check_interval`, each host pair's replication lag,
 read over SSH from both databases (the status fact; read-only), recorded and judged.
 
-- Recorded: a `lag.sample` journal event per pair, and the Prometheus textfile
+- Recorded: a `lag.sample` journal event per pair (with `positions`: the primary's
+  name, current write position and clock, the standby's receive and replay positions,
+  which the cutover's lag gate compares a standby with once the primary is gone:
+  postgresql/last_known_primary.py), and the Prometheus textfile
   `dr-lag.prom` beside `dr.prom` (bytes, seconds, the limits, whether the primary
   waits for a synchronous standby).
 - Judged against the pair's own limits (`max_lag_on_failover` bytes, `rpo` seconds:
@@ -29,6 +32,7 @@ from orchestrator.inventory import Host, HostPair, Inventory
 from orchestrator.journal import Journal
 from orchestrator.postgresql.errors import UnreadableOutput
 from orchestrator.postgresql.lag import Lag, judge, measure
+from orchestrator.postgresql.last_known_primary import SAMPLE_KIND, sample_positions
 from orchestrator.postgresql.replication import Replica, parse_replicas
 from orchestrator.postgresql.status import DatabaseStatus, parse_status
 from orchestrator.postgresql.synchronous import synchronous_replicas, waits_for_a_standby
@@ -43,7 +47,7 @@ log = logging.getLogger(__name__)
 
 LAG_WATCH = "orchestrator.scheduler.lag_watch:lag_watch"
 TEXTFILE_NAME = "dr-lag.prom"
-SAMPLE, ALERT, RECOVERED = "lag.sample", "lag.alert", "lag.recovered"
+SAMPLE, ALERT, RECOVERED = SAMPLE_KIND, "lag.alert", "lag.recovered"
 READ_TIMEOUT_S = 30.0
 
 
@@ -57,6 +61,7 @@ class PairReading:
     lag: Lag | None = None
     synchronous: bool | None = None  # the primary waits for a sync standby (sync pairs)
     problems: list[str] = field(default_factory=list)
+    positions: dict[str, Any] | None = None  # last_known_primary.sample_positions
 
     @property
     def ok(self) -> bool:
@@ -71,6 +76,7 @@ class PairReading:
             "synchronous": self.synchronous,
             "problems": self.problems,
             "message": self.message,
+            "positions": self.positions,
         }
 
     @property
@@ -118,11 +124,12 @@ def read_pair(inventory: Inventory, pair: HostPair, ssh: SshTransport) -> PairRe
     by_name = {h.name: s for h, s in zip(hosts, statuses, strict=True)}
     reading.primary = primary.name if primary else None
     reading.standby = standby.name if standby else None
+    primary_status = by_name[primary.name] if primary else None
+    standby_status = by_name[standby.name] if standby else None
+    reading.positions = sample_positions(reading.primary, primary_status, standby_status)
     if standby is None:
         reading.problems.append("no database of the pair answers as a standby")
         return reading
-    primary_status = by_name[primary.name] if primary else None
-    standby_status = by_name[standby.name]
     assert standby_status is not None
     reading.lag = measure(standby_status, primary_status)
     verdict = judge(reading.lag, watch_limit(pair))

@@ -1,115 +1,48 @@
 """Replication lag on a real PostgreSQL 15 primary and streaming standby, read over real
-SSH the way the runbooks and the scheduler read a pair's hosts.
-
-The two hosts of the pair are this machine's sshd; each host's control commands run a
-small host script that drives its own server with the lab's code (as `dr-lab-host`
-does on the lab), so the text the parsers read is what a production host prints.
+SSH the way the runbooks and the scheduler read a pair's hosts (tests/support/
+streaming_pair.py: the two hosts of the pair are this machine's sshd).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from lab.postgres import PostgresServer
 from orchestrator.alerts.intake import open_incident_for
 from orchestrator.errors import EXIT_WAITING
 from orchestrator.journal import Journal
-from orchestrator.local_machine import find_free_port, wait_until
+from orchestrator.local_machine import wait_until
 from orchestrator.postgresql.lag import IDLE_WAL_BYTES, LagLimit, judge, measure
 from orchestrator.postgresql.replication import parse_replicas
+from orchestrator.postgresql.status import wal_position
 from orchestrator.postgresql.synchronous import ASYNCHRONOUS, synchronous_replicas
 from orchestrator.scheduler import jobs, lag_watch
 from orchestrator.scheduler.daemon import job_specs
+from tests.support.streaming_pair import (
+    Pair,
+    dr_environment,
+    gate_runbooks,
+    pair_inventory,
+    streaming_pair,
+)
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 DR = [sys.executable, "-m", "orchestrator.cli.main"]
-
-HOST_SCRIPT = """\
-import json, sys
-from pathlib import Path
-from lab.postgres import PostgresServer
-from lab.standby_control import act_on_standby
-servers = json.loads(Path(__file__).with_suffix(".json").read_text())
-host, action = sys.argv[1], sys.argv[2]
-data_dir, port = servers[host]
-server = PostgresServer(Path(data_dir), port=port)
-if action == "db-status":
-    print(server.status_report(), end="")
-else:
-    sys.exit(act_on_standby(server, action, []))
-"""
-
-# A runbook with the cutover's lag gate and a stand-in for the promotion after it.
-GATE_RUNBOOK = """\
-from orchestrator.runbook import Runbook
-from runbooks import _dual_host as pair_ops
-from runbooks import _lag_gate as lag_gate
-
-rb = Runbook("lag-gate-only", title="lag gate", system="credit",
-             params={**pair_ops.PAIR_PARAMS, **lag_gate.GATE_PARAMS})
-lag_gate.add_gate(rb)
-
-@rb.action("promote-standby", title="stand-in for the promotion")
-def promote(ctx):
-    ctx.remember("promoted", True)
-"""
-
-
-@dataclass
-class Pair:
-    primary: PostgresServer
-    standby: PostgresServer
-    database: str
-
-    def write(self, rows: int = 50) -> None:
-        values = ", ".join(f"('{uuid.uuid4().hex}')" for _ in range(rows))
-        self.primary.psql(f"INSERT INTO ledger (note) VALUES {values}", self.database)
-
-    def caught_up(self) -> bool:
-        lag = measure(self.standby.standby_status(), self.primary.standby_status())
-        return lag.bytes is not None and lag.bytes <= IDLE_WAL_BYTES
 
 
 @pytest.fixture(scope="module")
 def pair(postgres_workdir: Path) -> Iterator[Pair]:
     """A primary of our own (its synchronous setting must not touch the shared server)
     and its streaming standby."""
-    base = postgres_workdir / f"lag-{uuid.uuid4().hex[:6]}"
-    primary = PostgresServer(
-        base / "a" / "data", port=find_free_port(), name="dr-lag-a",
-        superuser_password=secrets.token_urlsafe(18),
-    )  # fmt: skip
-    standby = PostgresServer(base / "b" / "data", port=find_free_port(), name="dr-lag-b")
-    primary.init(fast=True)
-    primary.start()
-    password = secrets.token_urlsafe(18)
-    primary.create_role("replicator", password, replication=True)
-    primary.create_database("credit")
-    primary.psql("CREATE TABLE ledger (id serial PRIMARY KEY, note text)", "credit")
-    try:
-        standby.init_standby_from(primary, "replicator", password)
-        standby.start()
-        made = Pair(primary, standby, "credit")
-        made.write(1)
-        assert wait_until(made.caught_up, timeout=30)
+    with streaming_pair(postgres_workdir) as made:
         yield made
-    finally:
-        standby.stop("immediate")
-        primary.stop("immediate")
 
 
 @pytest.fixture
@@ -131,62 +64,14 @@ def paused(pair: Pair) -> Iterator[Pair]:
 
 
 def _inventory(tmp_path: Path, sshd, pair: Pair, **pair_fields: Any) -> Path:
-    script = tmp_path / "pair_host.py"
-    script.write_text(HOST_SCRIPT)
-    servers = {"dc-a": pair.primary, "dc-b": pair.standby}
-    script.with_suffix(".json").write_text(
-        json.dumps({name: [str(s.data_dir), s.port] for name, s in servers.items()})
-    )
-    program = f"PYTHONPATH={ROOT} {sys.executable} {script} {{host}}"
-    actions = ("db_status", "db_replicas", "db_synchronous_on", "db_synchronous_off")
-    ssh = {
-        "port": sshd.port,
-        "user": sshd.endpoint("dc-a").user,
-        "key_file": str(sshd.client_key_file),
-        "known_hosts": str(sshd.known_hosts_file),
-    }
-    document = {
-        "name": "lag-test",
-        "environment": "drill",
-        "sites": [{"name": "dc", "kind": "datacentre"}],
-        "hosts": [
-            {"name": name, "address": "127.0.0.1", "site": "dc", "roles": ["db"], "ssh": ssh}
-            for name in ("dc-a", "dc-b")
-        ],
-        "host_pairs": [
-            {
-                "name": "credit",
-                "service": "credit-report",
-                "primary": "dc-a",
-                "standby": "dc-b",
-                "vip": "10.99.0.10/24",
-                "control": {a: f"{program} {a.replace('_', '-')}" for a in actions},
-                **pair_fields,
-            }
-        ],
-        "contacts": [
-            {"name": "duty-wang", "role": "duty-operator"},
-            {"name": "director-li", "role": "leadership"},
-        ],
-        # Nobody approves unattended: an approval step waits for a person.
-        "drill": {"auto_approve_by": []},
-        "scheduler": {"textfile_dir": str(tmp_path / "textfile")},
-    }
-    path = tmp_path / "inventory.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-    return path
+    return pair_inventory(tmp_path, sshd, pair, **pair_fields)
 
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("DR_DB", raising=False)
-    return {
-        **os.environ,
-        "DR_DB": f"sqlite:///{tmp_path / 'journal.sqlite3'}",
-        "DR_LANG": "en",
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
+    return dr_environment(tmp_path)
 
 
 # ---- measuring ----------------------------------------------------------------------------
@@ -228,9 +113,7 @@ def test_gate_stops_for_leadership_showing_the_lag_and_never_promotes(
     paused: Pair, tmp_path: Path, sshd_server, state
 ):
     inventory = _inventory(tmp_path, sshd_server, paused, rpo="1s", max_lag_on_failover=4096)
-    runbooks = tmp_path / "runbooks"
-    runbooks.mkdir()
-    (runbooks / "lag_gate_only.py").write_text(GATE_RUNBOOK)
+    runbooks = gate_runbooks(tmp_path)
     time.sleep(1.5)
     paused.write(500)
     result = subprocess.run(
@@ -262,9 +145,7 @@ def test_gate_stops_for_leadership_showing_the_lag_and_never_promotes(
 
 def test_gate_lets_a_standby_within_the_target_through(pair: Pair, tmp_path, sshd_server, state):
     inventory = _inventory(tmp_path, sshd_server, pair, rpo="1m", max_lag_on_failover=16 << 20)
-    runbooks = tmp_path / "runbooks"
-    runbooks.mkdir()
-    (runbooks / "lag_gate_only.py").write_text(GATE_RUNBOOK)
+    runbooks = gate_runbooks(tmp_path)
     result = subprocess.run(
         [*DR, "drill", "lag-gate-only", "-i", str(inventory), "--auto-confirm", "--json"],
         env={**state, "DR_RUNBOOKS": str(runbooks)},
@@ -316,6 +197,12 @@ def test_lag_watch_records_alerts_once_opens_an_incident_and_recovers(
     assert [e.data["pair"] for e in recovered] == ["credit"]
     samples = journal.events(kinds=(lag_watch.SAMPLE,))
     assert len(samples) == 4 and samples[0].data["lag"]["seconds"] == 0
+    # What a later gate compares a standby with once the primary is gone.
+    positions = samples[1].data["positions"]
+    assert positions["primary"] == "dc-a" and positions["primary_checked_at"]
+    assert wal_position(positions["primary_current_lsn"]) > wal_position(
+        positions["standby_replay_lsn"]
+    )
     metrics = (tmp_path / "textfile" / "dr-lag.prom").read_text()
     [line] = [m for m in metrics.splitlines() if m.startswith("dr_replication_lag_bytes{")]
     assert int(line.split()[-1]) <= IDLE_WAL_BYTES
