@@ -356,7 +356,10 @@ def promote_standby(ctx: StepContext) -> dict[str, object]:
         raise StepFailed(f"the database on {standby.name} does not answer")
     if status.last_replay_at is not None:
         ctx.mark_last_data_point(
-            status.last_replay_at, source=f"last transaction replayed on {standby.name}"
+            status.last_replay_at,
+            source=Text(
+                f"{standby.name} 上最后回放的交易", f"last transaction replayed on {standby.name}"
+            ),
         )
     replayed = status.last_replay_at.isoformat() if status.last_replay_at else None
     ctx.remember("last_replay_at", replayed)
