@@ -13,10 +13,16 @@ if TYPE_CHECKING:
     from orchestrator.engine.plan import PlanRow
     from orchestrator.engine.plan_targets import Touch
     from orchestrator.inventory import Inventory
+    from orchestrator.text import Lang
 
 
 def print_plan(
-    console: Console, title: str, name: str, inventory: Inventory, rows: list[PlanRow]
+    console: Console,
+    title: str,
+    name: str,
+    inventory: Inventory,
+    rows: list[PlanRow],
+    lang: Lang = "en",
 ) -> None:
     console.print(
         f"[bold]{escape(title)}[/] ({name}) on {escape(inventory.name)} [{inventory.environment}]"
@@ -32,10 +38,10 @@ def print_plan(
         if row.instructions:
             console.print(f"       [dim]{escape(row.instructions)}[/]", highlight=False)
         for touch in row.touches:
-            _print_touch(console, touch)
+            _print_touch(console, touch, lang)
 
 
-def _print_touch(console: Console, touch: Touch) -> None:
+def _print_touch(console: Console, touch: Touch, lang: Lang) -> None:
     port = f" port {touch.port}" if touch.port else ""
     reads = "" if touch.changes else " [dim](read-only)[/]"
     device = "" if touch.via in ("person", "local") else f" [cyan]{escape(touch.device)}[/]"
@@ -44,9 +50,10 @@ def _print_touch(console: Console, touch: Touch) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    if touch.note:
-        console.print(f"         [dim]{escape(touch.note)}[/]", highlight=False, soft_wrap=True)
+    note = touch.note(lang)
+    if note:
+        console.print(f"         [dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
     # A person's task is not a command line: no prompt sign before it.
     sign = "-" if touch.via == "person" else "$"
-    for command in touch.commands:
+    for command in touch.said(lang):
         console.print(f"         {sign} {escape(command)}", highlight=False, soft_wrap=True)
