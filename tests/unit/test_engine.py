@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest

@@ -64,7 +64,8 @@ def _failed_drill(journal: Journal, run_id: str) -> None:
     journal.set_run_status(
         run_id,
         "failed",
-        detail=f"step fence-old-primary failed; fix the cause, then `dr resume {run_id}` retries it",
+        detail="step fence-old-primary failed; fix the cause, then "
+        f"`dr resume {run_id}` retries it",
         finished=True,
         actor="duty-wang",
     )
