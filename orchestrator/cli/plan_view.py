@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
+from orchestrator.cli.step_words import kind_word
+from orchestrator.text import Text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -14,6 +17,17 @@ if TYPE_CHECKING:
     from orchestrator.engine.plan_targets import Touch
     from orchestrator.inventory import Inventory
     from orchestrator.text import Lang
+
+# The guards of a step (PlanRow.flags) and the plan's own words, in each language.
+_WORDS = {
+    "destructive": Text("破坏性", "destructive"),
+    "if": Text("有条件", "if"),
+    "verify": Text("有核验", "verify"),
+    "rollback": Text("可回滚", "rollback"),
+    "on": Text("清单", "on"),
+    "port": Text("端口", "port"),
+    "read-only": Text("只读", "read-only"),
+}
 
 
 def print_plan(
@@ -25,13 +39,15 @@ def print_plan(
     lang: Lang = "en",
 ) -> None:
     console.print(
-        f"[bold]{escape(title)}[/] ({name}) on {escape(inventory.name)} [{inventory.environment}]"
+        f"[bold]{escape(title)}[/] ({name}) {_WORDS['on'](lang)} {escape(inventory.name)} "
+        f"{escape(f'[{inventory.environment}]')}"
     )
     for number, row in enumerate(rows, 1):
         on = f" → {', '.join(row.hosts)}" if row.hosts else ""
-        flags = f" [dim]({', '.join(row.flags)})[/]" if row.flags else ""
+        said = ", ".join(_WORDS[flag](lang) for flag in row.flags)
+        flags = f" [dim]({said})[/]" if row.flags else ""
         console.print(
-            f"{number:>3}. [bold]{escape(row.id)}[/] \\[{row.kind}] "
+            f"{number:>3}. [bold]{escape(row.id)}[/] \\[{kind_word(row.kind, lang)}] "
             f"{escape(row.title)}{escape(on)}{flags}",
             highlight=False,
         )
@@ -42,8 +58,8 @@ def print_plan(
 
 
 def _print_touch(console: Console, touch: Touch, lang: Lang) -> None:
-    port = f" port {touch.port}" if touch.port else ""
-    reads = "" if touch.changes else " [dim](read-only)[/]"
+    port = f" {_WORDS['port'](lang)} {touch.port}" if touch.port else ""
+    reads = "" if touch.changes else f" [dim]({_WORDS['read-only'](lang)})[/]"
     device = "" if touch.via in ("person", "local") else f" [cyan]{escape(touch.device)}[/]"
     console.print(
         f"       {touch.via}{device} {escape(touch.address)}{escape(port)}{reads}",
