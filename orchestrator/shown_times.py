@@ -39,10 +39,16 @@ def run_zone(doc: dict[str, Any]) -> tzinfo:
     return zone_at(str((doc.get("inventory") or {}).get("path") or ""))
 
 
-@lru_cache(maxsize=32)
 def zone_at(inventory_path: str) -> tzinfo:
     """The zone of the inventory at `inventory_path`; the default zone when that file is
     not on this machine (or no longer loads): a list of runs still prints."""
+    return named_zone_at(inventory_path) or zone_of(None)
+
+
+@lru_cache(maxsize=32)
+def named_zone_at(inventory_path: str) -> tzinfo | None:
+    """The zone of the inventory at `inventory_path`; None when that file is not on this
+    machine or no longer loads (it names no zone we can read)."""
     from orchestrator.errors import DrError
     from orchestrator.inventory import load_inventory
 
@@ -51,7 +57,7 @@ def zone_at(inventory_path: str) -> tzinfo:
             return zone_of(load_inventory(Path(inventory_path)))
         except (DrError, OSError):
             pass
-    return zone_of(None)
+    return None
 
 
 def zone_label(zone: tzinfo, at: datetime | None = None) -> str:

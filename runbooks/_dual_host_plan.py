@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orchestrator.inventory.command_templates import fill
+from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 
 if TYPE_CHECKING:
@@ -44,14 +45,19 @@ def confirm_failure(plan: PlanContext) -> None:
     plan.ssh(
         standby,
         f"python3 -c '<TCP connect>' {address} {port}",
-        note="the primary's database as the standby sees it (DC LAN); script abbreviated",
+        note=Text(
+            "备机经数据中心局域网看到的主库数据库；脚本从略",
+            "the primary's database as the standby sees it (DC LAN); script abbreviated",
+        ),
         changes=False,
     )
     for branch in plan.hosts(str(plan.params["branches"])):
         plan.ssh(
             branch,
             f"python3 -c '<GET>' {pair.service_url}",
-            note="the service through the VIP; script abbreviated",
+            note=Text(
+                "经 VIP 访问的业务服务；脚本从略", "the service through the VIP; script abbreviated"
+            ),
             changes=False,
         )
 
@@ -74,7 +80,9 @@ def fence(plan: PlanContext) -> None:
             pair, "fencing", "a cutover never promotes without a fence: list at least one method"
         )
     for number, method in enumerate(pair.fencing, 1):
-        note = f"fencing method {number}: {method.method}"
+        note = Text(
+            f"隔离方式 {number}：{method.method}", f"fencing method {number}: {method.method}"
+        )
         if method.method == "ssh":
             plan.ssh(
                 primary,
@@ -88,13 +96,22 @@ def fence(plan: PlanContext) -> None:
                 method.ups,
                 f"INSTCMD outlet.{method.outlet}.load.off",
                 f"(or SET VAR outlet.{method.outlet}.switch off)",
-                note=f"{note}: the outlet feeding {primary.name}",
+                note=Text(
+                    f"{note.zh}：为 {primary.name} 供电的插座",
+                    f"{note.en}: the outlet feeding {primary.name}",
+                ),
             )
         elif method.method == "command":
             command = fill(method.command, host=primary.name, address=str(primary.address))
             plan.local(command, note=note)
         else:
-            plan.person(f"power {primary.name} off (or pull its cables) and confirm", note=note)
+            plan.person(
+                Text(
+                    f"断开 {primary.name} 的电源（或拔掉其全部网线）并确认",
+                    f"power {primary.name} off (or pull its cables) and confirm",
+                ),
+                note=note,
+            )
 
 
 def promote(plan: PlanContext) -> None:
@@ -107,7 +124,7 @@ def promote(plan: PlanContext) -> None:
 def take_vip(plan: PlanContext) -> None:
     pair = _pair(plan)
     if pair is not None:
-        plan.ssh(_hosts(plan, pair)[1], pair_ops.take_vip_command(pair), note=f"VIP {pair.vip}")
+        plan.ssh(_hosts(plan, pair)[1], pair_ops.take_vip_command(pair), note=_vip(pair.vip))
 
 
 def start_service(plan: PlanContext) -> None:
@@ -126,9 +143,18 @@ def end_to_end(plan: PlanContext) -> None:
     what = f"the pair's probe ({probe.kind})"
     if getattr(probe, "vantage", "branches") == "branches" and branches:
         for branch in branches:
-            plan.ssh(branch, f"{what}: {pair.service_url}", note="through the VIP", changes=False)
+            plan.ssh(
+                branch,
+                f"{what}: {pair.service_url}",
+                note=Text("经 VIP 访问", "through the VIP"),
+                changes=False,
+            )
     else:
-        plan.local(f"{what}: {pair.service_url}", note="from this machine")
+        plan.local(f"{what}: {pair.service_url}", note=Text("从本机访问", "from this machine"))
+
+
+def _vip(vip: object) -> Text:
+    return Text(f"接管 VIP {vip}", f"VIP {vip}")
 
 
 # ---- the planned switchover ------------------------------------------------------------
@@ -154,7 +180,11 @@ def _switch_hosts(plan: PlanContext) -> tuple[HostPair, Host, Host] | None:
     return pair, old, new
 
 
-_ASSUMED = "assuming {old} is the primary now (check-pair reads it)"
+def _assumed(old: str) -> Text:
+    return Text(
+        f"假定 {old} 当前为主库（check-pair 步骤读取实际情况）",
+        f"assuming {old} is the primary now (check-pair reads it)",
+    )
 
 
 def switchover_check(plan: PlanContext) -> None:
@@ -168,7 +198,7 @@ def switchover_check(plan: PlanContext) -> None:
         old,
         pair_ops.control(pair, "db_replicas", old),
         changes=False,
-        note=_ASSUMED.format(old=old.name),
+        note=_assumed(old.name),
     )
 
 
@@ -176,9 +206,7 @@ def switchover_stop_writes(plan: PlanContext) -> None:
     found = _switch_hosts(plan)
     if found is not None:
         pair, old, _ = found
-        plan.ssh(
-            old, pair_ops.control(pair, "service_stop", old), note=_ASSUMED.format(old=old.name)
-        )
+        plan.ssh(old, pair_ops.control(pair, "service_stop", old), note=_assumed(old.name))
 
 
 def switchover_stop_old(plan: PlanContext) -> None:
@@ -212,7 +240,7 @@ def switchover_vip(plan: PlanContext) -> None:
     if found is not None:
         pair, old, new = found
         plan.ssh(old, pair_ops.release_vip_command(pair))
-        plan.ssh(new, pair_ops.take_vip_command(pair), note=f"VIP {pair.vip}")
+        plan.ssh(new, pair_ops.take_vip_command(pair), note=_vip(pair.vip))
 
 
 def switchover_start(plan: PlanContext) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator.inventory.command_templates import fill
+from orchestrator.text import Text
 from runbooks._line_swap import swap_ports
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def planned_line(plan: PlanContext, kind: str) -> Line | None:
     return found[0]
 
 
-def plan_branch_check(plan: PlanContext, note: str) -> None:
+def plan_branch_check(plan: PlanContext, note: Text) -> None:
     """How the branch proves it reaches the service, by its site's `check:`
     (_branch_checks.py): without one, the probe command over SSH on the site's first host."""
     branch = plan.params["branch"]
@@ -39,7 +40,13 @@ def plan_branch_check(plan: PlanContext, note: str) -> None:
     check = site.check
     kind = check.kind if check is not None else "ssh-command"
     if kind == "person":
-        plan.person(f"the staff at {branch} confirm the credit system works", note=note)
+        plan.person(
+            Text(
+                f"{branch} 的员工确认信贷系统可用",
+                f"the staff at {branch} confirm the credit system works",
+            ),
+            note=note,
+        )
         return
     if kind == "tcp-connect":
         plan.local(f"TCP connect {check.address}:{check.port}", note=note)  # type: ignore[union-attr]
@@ -76,14 +83,21 @@ def plan_swap(plan: PlanContext, back: bool) -> None:
     switch = plan.inventory.switch(line.switch)
     if not switch.managed or not (line.cross_connect_port and line.domain):
         why = (
-            "the switch is not managed"
+            Text("该交换机不由 dr 管理", "the switch is not managed")
             if not switch.managed
-            else "the line has no cross_connect_port/domain"
+            else Text(
+                "该线路未填写 cross_connect_port/domain",
+                "the line has no cross_connect_port/domain",
+            )
         )
         plan.person(
-            f"swap the cables of {line.switch} {line.port} and {standby.switch} "
-            f"{standby.port} by the checklist",
-            note=f"by hand: {why}",
+            Text(
+                f"按检查清单对调 {line.switch} {line.port} 与 {standby.switch} "
+                f"{standby.port} 的网线",
+                f"swap the cables of {line.switch} {line.port} and {standby.switch} "
+                f"{standby.port} by the checklist",
+            ),
+            note=Text(f"人工操作：{why.zh}", f"by hand: {why.en}"),
         )
         return
     swap = swap_ports(line)
@@ -91,7 +105,11 @@ def plan_swap(plan: PlanContext, back: bool) -> None:
         (swap.cross_connect_port, swap.port) if back else (swap.port, swap.cross_connect_port)
     )
     plan.switch(
-        swap.switch, "detach", out, swap.domain, note="first, so the two switches never loop"
+        swap.switch,
+        "detach",
+        out,
+        swap.domain,
+        note=Text("先断开，两台交换机之间不会成环", "first, so the two switches never loop"),
     )
     plan.switch(swap.switch, "attach", into, swap.domain)
     plan.switch(swap.switch, "save")

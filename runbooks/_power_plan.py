@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from orchestrator.text import Text
 from orchestrator.transports.genset import COIL_GENERATOR_BREAKER, COIL_MAINS_BREAKER, COIL_START
 from runbooks._power import DRILL_SHUTDOWN, PRODUCTION_SHUTDOWN, shutdown_command
 
@@ -47,22 +48,32 @@ def read_both(plan: PlanContext) -> None:
     read_generator(plan)
 
 
-def _coil(plan: PlanContext, coil: int, value: bool, what: str) -> None:
+def _coil(plan: PlanContext, coil: int, value: bool, what: Text) -> None:
     gen = _generator(plan)
     if gen is not None:
         plan.generator(gen.name, _GENERATOR_READ, f"write coil {coil} = {int(value)}", note=what)
 
 
 def open_mains_breaker(plan: PlanContext) -> None:
-    _coil(plan, COIL_MAINS_BREAKER, False, "open the mains breaker")
+    _coil(plan, COIL_MAINS_BREAKER, False, Text("断开市电断路器", "open the mains breaker"))
 
 
 def start_generator(plan: PlanContext) -> None:
-    _coil(plan, COIL_START, True, "start the generator (unless it runs already)")
+    _coil(
+        plan,
+        COIL_START,
+        True,
+        Text("启动发电机（已在运行则不再启动）", "start the generator (unless it runs already)"),
+    )
 
 
 def connect_loads(plan: PlanContext) -> None:
-    _coil(plan, COIL_GENERATOR_BREAKER, True, "close the generator breaker once stable")
+    _coil(
+        plan,
+        COIL_GENERATOR_BREAKER,
+        True,
+        Text("发电机稳定后合上发电机断路器", "close the generator breaker once stable"),
+    )
 
 
 def in_shutdown_order(inventory: Inventory, ups: Ups) -> list[Host]:
@@ -86,20 +97,33 @@ def shutdown_hosts(plan: PlanContext) -> None:
     )
     hosts = in_shutdown_order(plan.inventory, ups) if ups is not None else []
     for number, host in enumerate(hosts, 1):
-        note = f"{number}. (shutdown_priority {host.shutdown_priority}), one at a time"
+        note = Text(
+            f"第 {number} 台（shutdown_priority {host.shutdown_priority}），逐台关机",
+            f"{number}. (shutdown_priority {host.shutdown_priority}), one at a time",
+        )
         plan.ssh(host, shutdown_command(template, host), note=note)
 
 
 def open_generator_breaker(plan: PlanContext) -> None:
-    _coil(plan, COIL_GENERATOR_BREAKER, False, "open the generator breaker")
+    _coil(
+        plan, COIL_GENERATOR_BREAKER, False, Text("断开发电机断路器", "open the generator breaker")
+    )
 
 
 def close_mains_breaker(plan: PlanContext) -> None:
-    _coil(plan, COIL_MAINS_BREAKER, True, "close the mains breaker once the generator's is open")
+    _coil(
+        plan,
+        COIL_MAINS_BREAKER,
+        True,
+        Text(
+            "发电机断路器断开后合上市电断路器",
+            "close the mains breaker once the generator's is open",
+        ),
+    )
 
 
 def stop_generator(plan: PlanContext) -> None:
-    _coil(plan, COIL_START, False, "stop the generator")
+    _coil(plan, COIL_START, False, Text("停止发电机", "stop the generator"))
 
 
 def switch_to_bypass(plan: PlanContext) -> None:
@@ -112,8 +136,15 @@ def switch_to_bypass(plan: PlanContext) -> None:
         if variable
         else f"INSTCMD {ups.ups_name} bypass.start"
     )
-    login = f"as {ups.username}, password {ups.password}" if ups.username else "without a login"
-    plan.ups(ups.name, command, note=f"logged in {login}")
+    login = (
+        Text(
+            f"以 {ups.username} 登录，密码取自 {ups.password}",
+            f"logged in as {ups.username}, password {ups.password}",
+        )
+        if ups.username
+        else Text("无需登录", "logged in without a login")
+    )
+    plan.ups(ups.name, command, note=login)
 
 
 _HOOKS: dict[tuple[str, str], Callable[[PlanContext], None]] = {

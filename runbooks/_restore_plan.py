@@ -14,8 +14,10 @@ from backups.pitr.point import requested_point
 from backups.pitr.settings import restore_command
 from orchestrator.inventory import PitrBackupSet
 from orchestrator.inventory.systems import RecoverDatabase, RecoverManual, RecoverService
+from orchestrator.text import Text
 from runbooks import _dual_host as pair_ops
 from runbooks import _dual_host_plan as dual_plan
+from runbooks._pitr_restore import point_words
 
 if TYPE_CHECKING:
     from orchestrator.engine.plan_targets import PlanContext
@@ -55,7 +57,10 @@ def plan_restore(plan: PlanContext) -> None:
     _, bset, target = chosen
     if bset.cluster_on(target.name) is None:
         plan.need(bset, "clusters", f"backup set {bset.name} lists no cluster on {target.name}")
-    plan.local(shlex.join([*_base(bset), "info", "--output=json"]), note="each repository's window")
+    plan.local(
+        shlex.join([*_base(bset), "info", "--output=json"]),
+        note=Text("各备份库可恢复的时间窗口", "each repository's window"),
+    )
 
 
 def stop_target(plan: PlanContext) -> None:
@@ -93,10 +98,13 @@ def _restore_onto(plan: PlanContext, bset: PitrBackupSet, target: Host) -> None:
         delta=True,
         restore_command=restore_command(plan.inventory, bset, PROGRAM, str(cluster.path)),
     )
-    note = f"onto {target.name}'s data directory, to {point.describe()}"
+    to = point_words(point)
+    zh = f"恢复到 {target.name} 的数据目录，恢复至 {to.zh}"
+    en = f"onto {target.name}'s data directory, to {to.en}"
     if not repository.isdigit():
-        note += "; --repo= the first repository whose window reaches it"
-    plan.local(shlex.join([*_base(bset), *args]), note=note)
+        zh += "；--repo= 取时间窗口覆盖该点的第一个备份库"
+        en += "; --repo= the first repository whose window reaches it"
+    plan.local(shlex.join([*_base(bset), *args]), note=Text(zh, en))
 
 
 def start_database(plan: PlanContext) -> None:
@@ -118,7 +126,10 @@ def verify_data(plan: PlanContext) -> None:
     db = pair.database
     plan.local(
         f"SQL (read) {db.user}@{target.address}:{db.port}/{db.name}: newest commit, row counts",
-        note="password from " + (str(db.password) if db.password else "none"),
+        note=Text(
+            f"密码取自 {db.password}" if db.password else "无密码",
+            "password from " + (str(db.password) if db.password else "none"),
+        ),
     )
 
 
@@ -134,7 +145,7 @@ def move_service(plan: PlanContext) -> None:
                 other,
                 pair_ops.control(pair, "service_stop", other),
                 pair_ops.release_vip_command(pair),
-                note="where it still answers",
+                note=Text("仅在其仍有应答时", "where it still answers"),
             )
     plan.ssh(
         target,
@@ -165,9 +176,19 @@ def restore_copy(plan: PlanContext) -> None:
         return
     host = hosts[0]
     stop = [pair_ops.control(pair, "service_stop", host), pair_ops.control(pair, "db_stop", host)]
-    plan.ssh(host, *stop, note="the copy's host, never one the branches use")
+    plan.ssh(
+        host,
+        *stop,
+        note=Text(
+            "副本所在主机，绝不是网点使用的主机", "the copy's host, never one the branches use"
+        ),
+    )
     _restore_onto(plan, bset, host)
-    plan.ssh(host, pair_ops.control(pair, "db_start", host), note="promoted at the point")
+    plan.ssh(
+        host,
+        pair_ops.control(pair, "db_start", host),
+        note=Text("在恢复点提升", "promoted at the point"),
+    )
 
 
 def recover_systems(plan: PlanContext) -> None:
@@ -195,7 +216,7 @@ def recover_systems(plan: PlanContext) -> None:
             if isinstance(bset, PitrBackupSet):
                 owner = plan.inventory.pair(bset.host_pair)
                 stop = [pair_ops.control(owner, a, host) for a in ("service_stop", "db_stop")]
-                plan.ssh(host, *stop, note=f"system {system.name}")
+                plan.ssh(host, *stop, note=_system(system.name))
                 _restore_onto(plan, bset, host)
                 plan.ssh(host, pair_ops.control(owner, "db_start", host))
         elif isinstance(recover, RecoverService):
@@ -204,14 +225,14 @@ def recover_systems(plan: PlanContext) -> None:
                 pair_ops.take_vip_command(owner),
                 pair_ops.control(owner, "service_start", host),
             ]
-            plan.ssh(host, *start, note=f"system {system.name}")
+            plan.ssh(host, *start, note=_system(system.name))
         elif isinstance(recover, RecoverManual):
-            plan.person(recover.manual.en, note=f"system {system.name}")
+            plan.person(Text(recover.manual.zh, recover.manual.en), note=_system(system.name))
         else:
             plan.local(
                 f"restic restore of {recover.files}'s newest good run under {recover.into} "
                 f"on {host.name}",
-                note=f"system {system.name}",
+                note=_system(system.name),
             )
 
 
@@ -229,3 +250,7 @@ _HOOKS: dict[str, Callable[[PlanContext], None]] = {
 def attach(runbook: Runbook) -> None:
     """Give restore-database's steps their plan hooks, by step id."""
     runbook.plan_by_id(_HOOKS)
+
+
+def _system(name: str) -> Text:
+    return Text(f"系统 {name}", f"system {name}")

@@ -8,12 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from orchestrator.text import Text
 from runbooks._switch_ports import cable_moves
 
 if TYPE_CHECKING:
     from orchestrator.engine.plan_targets import PlanContext
     from orchestrator.inventory import Switch
     from orchestrator.runbook import Runbook
+
+
+_CARRIER = Text("各在用端口的载波", "carrier on each in-service port")
 
 
 def _switches(plan: PlanContext) -> tuple[Switch, Switch] | None:
@@ -31,19 +35,23 @@ def read_both(plan: PlanContext) -> None:
     found = _switches(plan)
     if found is not None:
         for device in found:
-            plan.switch(device.name, "read", note="the ports' carrier and configuration")
+            plan.switch(
+                device.name,
+                "read",
+                note=Text("各端口的载波与配置", "the ports' carrier and configuration"),
+            )
 
 
 def read_standby(plan: PlanContext) -> None:
     found = _switches(plan)
     if found is not None:
-        plan.switch(found[1].name, "read", note="carrier on each in-service port")
+        plan.switch(found[1].name, "read", note=_CARRIER)
 
 
 def read_repaired(plan: PlanContext) -> None:
     found = _switches(plan)
     if found is not None:
-        plan.switch(found[0].name, "read", note="carrier on each in-service port")
+        plan.switch(found[0].name, "read", note=_CARRIER)
 
 
 def _cables(plan: PlanContext, *, back: bool) -> None:
@@ -53,7 +61,10 @@ def _cables(plan: PlanContext, *, back: bool) -> None:
         source, destination = (standby, switch) if back else (switch, standby)
         plan.person(
             *(
-                f"move the cable in {source.name} {m.port} to {destination.name} {m.port}"
+                Text(
+                    f"把 {source.name} {m.port} 上的网线移到 {destination.name} {m.port}",
+                    f"move the cable in {source.name} {m.port} to {destination.name} {m.port}",
+                )
                 for m in cable_moves(switch)
             )
         )

@@ -197,17 +197,23 @@ def fence_old_primary(ctx: StepContext) -> dict[str, object]:
     for method in pair.fencing:
         if method.method == "manual":
             ctx.remember(_NEEDS_MANUAL, True)
+            reasons = _reasons(attempts)
             ctx.note(
                 Text(
-                    zh="自动隔离均未成功，需人工断电并确认：" + _reasons(attempts),
+                    zh="自动隔离均未成功，需人工断电并确认：" + reasons.zh,
                     en="No automatic fence held; a person must power the old primary off "
-                    "and confirm: " + _reasons(attempts),
+                    "and confirm: " + reasons.en,
                 )
             )
             return {"attempts": [a.to_dict() for a in attempts], "fenced_by": None}
         if method.method == "ssh" and _just_found_unreachable(ctx):
             attempt = fencing.FenceAttempt(
-                "ssh", False, f"{primary.name} did not answer over SSH moments ago"
+                "ssh",
+                False,
+                Text(
+                    f"{primary.name} 刚才经 SSH 无应答",
+                    f"{primary.name} did not answer over SSH moments ago",
+                ),
             )
         elif method.method == "ssh":
             attempt = fencing.fence_over_ssh(ctx, pair, primary)
@@ -220,10 +226,13 @@ def fence_old_primary(ctx: StepContext) -> dict[str, object]:
             ctx.remember(_FENCED, attempt.method)
             ctx.remember("fenced_at", _now())
             return {"attempts": [a.to_dict() for a in attempts], "fenced_by": attempt.method}
+    reasons = _reasons(attempts)
     raise StepFailed(
-        f"无法隔离 {primary.name}，清单也未声明人工方式；不会提升备机 / {primary.name} could "
-        f"not be fenced and the inventory declares no manual method; the standby will not "
-        f"be promoted. {_reasons(attempts)}"
+        Text(
+            f"无法隔离 {primary.name}，清单也未声明人工方式；不会提升备机。{reasons.zh}",
+            f"{primary.name} could not be fenced and the inventory declares no manual "
+            f"method; the standby will not be promoted. {reasons.en}",
+        )
     )
 
 
@@ -243,8 +252,14 @@ def fence_tried(ctx: StepContext) -> bool:
     return bool(ctx.fact(_FENCED) or ctx.fact(_NEEDS_MANUAL))
 
 
-def _reasons(attempts: list[fencing.FenceAttempt]) -> str:
-    return "; ".join(f"{a.method}: {a.detail}" for a in attempts) or "no automatic method"
+def _reasons(attempts: list[fencing.FenceAttempt]) -> Text:
+    """Each method tried and what it found, in each language."""
+    if not attempts:
+        return Text("未声明自动隔离方式", "no automatic method")
+    return Text(
+        "；".join(f"{a.method}：{a.detail.zh}" for a in attempts),
+        "; ".join(f"{a.method}: {a.detail.en}" for a in attempts),
+    )
 
 
 rb.manual(
@@ -341,7 +356,10 @@ def promote_standby(ctx: StepContext) -> dict[str, object]:
         raise StepFailed(f"the database on {standby.name} does not answer")
     if status.last_replay_at is not None:
         ctx.mark_last_data_point(
-            status.last_replay_at, source=f"last transaction replayed on {standby.name}"
+            status.last_replay_at,
+            source=Text(
+                f"{standby.name} 上最后回放的交易", f"last transaction replayed on {standby.name}"
+            ),
         )
     replayed = status.last_replay_at.isoformat() if status.last_replay_at else None
     ctx.remember("last_replay_at", replayed)

@@ -265,11 +265,20 @@ def standby_has_everything(ctx: StepContext) -> Verdict:
 def record_data_point(ctx: StepContext) -> dict[str, str]:
     verdict = _caught_up(ctx)
     if not verdict.ok:
-        raise StepFailed(f"the standby no longer holds all WAL: {verdict.sentence()}")
+        raise StepFailed(
+            Text(
+                f"备机已不再拥有全部 WAL：{verdict.sentence('zh')}",
+                f"the standby no longer holds all WAL: {verdict.sentence('en')}",
+            )
+        )
     # Every write the old primary ever made is on the standby now: nothing before this
     # moment is lost, so the last surviving data point is now (RPO 0).
     now = datetime.now(UTC)
-    ctx.mark_last_data_point(now, source=f"standby replayed all WAL: {verdict.sentence()}")
+    source = Text(
+        f"备机已回放全部 WAL：{verdict.sentence('zh')}",
+        f"standby replayed all WAL: {verdict.sentence('en')}",
+    )
+    ctx.mark_last_data_point(now, source=source)
     return {
         "data_point": now.isoformat(),
         "detail": verdict.sentence("en"),

@@ -371,18 +371,28 @@ def _declare_line_fault(ctx: StepContext) -> None:
 
 # ---- what `dr plan` shows (and a confirmation says): hooks from _line_plan.py ----------
 
+_REPEATED = Text("反复执行，直至持续成功", "repeated until it holds")
+
 
 @diagnose.plan
 def plan_diagnose(plan: PlanContext) -> None:
     line = line_plan.planned_line(plan, "primary")
     if line is None or not plan.inventory.switch(line.switch).managed:
         return
-    plan.switch(line.switch, "read", line.port, note="carrier of the primary line's port")
+    plan.switch(
+        line.switch,
+        "read",
+        line.port,
+        note=Text("主线路端口的载波", "carrier of the primary line's port"),
+    )
     hosts = [h for h in plan.inventory.hosts if h.site == line.site]
     if line.peer_address is not None and hosts:
         peer = shlex.quote(str(line.peer_address))
         plan.ssh(
-            hosts[0], f"ping -c 1 -W 1 {peer}", note="does the carrier's peer answer", changes=False
+            hosts[0],
+            f"ping -c 1 -W 1 {peer}",
+            note=Text("运营商对端是否应答", "does the carrier's peer answer"),
+            changes=False,
         )
 
 
@@ -390,7 +400,12 @@ def plan_diagnose(plan: PlanContext) -> None:
 def plan_standby_line(plan: PlanContext) -> None:
     line = line_plan.planned_line(plan, "standby")
     if line is not None and plan.inventory.switch(line.switch).managed:
-        plan.switch(line.switch, "read", line.port, note="carrier of the standby line")
+        plan.switch(
+            line.switch,
+            "read",
+            line.port,
+            note=Text("备用线路的载波", "carrier of the standby line"),
+        )
 
 
 @swap_to_standby.plan
@@ -400,14 +415,19 @@ def plan_swap_to_standby(plan: PlanContext) -> None:
 
 @branch_reaches_service.plan
 def plan_branch_reaches_service(plan: PlanContext) -> None:
-    line_plan.plan_branch_check(plan, "repeated until it holds")
+    line_plan.plan_branch_check(plan, _REPEATED)
 
 
 @primary_line_stable.plan
 def plan_primary_line_stable(plan: PlanContext) -> None:
     line = line_plan.planned_line(plan, "primary")
     if line is not None and plan.inventory.switch(line.switch).managed:
-        plan.switch(line.switch, "read", line.port, note="polled until it stays up")
+        plan.switch(
+            line.switch,
+            "read",
+            line.port,
+            note=Text("反复检查，直至持续正常", "polled until it stays up"),
+        )
 
 
 @swap_to_primary.plan
@@ -417,4 +437,4 @@ def plan_swap_to_primary(plan: PlanContext) -> None:
 
 @branch_reaches_service_again.plan
 def plan_branch_reaches_service_again(plan: PlanContext) -> None:
-    line_plan.plan_branch_check(plan, "repeated until it holds")
+    line_plan.plan_branch_check(plan, _REPEATED)

@@ -315,7 +315,11 @@ def verify_put_back(ctx: StepContext) -> Verdict:
     put = ctx.fact(_PUT_BACK) or {}
     # Nothing acknowledged is missing any more: the data point is now, the RPO 0.
     ctx.mark_last_data_point(
-        datetime.now(UTC), source="every removed row put back; nothing written since lost"
+        datetime.now(UTC),
+        source=Text(
+            "被删除的行已全部导回；此后写入的数据无丢失",
+            "every removed row put back; nothing written since lost",
+        ),
     )
     inserted, updated = put.get("inserted", 0), put.get("updated", 0)
     return Verdict(

@@ -177,7 +177,8 @@ def find_last_message(ctx: StepContext, host: Host) -> dict[str, str]:
     )
     if newest.stdout.strip():
         at = datetime.fromtimestamp(float(newest.stdout.strip()), UTC)
-        ctx.mark_last_data_point(at, source=f"newest report message on {host.name}")
+        source = Text(f"{host.name} 上最新的报文", f"newest report message on {host.name}")
+        ctx.mark_last_data_point(at, source=source)
         return {"newest_message_at": at.isoformat()}
     return {"newest_message_at": "none"}
 

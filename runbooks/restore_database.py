@@ -241,7 +241,12 @@ def verify_data(ctx: StepContext) -> Verdict:
     reached = newest or point.moment
     ctx.remember(_key(ctx, "recovered_to"), None if reached is None else reached.isoformat())
     if reached is not None and _moving(ctx):
-        ctx.mark_last_data_point(reached, source=f"newest transaction restored on {host.name}")
+        ctx.mark_last_data_point(
+            reached,
+            source=Text(
+                f"{host.name} 上恢复出的最新交易", f"newest transaction restored on {host.name}"
+            ),
+        )
     rows = sum(counts.values())
     newest_zh = reached.isoformat() if reached else "无回放（即基础备份当时的状态）"
     newest_en = reached.isoformat() if reached else "none replayed (the base backup as taken)"

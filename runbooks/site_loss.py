@@ -284,7 +284,12 @@ def _recover_database(ctx: StepContext, bset: PitrBackupSet, host: Host) -> dict
     pitr.wait_until_promoted(ctx, pair, host, RECOVERY_TIMEOUT_S)
     newest = pitr.recovered_point(pitr.database_dsn(ctx, pair, host))
     if newest is not None:
-        ctx.mark_last_data_point(newest, source=f"newest transaction restored on {host.name}")
+        ctx.mark_last_data_point(
+            newest,
+            source=Text(
+                f"{host.name} 上恢复出的最新交易", f"newest transaction restored on {host.name}"
+            ),
+        )
         ctx.remember(f"site_loss:recovered_to:{bset.name}", newest.isoformat())
     return {**document, "recovered_to": None if newest is None else newest.isoformat()}
 

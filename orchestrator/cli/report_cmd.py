@@ -52,7 +52,9 @@ def rto_rpo(
     start: Annotated[
         str,
         typer.Option(
-            "--from", help="First day, YYYY-MM-DD, in the inventory's timezone (UTC without -i)."
+            "--from",
+            help="First day, YYYY-MM-DD, in the inventory's timezone (without -i: the "
+            "zone the journal's runs share, else UTC).",
         ),
     ],
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (included).")],

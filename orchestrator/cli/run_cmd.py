@@ -70,7 +70,7 @@ def plan(
         }
         print_json(console, doc)
     elif result.rows:
-        print_plan(console, runbook.title(lang_code), runbook.name, inv, result.rows)
+        print_plan(console, runbook.title(lang_code), runbook.name, inv, result.rows, lang_code)
     if result.problems:
         raise PlanRefused(result.problems)
 

@@ -213,8 +213,14 @@ def _value(value: Any, lang: Lang, zone: tzinfo | None = None) -> str:
     if isinstance(value, dict):
         if set(value) == {"zh", "en"}:
             return str(value[lang])
+        # A fact with its own sentence (a fence attempt's `detail`, `detail_zh` beside it)
+        # says the sentence in the language chosen, like a step's result does.
+        if lang == "zh" and value.get("detail_zh"):
+            value = {**value, "detail": value["detail_zh"]}
         inner = ", ".join(
-            f"{label(str(k), lang)} {_value(v, lang, zone)}" for k, v in value.items()
+            f"{label(str(k), lang)} {_value(v, lang, zone)}"
+            for k, v in sorted(value.items(), key=lambda kv: (_ORDER.get(str(kv[0]), 99), kv[0]))
+            if k not in ("detail_zh", "error_zh")
         )
         return f"({inner})"
     if isinstance(value, list):

@@ -118,6 +118,12 @@ def print_measurements(console: Console, measurements: dict[str, Any], lang: Lan
                 f"  [dim]{'计时从' if zh else 'clock from'} {source} "
                 f"{'到' if zh else 'to'} {until}[/]"
             )
+        if name == "rpo_seconds" and detail.get("data_point_source"):
+            # Where the newest surviving data was read; Chinese beside it since measure.py
+            # worded it (a run measured before then says the English).
+            suffix = "_zh" if zh else ""
+            point = detail.get(f"data_point_source{suffix}") or detail["data_point_source"]
+            console.print(f"  [dim]{'数据点来自' if zh else 'data point from'} {escape(point)}[/]")
 
 
 def _duration(value: float | None) -> str:

@@ -71,8 +71,9 @@ def _device_sentence(touches: list[Touch], inventory: Inventory, lang: Lang) -> 
             return f"{head}{colon}{body}"
         said = sep.join(_switch_change(t, inventory, lang) for t in touches)
         return f"{head}{colon}{said}"
-    commands = sep.join(command for t in touches for command in t.commands)
-    notes = sep.join(dict.fromkeys(t.note for t in touches if t.note))
+    commands = sep.join(command for t in touches for command in t.said(lang))
+    # The plan hook's notes (why, or what is assumed) in the run's language.
+    notes = sep.join(dict.fromkeys(t.note(lang) for t in touches if t.note(lang)))
     why = f"（{notes}）" if zh and notes else f" ({notes})" if notes else ""
     if first.via == "ssh":
         head = (

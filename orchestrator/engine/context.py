@@ -264,16 +264,17 @@ class StepContext:
         """Service was verified restored at `at` (default now): the RTO clock stops."""
         record_marker(self._state, Marker.SERVICE_RESTORED, at, self.path, {})
 
-    def mark_last_data_point(self, at: datetime, source: str) -> None:
-        """The newest data that survived (snapshot time, last replayed transaction): RPO."""
+    def mark_last_data_point(self, at: datetime, source: str | Text) -> None:
+        """The newest data that survived (snapshot time, last replayed transaction): RPO.
+        `source` says where that moment came from; the journal keeps its English as
+        `source` and its Chinese beside it."""
+        said = source if isinstance(source, Text) else Text(zh=source, en=source)
         with self._state.lock:
             self._state.markers["last_data_point"] = _aware(at)
-            self._state.data_point_source = source
+            self._state.data_point_source = said
+        data = {"marker": "last_data_point", "at": _aware(at).isoformat(), "source": said.en}
         self._state.journal.append(
-            "marker",
-            run_id=self.run_id,
-            step_id=self.path,
-            data={"marker": "last_data_point", "at": _aware(at).isoformat(), "source": source},
+            "marker", run_id=self.run_id, step_id=self.path, data={**data, "source_zh": said.zh}
         )
 
 

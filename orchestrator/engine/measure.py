@@ -62,6 +62,7 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
     ]
     data_point = state.markers.get("last_data_point")
     if data_point is not None:
+        source = state.data_point_source
         rpo = max(0.0, (lost - data_point).total_seconds())
         measurements.append(
             _measurement(
@@ -71,7 +72,8 @@ def record_measurements(state: RunState, runbook: Runbook, *, finished_ok: bool)
                 {
                     **common,
                     "last_data_point": data_point.isoformat(),
-                    "data_point_source": state.data_point_source,
+                    "data_point_source": source.en if source else None,
+                    "data_point_source_zh": source.zh if source else None,
                 },
             )
         )

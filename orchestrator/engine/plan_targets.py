@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.errors import Problem, StepFailed, UserInputError
+from orchestrator.text import Lang, Text, as_text
 from orchestrator.transports import netdev_commands as vendor
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from orchestrator.inventory import Host, Inventory, Switch
 
 Via = Literal["ssh", "switch", "ups", "generator", "local", "http", "person"]
+# A touch without a note (Text is frozen: one value serves every touch).
+NO_NOTE = Text("", "")
 SwitchOperation = Literal["read", "detach", "attach", "enable", "disable", "save"]
 
 
@@ -38,15 +41,31 @@ class Touch:
     address: str  # where it is reached: "10.77.0.11:22", "upsd 10.77.0.5:3493"
     commands: tuple[str, ...]
     port: str | None = None  # a switch port or UPS outlet the commands act on
-    note: str = ""  # when or why, e.g. "if the port is an access port"
+    # When or why, e.g. "if the port is an access port", in each language: a person
+    # reads it in `dr plan` and in the confirmation of a destructive step.
+    note: Text = NO_NOTE
     changes: bool = True  # False: only reads
     # A switch's: the port operation, and the forwarding domain the port joins (attach)
     # or leaves (detach), where the plan knows it: what a confirmation names.
     operation: SwitchOperation | None = None
     domain: str | None = None
+    # A person's tasks in Chinese, one for each of `commands` (which then hold the
+    # English). Only a person's task has another language: a command is sent as written.
+    commands_zh: tuple[str, ...] = ()
+
+    def said(self, lang: Lang) -> tuple[str, ...]:
+        """The commands, or a person's tasks in `lang`."""
+        return self.commands_zh if lang == "zh" and self.commands_zh else self.commands
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "commands": list(self.commands)}
+        # The English under `note` as before, the Chinese beside it.
+        return {
+            **asdict(self),
+            "commands": list(self.commands),
+            "commands_zh": list(self.commands_zh),
+            "note": self.note.en,
+            "note_zh": self.note.zh,
+        }
 
 
 class PlanContext:
@@ -87,20 +106,41 @@ class PlanContext:
 
     # ---- what the step will touch --------------------------------------------------------
 
-    def ssh(self, host: Host | str, *commands: str, note: str = "", changes: bool = True) -> None:
+    # A note is a Text (what a person reads, in each language); plain text reads the
+    # same in both (a VIP address, a command's own words).
+
+    def ssh(
+        self, host: Host | str, *commands: str, note: Text | str = "", changes: bool = True
+    ) -> None:
         target = self.inventory.host(host) if isinstance(host, str) else host
         address = f"{target.ssh.user}@{target.address}:{target.ssh.port}"
-        self.touches.append(Touch("ssh", target.name, address, commands, None, note, changes))
+        self.touches.append(
+            Touch("ssh", target.name, address, commands, None, _note(note), changes)
+        )
 
-    def local(self, *commands: str, note: str = "") -> None:
-        self.touches.append(Touch("local", "local", "this machine", commands, None, note))
+    def local(self, *commands: str, note: Text | str = "") -> None:
+        self.touches.append(Touch("local", "local", "this machine", commands, None, _note(note)))
 
-    def person(self, *tasks: str, note: str = "") -> None:
-        """What a person does (a manual fence, a cable swap by hand, a branch call)."""
-        self.touches.append(Touch("person", "person", "on site", tasks, None, note))
+    def person(self, *tasks: Text | str, note: Text | str = "") -> None:
+        """What a person does (a manual fence, a cable swap by hand, a branch call), in
+        each language (plain text reads the same in both)."""
+        said = [_note(task) for task in tasks]
+        self.touches.append(
+            Touch(
+                "person",
+                "person",
+                "on site",
+                tuple(t.en for t in said),
+                None,
+                _note(note),
+                commands_zh=tuple(t.zh for t in said),
+            )
+        )
 
-    def http(self, url: str, note: str = "") -> None:
-        self.touches.append(Touch("http", "service", url, (f"GET {url}",), None, note, False))
+    def http(self, url: str, note: Text | str = "") -> None:
+        self.touches.append(
+            Touch("http", "service", url, (f"GET {url}",), None, _note(note), False)
+        )
 
     def switch(
         self,
@@ -108,7 +148,7 @@ class PlanContext:
         operation: SwitchOperation,
         port: str | None = None,
         domain: str | None = None,
-        note: str = "",
+        note: Text | str = "",
     ) -> None:
         """The CLI lines `operation` sends to switch `name`, from the vendor's command set.
         `domain`: the one an attach joins, or the one a detach takes the port out of.
@@ -123,7 +163,7 @@ class PlanContext:
                     "not managed by dr",
                     (),
                     port,
-                    "a person does this",
+                    Text("由人工操作", "a person does this"),
                     operation=operation,
                     domain=domain,
                 )
@@ -133,7 +173,11 @@ class PlanContext:
         if operation == "save" and not lines:
             return  # the inventory does not ask this switch to save: nothing is sent
         address = f"{switch.username}@{switch.address}:{switch.port} ({switch.device_type})"
-        said = "; ".join(x for x in (note, how) if x)
+        given = _note(note)
+        said = Text(
+            "；".join(x for x in (given.zh, how.zh) if x),
+            "; ".join(x for x in (given.en, how.en) if x),
+        )
         self.touches.append(
             Touch(
                 "switch",
@@ -148,40 +192,51 @@ class PlanContext:
             )
         )
 
-    def ups(self, name: str, *commands: str, note: str = "", changes: bool = True) -> None:
+    def ups(self, name: str, *commands: str, note: Text | str = "", changes: bool = True) -> None:
         ups = self.inventory.ups(name)
         address = f"upsd {ups.nut_host}:{ups.nut_port} (UPS {ups.ups_name})"
-        self.touches.append(Touch("ups", name, address, commands, None, note, changes))
+        self.touches.append(Touch("ups", name, address, commands, None, _note(note), changes))
 
-    def generator(self, name: str, *commands: str, note: str = "", changes: bool = True) -> None:
+    def generator(
+        self, name: str, *commands: str, note: Text | str = "", changes: bool = True
+    ) -> None:
         gen = self.inventory.generator(name)
         address = f"Modbus TCP {gen.modbus_host}:{gen.modbus_port} unit {gen.unit_id}"
-        self.touches.append(Touch("generator", name, address, commands, None, note, changes))
+        self.touches.append(Touch("generator", name, address, commands, None, _note(note), changes))
+
+
+def _note(note: Text | str) -> Text:
+    return as_text(note) or NO_NOTE
 
 
 def switch_lines(
     switch: Switch, operation: SwitchOperation, port: str | None, domain: str | None
-) -> tuple[list[str], str]:
+) -> tuple[list[str], Text]:
     """The lines for `operation` on `switch` and what they assume about the port."""
     cs = vendor.command_set(str(switch.device_type))
+    nothing = NO_NOTE
     if operation == "read":
-        return list(cs.status), ""
+        return list(cs.status), nothing
     if operation == "save":
         if not switch.save or cs.save is None:
-            return [], ""
-        return [cs.save.command], ""
+            return [], nothing
+        return [cs.save.command], nothing
     if operation in ("enable", "disable"):
-        return vendor.fill(getattr(cs, operation), port=port), ""
+        return vendor.fill(getattr(cs, operation), port=port), nothing
     if cs.domain_kind == "bridge":
         templates = cs.detach if operation == "detach" else cs.attach
-        return vendor.fill(templates, port=port, domain=domain), ""
-    assumed = "for an access port; the port's link type is read first"
+        return vendor.fill(templates, port=port, domain=domain), nothing
+    zh, en = (
+        "适用于 access 端口；先读取端口的链路类型",
+        "for an access port; the port's link type is read first",
+    )
     if operation == "detach":
         lines = [*cs.create_vlan, *cs.to_vlan]
         if cs.non_access_out is not None:
-            assumed += " (a trunk/hybrid port is shut down instead)"
-        return vendor.fill(lines, port=port, vlan=switch.isolation_vlan), assumed
-    return vendor.fill(cs.to_vlan, port=port, vlan=domain), assumed
+            zh += "（trunk/hybrid 端口改为关闭）"
+            en += " (a trunk/hybrid port is shut down instead)"
+        return vendor.fill(lines, port=port, vlan=switch.isolation_vlan), Text(zh, en)
+    return vendor.fill(cs.to_vlan, port=port, vlan=domain), Text(zh, en)
 
 
 def survey(

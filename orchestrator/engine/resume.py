@@ -11,6 +11,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import RunNotResumable
 from orchestrator.journal.records import RunRecord
 from orchestrator.runbook import Runbook
+from orchestrator.text import Text
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Inventory
@@ -53,7 +54,11 @@ def restore_state(state: RunState) -> None:
         name = event.data["marker"]
         state.markers.setdefault(name, datetime.fromisoformat(event.data["at"]))
         if name == "last_data_point":
-            state.data_point_source = event.data.get("source")
+            source = event.data.get("source")
+            # A marker journaled before sources were worded in Chinese has only English.
+            if source:
+                said_zh = str(event.data.get("source_zh") or source)
+                state.data_point_source = Text(zh=said_zh, en=str(source))
 
 
 def _owner_alive(record: RunRecord) -> bool:

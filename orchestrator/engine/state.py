@@ -11,7 +11,7 @@ from orchestrator.engine.observer import RunObserver
 from orchestrator.engine.operator import OperatorIO
 from orchestrator.journal import Journal
 from orchestrator.journal.records import RunRecord
-from orchestrator.text import Lang
+from orchestrator.text import Lang, Text
 
 if TYPE_CHECKING:
     from orchestrator.identity import Person
@@ -49,7 +49,8 @@ class RunState:
     switches: SwitchSessions
     facts: dict[str, Any] = field(default_factory=dict)
     markers: dict[str, datetime] = field(default_factory=dict)
-    data_point_source: str | None = None
+    # Where the RPO's data point came from, in each language (`mark_last_data_point`).
+    data_point_source: Text | None = None
     pause_requested: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 

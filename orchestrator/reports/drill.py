@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from orchestrator.cli.step_words import status_word
+from orchestrator.engine.messages import in_language
 from orchestrator.inventory import Inventory
 from orchestrator.journal import Journal
 from orchestrator.journal.chained_rows import verified_measurements
@@ -87,32 +89,69 @@ def _planned(
 
 
 def _problems(run: dict[str, Any], results: dict[str, Any]) -> list[dict[str, str]]:
+    """What went wrong, each said in English (`what`, as earlier reports' data has it) and
+    in Chinese (`what_zh`): the report is read in either."""
     problems = []
     if run["status"] != "succeeded":
+        detail = run["detail"] or ""
         problems.append(
-            {"what": f"run ended {run['status']}: {run['detail'] or ''}".strip(), "kind": "run"}
+            {
+                "what": f"run ended {run['status']}: {detail}".strip(),
+                "what_zh": f"运行结束，状态：{status_word(run['status'], 'zh')}："
+                f"{in_language(detail, 'zh')}".rstrip("："),
+                "kind": "run",
+            }
         )
     for step in run["steps"]:
         if step["status"] == "failed":
-            problems.append({"what": f"step {step['id']} failed: {step['error']}", "kind": "step"})
+            problems.append(
+                {
+                    "what": f"step {step['id']} failed: {step['error']}",
+                    "what_zh": f"步骤 {step['id']} 失败：{_error_zh(step)}",
+                    "kind": "step",
+                }
+            )
         elif step["attempts"] > 1:
             problems.append(
-                {"what": f"step {step['id']} needed {step['attempts']} attempts", "kind": "retry"}
+                {
+                    "what": f"step {step['id']} needed {step['attempts']} attempts",
+                    "what_zh": f"步骤 {step['id']} 共执行 {step['attempts']} 次才完成",
+                    "kind": "retry",
+                }
             )
     for name in ("rto", "rpo"):
         own = results[f"runbook_{name}"]
         if own and own["met"] is False:
-            problems.append({"what": f"{name.upper()} target not met", "kind": "target"})
+            problems.append(
+                {
+                    "what": f"{name.upper()} target not met",
+                    "what_zh": f"{name.upper()} 未达目标",
+                    "kind": "target",
+                }
+            )
         seen = results[f"lab_{name}"]
         if own and seen and seen["seconds"] is not None and seen["seconds"] > own["seconds"]:
             problems.append(
                 {
                     "what": f"the lab observed a longer {name.upper()} ({seen['seconds']}s) "
                     f"than the runbook measured ({own['seconds']}s)",
+                    "what_zh": f"实验室观测到的 {name.upper()}（{seen['seconds']} 秒）"
+                    f"长于预案测得的（{own['seconds']} 秒）",
                     "kind": "measurement",
                 }
             )
     return problems
+
+
+def _error_zh(step: dict[str, Any]) -> str:
+    """A failed step's error as the engine kept it in Chinese (`error_zh` in its result,
+    or in its first failed host's), else the journal's English."""
+    rows = [step, *[h for h in step.get("hosts") or [] if h.get("error")]]
+    for row in rows:
+        result = row.get("result")
+        if isinstance(result, dict) and result.get("error_zh"):
+            return str(result["error_zh"])
+    return str(step["error"])
 
 
 # ---- layout ---------------------------------------------------------------------------
@@ -188,9 +227,12 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
     add(timeline_table(data["timeline"], zone, lang))
     add(Heading(pick(lang, "五、演练结果", "5. Results")))
     add(Table(_result_columns(lang), _result_rows(data["results"], lang)))
-    clock = _rto_clock(data["results"]["runbook_rto"], zone, lang)
-    if clock is not None:
-        add(Paragraph(clock))
+    for said in (
+        _rto_clock(data["results"]["runbook_rto"], zone, lang),
+        _rpo_point(data["results"]["runbook_rpo"], zone, lang),
+    ):
+        if said is not None:
+            add(Paragraph(said))
     chart = _chart(data["results"], lang)
     if chart is not None:
         add(chart)
@@ -199,7 +241,13 @@ def layout(data: dict[str, Any], lang: ReportLang) -> Document:
         add(
             Table(
                 [pick(lang, "问题", "problem"), pick(lang, "改进措施", "improvement")],
-                [[p["what"], pick(lang, *_ACTIONS[p["kind"]])] for p in data["problems"]],
+                [
+                    [
+                        pick(lang, p.get("what_zh") or p["what"], p["what"]),
+                        pick(lang, *_ACTIONS[p["kind"]]),
+                    ]
+                    for p in data["problems"]
+                ],
             )
         )
     else:
@@ -265,6 +313,21 @@ def _rto_clock(rto: dict[str, Any] | None, zone: tzinfo, lang: ReportLang) -> st
         lang,
         f"RTO 计时：自 {lost}（{started}）至 {restored}（{stopped}）。",
         f"RTO clock: from {lost} ({started}) to {restored} ({stopped}).",
+    )
+
+
+def _rpo_point(rpo: dict[str, Any] | None, zone: tzinfo, lang: ReportLang) -> str | None:
+    """The newest data that survived, and where the runbook read it."""
+    detail = (rpo or {}).get("detail") or {}
+    if not detail.get("last_data_point"):
+        return None
+    point = shown_time(detail["last_data_point"], zone, millis=True)
+    suffix = "_zh" if lang == "zh" else ""
+    source = detail.get(f"data_point_source{suffix}") or detail.get("data_point_source") or "—"
+    return pick(
+        lang,
+        f"RPO 数据点：{point}（{source}）。",
+        f"RPO data point: {point} ({source}).",
     )
 
 

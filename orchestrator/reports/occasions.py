@@ -12,6 +12,7 @@ from orchestrator.errors import UserInputError
 from orchestrator.journal import Journal
 from orchestrator.journal.chained_rows import verified_measurements
 from orchestrator.journal.records import MeasurementRecord, RunRecord
+from orchestrator.shown_times import named_zone_at
 from orchestrator.verdicts import met_of
 
 if TYPE_CHECKING:
@@ -31,10 +32,26 @@ def parse_day(value: str, option: str) -> date:
         ) from None
 
 
-def report_zone(inventory: Inventory | None) -> tzinfo:
+def report_zone(inventory: Inventory | None, journal: Journal | None = None) -> tzinfo:
     """The time zone a report's days and months are counted in: the inventory's (the
-    institution's own day, Asia/Shanghai by default), UTC without an inventory."""
-    return ZoneInfo(inventory.timezone) if inventory is not None else UTC
+    institution's own day, Asia/Shanghai by default); without one, the zone the journal's
+    runs share (`runs_zone`); UTC when they share none."""
+    if inventory is not None:
+        return ZoneInfo(inventory.timezone)
+    return (runs_zone(journal) if journal is not None else None) or UTC
+
+
+def runs_zone(journal: Journal) -> tzinfo | None:
+    """The zone of the inventories every run in the journal was started with, when all
+    that can still be read name the same one (one institution's journal); None when they
+    disagree or none can be read. Every run of the journal counts, not only those of a
+    period: the zone decides which runs a period holds, so it cannot depend on them."""
+    zones = {
+        str(zone): zone
+        for run in journal.list_runs(ALL_RUNS)
+        if run.mode != "plan" and (zone := named_zone_at(run.inventory_path)) is not None
+    }
+    return next(iter(zones.values())) if len(zones) == 1 else None
 
 
 def period_bounds(start: date, end: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:

@@ -24,7 +24,8 @@ from orchestrator.shown_times import shown_column, shown_time, zone_named
 def build(
     journal: Journal, start: date, end: date, inventory: Inventory | None = None
 ) -> dict[str, Any]:
-    zone = report_zone(inventory)
+    # Without -i: the zone of the runs' inventory, as the drill report reads its run's.
+    zone = report_zone(inventory, journal)
     low, high = period_bounds(start, end, zone)
     occasions = occasions_between(journal, low, high)
     edition = standards.edition_for(end)

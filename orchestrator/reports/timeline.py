@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
+from orchestrator.cli.step_words import status_word
+from orchestrator.engine.messages import in_language
 from orchestrator.journal.records import EventRecord
 from orchestrator.reports.blocks import Table
 from orchestrator.reports.i18n import ReportLang, pick
@@ -23,6 +25,9 @@ _KEY_KINDS = (
     "incident.",
     "notification.",
 )
+
+# How a run's own events read in Chinese where a status word would not say it.
+_RUN_ZH = {"started": "运行开始", "resumed": "运行续跑"}
 
 _MARKERS = {
     "service_lost": ("服务中断", "service lost"),
@@ -68,7 +73,15 @@ def _public(event: EventRecord) -> dict[str, Any]:
         "to",
         "from",
     )
-    return {k: data[k] for k in keep if k in data and data[k] is not None}
+    public = {k: data[k] for k in keep if k in data and data[k] is not None}
+    # A failed step's Chinese, which the engine keeps in its result beside the English
+    # error; a marker's source in Chinese, kept beside it since sources were worded.
+    result = data.get("result")
+    if isinstance(result, dict) and result.get("error_zh"):
+        public["error_zh"] = result["error_zh"]
+    if data.get("source_zh"):
+        public["source_zh"] = data["source_zh"]
+    return public
 
 
 def timeline_table(events: list[dict[str, Any]], zone: tzinfo, lang: ReportLang) -> Table:
@@ -98,8 +111,10 @@ def _describe(event: dict[str, Any], lang: ReportLang) -> str:
     where = f" @ {event['host']}" if event["host"] else ""
     if kind == "marker":
         zh, en = _MARKERS.get(data.get("marker", ""), (data.get("marker", ""),) * 2)
-        source = f" ({data['source']})" if data.get("source") else ""
-        return pick(lang, zh, en) + source
+        if not data.get("source"):
+            return pick(lang, zh, en)
+        source_zh = data.get("source_zh") or data["source"]
+        return pick(lang, f"{zh}（{source_zh}）", f"{en} ({data['source']})")
     if kind == "measurement":
         name = str(data.get("name", "")).removesuffix("_seconds").upper()
         return pick(
@@ -110,7 +125,22 @@ def _describe(event: dict[str, Any], lang: ReportLang) -> str:
     if kind.startswith("step."):
         status = kind.removeprefix("step.")
         error = f": {data['error']}" if data.get("error") else ""
-        return f"{step}{where} {status}{error}"
+        error_zh = data.get("error_zh") or data.get("error")
+        return pick(
+            lang,
+            f"步骤 {step}{where} {status_word(status, 'zh')}"
+            + (f"：{error_zh}" if error_zh else ""),
+            f"{step}{where} {status}{error}",
+        )
+    if kind.startswith("run."):
+        status = kind.removeprefix("run.")
+        detail = str(data.get("detail") or "")
+        zh = _RUN_ZH.get(status) or f"运行{status_word(status, 'zh')}"
+        return pick(
+            lang,
+            zh + (f"：{in_language(detail, 'zh')}" if detail else ""),
+            f"{kind}{where}" + (f": {detail}" if detail else ""),
+        )
     if kind == "alert_level":
         return pick(
             lang,

@@ -180,6 +180,9 @@ def test_a_live_run_confirms_by_naming_the_switch_ports_and_domain(dr, tmp_path)
         "端口GigabitEthernet0/0/24加入转发域110"
     ) in asked
     assert "（-）" not in asked
+    # A person's part and the plan's note on it, in the run's language too.
+    assert "人工：请网点柜员稍候（交换期间约2秒中断）" in asked
+    assert "tellers" not in asked and "withoutservice" not in asked
     child.sendline("y")
     child.expect(pexpect.EOF)
     child.close()
@@ -222,6 +225,11 @@ def test_the_shipped_line_failover_and_cutover_confirmations_say_what_changes():
     fence = said("dual-host-cutover", "fence-old-primary", "zh")
     assert "主机 credit-a（dr-ops@10.77.0.11:22）执行：systemctl stop credit-report" in fence
     assert "UPS hq-ups" in fence  # the next fencing method, on the outlet feeding credit-a
+    # Each method's note, in the run's language.
+    assert "（隔离方式 1：ssh）" in fence and "为 credit-a 供电的插座" in fence
+    assert "fencing method" not in fence and "outlet feeding" not in fence
+    fence_en = said("dual-host-cutover", "fence-old-primary", "en")
+    assert "(fencing method 1: ssh)" in fence_en and "the outlet feeding credit-a" in fence_en
     promote = said("dual-host-cutover", "promote-standby", "en")
     assert "host credit-b (dr-ops@10.77.0.12:22) runs:" in promote and "promote" in promote
 

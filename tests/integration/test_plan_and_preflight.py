@@ -79,6 +79,29 @@ def test_plan_json_carries_touches_and_problems():
     assert steps["swap-to-primary-line"]["touches"][0]["device"] == "person"
 
 
+def test_plan_says_its_notes_and_a_persons_tasks_in_the_language_chosen():
+    args = ("plan", "line-failback", "-i", str(EXAMPLE), "-p", "branch=xiguan")
+    zh = dr(*args, "--lang", "zh")
+    assert zh.returncode == 0, zh.stderr
+    assert "人工操作：该交换机不由 dr 管理" in zh.stdout
+    assert "- 按检查清单对调 xiguan-sw-funds" in zh.stdout
+    assert "by hand" not in zh.stdout and "swap the cables" not in zh.stdout
+    # The plan's own words too: step kinds and guards.
+    assert "[人工]" in zh.stdout and "(破坏性, 有条件" in zh.stdout
+    assert "destructive" not in zh.stdout and "[manual]" not in zh.stdout
+    en = dr(*args, "--lang", "en")
+    assert "by hand: the switch is not managed" in en.stdout
+    assert "- swap the cables of xiguan-sw-funds" in en.stdout and "人工" not in en.stdout
+    assert "[manual]" in en.stdout and "(destructive, if" in en.stdout
+    # The JSON keeps the English where it was, the Chinese beside it.
+    [swap] = [s for s in json.loads(dr(*args, "--json").stdout)["steps"]
+              if s["id"] == "swap-to-primary-line"]  # fmt: skip
+    touch = swap["touches"][0]
+    assert touch["note"] == "by hand: the switch is not managed"
+    assert touch["note_zh"] == "人工操作：该交换机不由 dr 管理"
+    assert touch["commands_zh"][0].startswith("按检查清单对调 xiguan-sw-funds")
+
+
 def _inventory(tmp_path: Path, sshd, db_port: int, dead_port: int) -> Path:
     user = getpass.getuser()
     text = f"""

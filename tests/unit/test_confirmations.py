@@ -5,6 +5,7 @@ back to "names no device"."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,47 @@ def test_a_confirmation_during_a_run_names_the_host_the_run_found():
     facts = {"rebuild_target": pair.standby, "rebuild_primary": pair.primary}
     found = changes_of(stop, [], inventory, "en", facts)
     assert found[0].startswith(f"host {pair.standby} ") and "assuming" not in found[0]
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _all_touches(lang: str):
+    registry = RunbookRegistry.discover()
+    inventory = load_inventory(LAB)
+    for runbook in registry.all():
+        plan = make_plan(runbook, registry, {}, inventory, lang)  # type: ignore[arg-type]
+        for row in plan.rows:
+            for touch in row.touches:
+                yield runbook.name, row.id, touch
+
+
+def test_every_plan_note_and_persons_task_is_said_in_chinese():
+    """What `dr plan` and a confirmation say beside a device (why, what is assumed) and
+    what a person is asked to do: Chinese in zh, the English as before in en."""
+    notes = tasks = 0
+    for name, step, touch in _all_touches("zh"):
+        if touch.note.en:
+            notes += 1
+            assert CHINESE.search(touch.note.zh), (name, step, touch.note)
+        if touch.via == "person":
+            tasks += 1
+            assert len(touch.commands_zh) == len(touch.commands), (name, step)
+            assert all(CHINESE.search(t) for t in touch.said("zh")), (name, step, touch)
+            assert touch.said("en") == touch.commands
+    assert notes >= 20 and tasks >= 2
+
+
+def test_a_confirmation_says_the_plans_notes_in_the_runs_language():
+    registry = RunbookRegistry.discover()
+    inventory = load_inventory(LAB)
+    plan = make_plan(registry.get("rebuild-standby"), registry, {}, inventory, "en")
+    [stop] = [p for p in plan.steps if p.path == "stop-target"]
+    pair = inventory.host_pairs[0]
+    [zh] = changes_of(stop, [], inventory, "zh")
+    assert zh.startswith(f"主机 {pair.primary}（")
+    assert f"（仅在其运行时执行；假定 {pair.primary} 是待重建的原主机" in zh
+    assert "assuming" not in zh and "only if" not in zh
+    [en] = changes_of(stop, [], inventory, "en")
+    assert f"(each only if it runs; assuming {pair.primary} is the old primary" in en
+    assert not CHINESE.search(en)

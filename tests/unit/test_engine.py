@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from orchestrator.cli.summary import print_measurements
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions, approvals
 from orchestrator.engine.operator import Answer
 from orchestrator.errors import (
@@ -242,6 +245,16 @@ def test_markers_measure_rto_and_rpo_against_the_targets(journal, registry, dril
     assert rpo["value"] == pytest.approx(120, abs=0.01)
     assert (rpo["target"], rpo["met"]) == (300, True)
     assert rpo["detail"]["data_point_source"] == "test data point"
+    assert rpo["detail"]["data_point_source_zh"] == "测试数据点"
+    # The operator reads where the RPO's data point came from in the language chosen.
+    for lang, said, other in (
+        ("zh", "数据点来自 测试数据点", "test data"),
+        ("en", "data point from test data point", "测试"),
+    ):
+        console = Console(file=io.StringIO(), width=200)
+        print_measurements(console, doc["measurements"], lang)
+        printed = console.file.getvalue()
+        assert said in printed and other not in printed, printed
 
 
 def test_the_incidents_outage_start_is_when_service_was_lost_when_earlier(

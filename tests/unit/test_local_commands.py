@@ -4,11 +4,15 @@ the `command` fencing method that runs through it (tests/data/runbooks/local_com
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from orchestrator.cli.step_words import result_words
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import Journal
@@ -122,6 +126,7 @@ def test_fencing_by_command_runs_through_the_step_context(journal):
         "method": "command",
         "fenced": True,
         "detail": "`echo app-1 127.0.0.11` exited 0",
+        "detail_zh": "`echo app-1 127.0.0.11` 退出码 0",
     }
     assert (command.host, command.data["transport"]) == ("app-1", "local")
     assert command.data["stdout"] == "app-1 127.0.0.11\n"
@@ -129,7 +134,43 @@ def test_fencing_by_command_runs_through_the_step_context(journal):
 
 def test_a_fencing_command_that_fails_or_cannot_run_has_not_fenced(journal):
     _, step, _ = _run(journal, "fence-by-command", command="false")
-    assert step.result == {"method": "command", "fenced": False, "detail": "`false` exited 1"}
+    assert step.result == {
+        "method": "command",
+        "fenced": False,
+        "detail": "`false` exited 1",
+        "detail_zh": "`false` 退出码 1",
+    }
     _, step, _ = _run(journal, "fence-by-command", command="/nonexistent/pdu-off {host}")
     assert not step.result["fenced"]
     assert "could not be started" in step.result["detail"]
+
+
+def _shown(journal: Journal, run_id: str, lang: str) -> str:
+    """`dr runs show RUN --lang LANG` as the operator runs it, on this journal."""
+    env = {**os.environ, "DR_DB": journal.url, "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli.main", "runs", "show", run_id, "--lang", lang],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return " ".join(re.sub(r"[│┃┏┓┗┛┡┩└┘┌┐━─┳┻╇╈┼┬┴]", " ", done.stdout).split())
+
+
+def test_a_fence_attempt_reads_in_the_operators_language(journal):
+    outcome, _, _ = _run(journal, "fence-by-command", command="false")
+    zh = _shown(journal, outcome.run_id, "zh")
+    assert "`false` 退出码 1" in zh and "exited" not in zh
+    assert "已隔离：否" in zh
+    en = _shown(journal, outcome.run_id, "en")
+    assert "`false` exited 1" in en and "退出码" not in en
+    # Inside a cutover's list of attempts, each attempt's sentence in the language chosen.
+    attempts = {"attempts": [step.result for step in journal.steps(outcome.run_id)]}
+    assert (
+        result_words(attempts, "zh") == "隔离尝试：(说明 `false` 退出码 1, 方式 command, 已隔离 否)"
+    )
+    assert result_words(attempts, "en") == (
+        "fence attempts: (detail `false` exited 1, method command, fenced no)"
+    )

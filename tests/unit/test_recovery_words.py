@@ -35,37 +35,86 @@ RECOVERY_FILES = [
 ]
 
 
-def _one_language(node: ast.expr) -> bool:
+_Bound = dict[str, list[ast.expr]]
+
+
+def _one_language(node: ast.expr, bound: _Bound | None = None) -> bool:
     """A detail that can only be one language: text written in place (a literal, an
-    f-string, text joined or added up), or one side taken out of a two-language text."""
+    f-string, text joined or added up), one side taken out of a two-language text, or a
+    plain name the same function bound to any of those (`bound`)."""
+    bound = bound or {}
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str) and node.value != ""
     if isinstance(node, ast.JoinedStr | ast.BinOp):
         return True
     if isinstance(node, ast.IfExp):
-        return _one_language(node.body) or _one_language(node.orelse)
+        return _one_language(node.body, bound) or _one_language(node.orelse, bound)
     if isinstance(node, ast.Attribute):
         return node.attr in ("en", "zh", "message")
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return node.func.attr in ("join", "sentence", "format")
+    if isinstance(node, ast.Name) and node.id in bound:
+        # Each value the name was given in this function; the name itself is left out
+        # of what its values may refer to, so `x = x + ...` cannot loop.
+        rest = {name: values for name, values in bound.items() if name != node.id}
+        return any(_one_language(value, rest) for value in bound[node.id])
     return False
 
 
+_Scope = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _own_nodes(scope: _Scope) -> list[ast.AST]:
+    """The nodes of `scope` outside the functions defined in it (each is its own scope)."""
+    found: list[ast.AST] = []
+    todo: list[ast.AST] = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _bindings(nodes: list[ast.AST]) -> _Bound:
+    """Each plain name a scope assigns (`x = ...`, `x: T = ...`, `x += ...`) and the
+    values given to it; a `+=` adds text to text, one language whatever it adds."""
+    bound: _Bound = {}
+    for node in nodes:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    bound.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            if isinstance(node.target, ast.Name):
+                bound.setdefault(node.target.id, []).append(node.value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            bound.setdefault(node.target.id, []).append(ast.BinOp(node.target, node.op, node.value))
+    return bound
+
+
 def plain_details(source: str) -> list[int]:
-    """Lines where a Verdict is built with a one-language detail."""
-    lines = []
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call):
-            continue
-        name = node.func.id if isinstance(node.func, ast.Name) else None
-        if isinstance(node.func, ast.Attribute):
-            name = node.func.attr
-        if name != "Verdict":
-            continue
-        details = node.args[1:2] + [k.value for k in node.keywords if k.arg == "detail"]
-        if any(_one_language(detail) for detail in details):
-            lines.append(node.lineno)
-    return lines
+    """Lines where a Verdict is built with a one-language detail, written in place or
+    through a plain name the same function bound to one."""
+    tree = ast.parse(source)
+    scopes: list[_Scope] = [tree]
+    scopes += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    lines = set()
+    for scope in scopes:
+        nodes = _own_nodes(scope)
+        bound = _bindings(nodes)
+        for node in nodes:
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else None
+            if isinstance(node.func, ast.Attribute):
+                name = node.func.attr
+            if name != "Verdict":
+                continue
+            details = node.args[1:2] + [k.value for k in node.keywords if k.arg == "detail"]
+            if any(_one_language(detail, bound) for detail in details):
+                lines.add(node.lineno)
+    return sorted(lines)
 
 
 def test_the_scan_finds_a_verdict_said_in_one_language():
@@ -79,6 +128,32 @@ def test_the_scan_finds_a_verdict_said_in_one_language():
         "Verdict(ok)\n"
     )
     assert plain_details(source) == [1, 2, 3, 4]
+
+
+def test_the_scan_follows_a_name_bound_in_the_same_function():
+    source = (
+        "def plain(host):\n"
+        "    said = f'{host} is down'\n"
+        "    return Verdict(False, said)\n"
+        "def grown(ok):\n"
+        "    why = Text(zh='原因', en='why')\n"
+        "    why += '!'\n"
+        "    return Verdict(ok, detail=why)\n"
+        "def either(ok):\n"
+        "    said = Text(zh='完成', en='done') if ok else 'failed'\n"
+        "    return Verdict(ok, said)\n"
+        "def both(ok):\n"
+        "    said = Text(zh='完成', en='done')\n"
+        "    return Verdict(ok, said)\n"
+        "def given(ok, said):\n"
+        "    return Verdict(ok, said)\n"
+        "def elsewhere(ok):\n"
+        "    return Verdict(ok, said)\n"
+        "said = 'module text'\n"
+    )
+    # The last two: a parameter and a name from another scope are not followed (a
+    # parameter's value is the caller's; a function's own names shadow the module's).
+    assert plain_details(source) == [3, 7, 10]
 
 
 @pytest.mark.parametrize("path", RECOVERY_FILES)

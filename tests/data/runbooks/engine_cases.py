@@ -236,7 +236,8 @@ def declare(ctx: Any) -> None:
     lost = datetime.now(UTC) - timedelta(minutes=int(ctx.params["lost_minutes_ago"]))
     ctx.mark_service_lost(at=lost)
     ctx.mark_last_data_point(
-        lost - timedelta(minutes=int(ctx.params["data_minutes_before"])), source="test data point"
+        lost - timedelta(minutes=int(ctx.params["data_minutes_before"])),
+        source=Text(zh="测试数据点", en="test data point"),
     )
 
 

@@ -53,6 +53,11 @@ def swap_ports(ctx: Any) -> dict[str, str]:
 def plan_swap(plan: Any) -> None:
     plan.switch("sw-core", "detach", "GigabitEthernet0/0/1", "110")
     plan.switch("sw-core", "attach", "GigabitEthernet0/0/24", "110")
+    # A person's part with a note: both said in the run's language in the confirmation.
+    plan.person(
+        Text(zh="请网点柜员稍候", en="ask the branch tellers to wait"),
+        note=Text(zh="交换期间约 2 秒中断", en="about 2 s without service during the swap"),
+    )
 
 
 @words.action("per-host", targets="role:app", title=Text(zh="逐台", en="Each host"))
