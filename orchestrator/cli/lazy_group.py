@@ -75,7 +75,7 @@ class LazyTyperGroup(TyperGroup):
         self._listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = [*super().list_commands(ctx), *self._builtin, *self._plugin_commands()]
+        names = [*self._builtin, *self._plugin_commands(), *super().list_commands(ctx)]
         return list(dict.fromkeys(names))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -88,7 +88,13 @@ class LazyTyperGroup(TyperGroup):
         if self._listing and lazy.help is not None:
             # Help and completion list commands by name and one-line help only.
             return TyperCommand(name=lazy.name, help=lazy.help)
-        command = self._build(lazy)
+        try:
+            command = self._build(lazy)
+        except PluginUnavailable as err:
+            if not self._listing:
+                raise
+            # A plugin that cannot load does not stop `dr --help`: it is listed with why.
+            return TyperCommand(name=lazy.name, help=err.message)
         self.commands[cmd_name] = command
         return command
 
