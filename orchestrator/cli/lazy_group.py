@@ -116,7 +116,10 @@ class LazyTyperGroup(TyperGroup):
         except _UsageError as err:
             message = err.message
             matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
-            if self.suggest_commands and matches and "Did you mean" not in message:
+            # Only where this typer suggests at all (typer 0.15, the lowest we allow, has
+            # no suggest_commands and never suggests).
+            suggests = getattr(self, "suggest_commands", False)
+            if suggests and matches and "Did you mean" not in message:
                 suggestions = ", ".join(f"{match!r}" for match in matches)
                 err.message = f"{message.rstrip('.')}. Did you mean {suggestions}?"
             raise
