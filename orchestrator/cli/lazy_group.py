@@ -30,7 +30,9 @@ from typer.core import TyperCommand, TyperGroup
 from orchestrator.errors import PluginUnavailable
 
 if TYPE_CHECKING:
-    # The click typer runs on: its own copy since typer 0.22 (annotations only).
+    # The click typer runs on: its own copy in the typer installed here (0.29), click
+    # itself in typer 0.15, the lowest allowed. Annotations only: nothing at run time
+    # depends on which.
     from typer import _click as click
     from typer._click.shell_completion import CompletionItem
 
