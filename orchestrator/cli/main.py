@@ -4,27 +4,135 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from orchestrator.cli.console import error_console
-from orchestrator.errors import DrError, PluginUnavailable
-
-if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+from orchestrator.cli.lazy_group import LazyCommand, LazyTyperGroup
+from orchestrator.errors import DrError
 
 PLUGIN_GROUP = "dr.commands"
 DISTRIBUTION = "dr-orchestrator"
 
+
+def _commands(*rows: tuple[str, str, str]) -> tuple[LazyCommand, ...]:
+    return tuple(LazyCommand(name, target, help) for name, target, help in rows)
+
+
+class DrGroup(LazyTyperGroup):
+    """`dr`'s own commands, in the order `dr --help` lists them (lone commands first, as
+    typer lists them), then other packages' command groups from the `dr.commands` entry
+    points: the one door between the product and the drill lab, which registers `dr lab`
+    there, so no production module names it and an install without the lab has no
+    `dr lab`. Each help is the first paragraph of the command's own help
+    (tests/unit/test_cli_lazy.py keeps the two the same)."""
+
+    plugin_entry_points = PLUGIN_GROUP
+    lazy_commands = _commands(
+        (
+            "preflight",
+            "orchestrator.cli.preflight_cmd:preflight",
+            "Reach every device the runbook needs, read-only (SSH `uname`, SQL `SELECT 1`, "
+            "NUT and Modbus reads, a TCP connect to each switch), and say per device what "
+            "works. Exits 2 when the plan has problems, 1 when a device is not ready, 0 when "
+            "all are.",
+        ),
+        (
+            "restore-test",
+            "orchestrator.cli.restore_cmd:restore_test",
+            "Restore a backup into a scratch place, verify it against its manifest and the "
+            "inventory's validation queries, and measure RTO/RPO against their targets. A "
+            "postgres-pitr set: restored to a moment, checked by its validation queries and "
+            "its acknowledged writes.",
+        ),
+        (
+            "plan",
+            "orchestrator.cli.run_cmd:plan",
+            "Show what a runbook would do, step by step: the hosts, switch ports, UPS and "
+            "generator each step reaches and the exact commands it sends. Touches nothing. "
+            "Exits 2, listing each problem as FILE:LINE, when a parameter names nothing in "
+            "the inventory or the inventory lacks what a step needs.",
+        ),
+        (
+            "drill",
+            "orchestrator.cli.run_cmd:drill",
+            "Rehearse a runbook on a drill inventory (environment: drill).",
+        ),
+        (
+            "run",
+            "orchestrator.cli.run_cmd:run",
+            "Carry a runbook out for real on a production inventory.",
+        ),
+        (
+            "resume",
+            "orchestrator.cli.run_cmd:resume",
+            "Finish a run that stopped: completed steps are not repeated.",
+        ),
+        (
+            "approve",
+            "orchestrator.cli.run_cmd:approve",
+            "Approve a waiting approval step (by someone on its roster, not the run's starter).",
+        ),
+        (
+            "inventory",
+            "orchestrator.cli.inventory_cmd:app",
+            "Check and show inventories (资产清单): sites, hosts, lines, power, backups, contacts.",
+        ),
+        ("runbook", "orchestrator.cli.runs_cmd:runbook_app", "The runbooks available."),
+        ("runs", "orchestrator.cli.runs_cmd:runs_app", "Runs recorded in the journal."),
+        (
+            "journal",
+            "orchestrator.cli.journal_cmd:app",
+            "The journal itself: its key, its proof, its anchors.",
+        ),
+        (
+            "backup",
+            "orchestrator.cli.backup_cmd:app",
+            "Backups with restic, and the database's PITR archive with pgBackRest (kind "
+            "postgres-pitr): init, run, list, check, prune.",
+        ),
+        (
+            "scheduler",
+            "orchestrator.cli.scheduler_cmd:app",
+            "Run backups, restore tests and the RPO watchdog on their schedules.",
+        ),
+        (
+            "incident",
+            "orchestrator.cli.incident_cmd:app",
+            "Incidents: alert levels, grades, deadlines and notifications (事件与预警).",
+        ),
+        (
+            "report",
+            "orchestrator.cli.report_cmd:app",
+            "Reports for management and the regulator (报告).",
+        ),
+        (
+            "serve",
+            "orchestrator.cli.serve_cmd:app",
+            "The duty-room web console (值班控制台): incidents, live runs, RPO ages, approvals.",
+        ),
+        (
+            "alerts",
+            "orchestrator.cli.alerts_cmd:app",
+            "Monitoring alerts that open incidents (告警接入): Alertmanager, Zabbix.",
+        ),
+        (
+            "credit",
+            "orchestrator.cli.credit_cmd:app",
+            "Report messages to the credit centre (征信报文): reconcile, and what to redo after "
+            "a recovery.",
+        ),
+    )
+
+
 # Typer's --install-completion and --show-completion (the shell is detected from the
-# parent process): completing a word runs `dr` with no command word, which registers
-# every command group (_register_command_groups), so all of them complete.
+# parent process). Completing a command's name lists the names and their one-line help
+# above; completing within a command imports that command only.
 app = typer.Typer(
     name="dr",
+    cls=DrGroup,
     help="Disaster-recovery and backup orchestrator (灾备与数据备份编排工具).",
     no_args_is_help=True,
     add_completion=True,
@@ -34,6 +142,9 @@ app = typer.Typer(
 
 def installed_version() -> str:
     """The installed distribution's version, as pip and the wheel's metadata say it."""
+    # Imported here: importlib.metadata is tens of milliseconds at every start otherwise.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(DISTRIBUTION)
     except PackageNotFoundError:
@@ -59,134 +170,9 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    # Also what keeps `dr` a group when only one lone command is registered: without a
-    # callback typer would drop that command's name (`dr restore-test SET` as `dr SET`).
+    # Also what makes typer build `dr` as a group (DrGroup) although no command is
+    # registered on the app itself: they are all DrGroup's lazy commands.
     pass
-
-
-def _register_command_groups(argv: list[str] | None = None) -> None:
-    """Register the command groups; with `argv`, only the one its first word names.
-
-    Each group imports what it needs (the engine brings paramiko and netmiko, the journal
-    SQLAlchemy): `dr backup run` loading every group would pay for all of them at each
-    start, which the benchmark against raw restic counts (bench/backup_vs_restic.py).
-    Anything else (`dr --help`, a typo) gets all groups, so help and click's "no such
-    command" stay complete. Imported here too so that a slow or broken group never
-    stops `dr --help` from loading.
-    """
-    word = next((a for a in (argv or [])[1:2] if not a.startswith("-")), None)
-    registrars = _registrars()
-    chosen = registrars.get(word) if word else None
-    if chosen is None:
-        # Not one of ours: a plugin's (the drill lab's `dr lab`), or help for everything.
-        registrars.update(_plugin_registrars())
-        chosen = registrars.get(word) if word else None
-    for register in [chosen] if chosen is not None else list(dict.fromkeys(registrars.values())):
-        register()
-
-
-def _registrars() -> dict[str, Callable[[], None]]:
-    def inventory() -> None:
-        from orchestrator.cli import inventory_cmd
-
-        app.add_typer(inventory_cmd.app, name="inventory")
-
-    def runs() -> None:
-        from orchestrator.cli import journal_cmd, runs_cmd
-
-        app.add_typer(runs_cmd.runbook_app, name="runbook")
-        app.add_typer(runs_cmd.runs_app, name="runs")
-        app.add_typer(journal_cmd.app, name="journal")
-
-    def backup() -> None:
-        from orchestrator.cli import backup_cmd
-
-        app.add_typer(backup_cmd.app, name="backup")
-
-    def restore_test() -> None:
-        from orchestrator.cli import restore_cmd
-
-        app.command("restore-test")(restore_cmd.restore_test)
-
-    def scheduler() -> None:
-        from orchestrator.cli import scheduler_cmd
-
-        app.add_typer(scheduler_cmd.app, name="scheduler")
-
-    def incident() -> None:
-        from orchestrator.cli import incident_cmd
-
-        app.add_typer(incident_cmd.app, name="incident")
-
-    def report() -> None:
-        from orchestrator.cli import report_cmd
-
-        app.add_typer(report_cmd.app, name="report")
-
-    def serve() -> None:
-        from orchestrator.cli import serve_cmd
-
-        app.add_typer(serve_cmd.app, name="serve")
-
-    def alerts() -> None:
-        from orchestrator.cli import alerts_cmd
-
-        app.add_typer(alerts_cmd.app, name="alerts")
-
-    def credit() -> None:
-        from orchestrator.cli import credit_cmd
-
-        app.add_typer(credit_cmd.app, name="credit")
-
-    def run_commands() -> None:
-        from orchestrator.cli import run_cmd
-
-        for command in (run_cmd.plan, run_cmd.drill, run_cmd.run, run_cmd.resume, run_cmd.approve):
-            app.command(command.__name__)(command)
-
-    def preflight() -> None:
-        from orchestrator.cli import preflight_cmd
-
-        app.command("preflight")(preflight_cmd.preflight)
-
-    return {
-        "inventory": inventory,
-        "preflight": preflight,
-        "runbook": runs,
-        "runs": runs,
-        "journal": runs,
-        "backup": backup,
-        "restore-test": restore_test,
-        "scheduler": scheduler,
-        "incident": incident,
-        "report": report,
-        "serve": serve,
-        "alerts": alerts,
-        "credit": credit,
-        **dict.fromkeys(("plan", "drill", "run", "resume", "approve"), run_commands),
-    }
-
-
-def _plugin_registrars() -> dict[str, Callable[[], None]]:
-    """Command groups that other packages add through the `dr.commands` entry points.
-
-    This is the one door between the product and the drill lab: the lab registers
-    `dr lab` here, so no production module names it, and an install without the lab
-    simply has no `dr lab`.
-    """
-    from importlib.metadata import entry_points
-
-    def registrar(entry: EntryPoint) -> Callable[[], None]:
-        def register() -> None:
-            try:
-                group = entry.load()
-            except ImportError as err:
-                raise PluginUnavailable(entry.name, entry.value, err) from err
-            app.add_typer(group, name=entry.name)
-
-        return register
-
-    return {entry.name: registrar(entry) for entry in entry_points(group=PLUGIN_GROUP)}
 
 
 def run() -> None:
@@ -195,14 +181,6 @@ def run() -> None:
     Usage errors are click's own (exit 2); everything we raise on purpose is a DrError
     with an operator message; anything else is a bug and keeps its traceback.
     """
-    # The imports of a command group make hundreds of thousands of objects that live
-    # as long as the process. Without collections while they load, and with them frozen
-    # out of every later collection (and out of the one at exit), `dr backup run`
-    # starts restic sooner and exits sooner (bench/backup_vs_restic.py measures by how much).
-    gc.disable()
-    _register_command_groups(sys.argv)
-    gc.freeze()
-    gc.enable()
     try:
         app()
     except DrError as err:

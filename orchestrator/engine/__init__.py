@@ -1,12 +1,15 @@
 """The engine: carries runbooks out, records them, resumes them.
 
-Its names load when first used (PEP 562), so a module that only needs the engine's words
-(`orchestrator.engine.messages`: the reports, the CLI's step words) does not bring in
-the transports (paramiko, netmiko) that running a step needs."""
+`from orchestrator.engine import Engine` works as ever, but the engine (which brings every
+transport: paramiko, netmiko, pymodbus) is imported only when one of these names is first
+asked for, not by whoever imports a light submodule such as orchestrator.engine.messages:
+`dr backup run` uses the messages and never the engine, and its start is measured
+against raw restic (bench/backup_vs_restic.py).
+"""
 
 from __future__ import annotations
 
-from importlib import import_module
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -24,7 +24,7 @@ from backups.actions.restore_test import restore_test
 from backups.actions.run import run_backup
 from lab import local_target
 from lab.observed_record import record_lab_observation
-from orchestrator.cli import main, report_cmd
+from orchestrator.cli import main
 from orchestrator.engine import Engine, RunbookRegistry, RunOptions
 from orchestrator.errors import EXIT_BAD_INPUT, DrError
 from orchestrator.incidents import IncidentStore, Scope
@@ -57,8 +57,6 @@ class Done:
 def dr_report(db: str, *args: str) -> Done:
     """`dr report ...` in this process (each new Python costs seconds of imports); DrError
     maps to its exit code and message as `orchestrator.cli.main.run` does."""
-    if not any(group.name == "report" for group in main.app.registered_groups):
-        main.app.add_typer(report_cmd.app, name="report")
     result = CliRunner().invoke(main.app, ["report", *args], env={"DR_DB": db})
     if isinstance(result.exception, DrError):
         return Done(result.exception.exit_code, result.stdout, f"error: {result.exception.message}")

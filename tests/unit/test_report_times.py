@@ -13,7 +13,7 @@ from pathlib import Path
 import html5lib
 from typer.testing import CliRunner
 
-from orchestrator.cli import main, report_cmd
+from orchestrator.cli import main
 from orchestrator.incidents import IncidentStore
 from orchestrator.journal import Journal
 from orchestrator.journal.records import MeasurementRecord, RunRecord
@@ -70,8 +70,6 @@ def _drill(journal: Journal, run_id: str, inventory: Path, incident_id: str | No
 
 
 def _report(db: str, *args: str) -> str:
-    if not any(group.name == "report" for group in main.app.registered_groups):
-        main.app.add_typer(report_cmd.app, name="report")
     result = CliRunner().invoke(main.app, ["report", *args], env={"DR_DB": db})
     assert result.exit_code == 0, (result.stdout, result.exception)
     return result.stdout
