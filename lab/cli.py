@@ -9,9 +9,8 @@ import typer
 from rich.markup import escape
 
 from lab.faults import FAULTS
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.options import DbOption, JsonOption, open_journal
-from orchestrator.cli.summary import print_json
 
 if TYPE_CHECKING:
     from lab.lab import Lab

@@ -8,18 +8,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backups.actions.check import check_set
 from backups.actions.init import init_set
-from backups.actions.list import list_backups
 from backups.actions.prune import prune_set
 from backups.actions.run import run_backup
 from backups.context import BackupContext, ProgressSink
 from backups.restic.backup import BackupStatus
 from backups.results import BackupResult
 from orchestrator.cli import backup_pitr, find_clean_cmd, rewind_cmd
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.options import (
     DbOption,
     InventoryOption,
@@ -27,8 +25,6 @@ from orchestrator.cli.options import (
     journal_opener,
     open_journal,
 )
-from orchestrator.cli.summary import print_json
-from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.errors import EXIT_FAILED, UserInputError
 from orchestrator.inventory import format_duration, load_inventory
 from orchestrator.shown_times import shown_time, zone_of
@@ -116,6 +112,11 @@ def list_(
 ) -> None:
     """The set's backup runs in its repository, newest last, and the RPO clock (a
     postgres-pitr set: base backups, archived WAL and the recovery window)."""
+    # Imported here, as the progress bars below: `dr backup run` does not load them
+    # before its restic starts (bench/backup_vs_restic.py).
+    from backups.actions.list import list_backups
+    from orchestrator.cli.tables import folding_table, print_table
+
     loaded = load_inventory(inventory)
     if backup_pitr.is_pitr_set(loaded, name):
         backup_pitr.list_(loaded, name, db, json_out)
@@ -216,6 +217,8 @@ def _progress_bars(*, enabled: bool) -> Iterator[ProgressSink | None]:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
     with Progress(*columns, console=error_console, transient=True) as bars:
         tasks: dict[str, Any] = {}

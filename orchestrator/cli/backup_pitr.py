@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.options import journal_opener
-from orchestrator.cli.summary import print_json
-from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.errors import EXIT_FAILED, UserInputError
 from orchestrator.inventory import Inventory, PitrBackupSet, format_duration
 from orchestrator.shown_times import shown_time, zone_of
@@ -134,6 +132,10 @@ def _made(entry: dict[str, Any]) -> str:
 
 
 def _print_repository(repo: dict[str, Any], zone: tzinfo) -> None:
+    # Imported here: backup_cmd imports this module, and `dr backup run` of a restic set
+    # does not load rich's tables before its restic starts.
+    from orchestrator.cli.tables import folding_table, print_table
+
     console.print(f"[bold]repo{repo['repository']}[/] {escape(repo['location'])}")
     if repo["error"]:
         console.print(f"  [bold red]error:[/] {escape(repo['error'])}")

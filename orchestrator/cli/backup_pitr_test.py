@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.options import journal_opener
-from orchestrator.cli.summary import print_json
 from orchestrator.inventory import Inventory, format_duration
 
 if TYPE_CHECKING:

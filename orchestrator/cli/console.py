@@ -9,6 +9,7 @@ and is not affected.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -42,3 +43,9 @@ class SafeConsole(Console):
 console = SafeConsole(highlight=False, emoji=False)
 # soft_wrap: an error line such as FILE:LINE: field: message must stay one line when piped.
 error_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def print_json(console: Console, document: Any) -> None:
+    # Plain print: rich would wrap long lines and break the JSON for a program reading it.
+    console.file.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    console.file.flush()

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, journal_opener
-from orchestrator.cli.summary import print_json
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import Inventory, PitrBackupSet, load_inventory
 from orchestrator.shown_times import shown_time, zone_of

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.incident_input import moment, reporting_days
 from orchestrator.cli.incident_view import incident_document, print_incident, print_list
 from orchestrator.cli.options import (
@@ -24,7 +24,6 @@ from orchestrator.cli.options import (
     open_journal,
     operator_name,
 )
-from orchestrator.cli.summary import print_json
 from orchestrator.errors import EXIT_FAILED
 from orchestrator.identity import check_claim, incident_rights
 from orchestrator.incidents import IncidentStore, handling

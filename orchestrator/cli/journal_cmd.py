@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console
+from orchestrator.cli.console import console, print_json
 from orchestrator.cli.options import DbOption, JsonOption, open_existing_journal, open_journal
-from orchestrator.cli.summary import print_json
 from orchestrator.errors import EXIT_FAILED, UserInputError
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli.console import console
+from orchestrator.cli.console import console, print_json
 from orchestrator.cli.options import (
     InventoryOption,
     JsonOption,
@@ -18,7 +18,6 @@ from orchestrator.cli.options import (
     open_registry,
     parse_params,
 )
-from orchestrator.cli.summary import print_json
 from orchestrator.engine.plan import make_plan
 from orchestrator.engine.preflight import check_readiness
 from orchestrator.errors import EXIT_FAILED, PlanRefused

@@ -14,9 +14,8 @@ from backups.actions.restore_test import restore_test as run_restore_test
 from backups.context import BackupContext
 from backups.restore.record import PASSED, RestoreTestRecord
 from orchestrator.cli import backup_pitr, backup_pitr_test
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, open_journal
-from orchestrator.cli.summary import print_json
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import format_duration, load_inventory
 from orchestrator.shown_times import shown_time, zone_of

@@ -12,10 +12,9 @@ from urllib.parse import urlsplit
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console
+from orchestrator.cli.console import console, print_json
 from orchestrator.cli.find_clean_cmd import parse_time
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption, open_journal
-from orchestrator.cli.summary import print_json
 from orchestrator.errors import UserInputError
 from orchestrator.inventory import BackupSet, Inventory, PitrBackupSet, SecretRef, load_inventory
 from orchestrator.shown_times import shown_time, zone_of

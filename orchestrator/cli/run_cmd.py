@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.acting import acting_person
-from orchestrator.cli.console import console, error_console
+from orchestrator.cli.console import console, error_console, print_json
 from orchestrator.cli.live_view import LiveView, TerminalOperator
 from orchestrator.cli.options import (
     DbOption,
@@ -27,7 +27,7 @@ from orchestrator.cli.options import (
     parse_params,
 )
 from orchestrator.cli.plan_view import print_plan
-from orchestrator.cli.summary import print_json, print_run
+from orchestrator.cli.summary import print_run
 from orchestrator.engine import Engine, RunOptions, RunOutcome, approvals
 from orchestrator.engine.admission import admit_run
 from orchestrator.engine.plan import make_plan

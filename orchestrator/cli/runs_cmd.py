@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console
+from orchestrator.cli.console import console, print_json
 from orchestrator.cli.options import (
     DbOption,
     JsonOption,
@@ -18,7 +18,7 @@ from orchestrator.cli.options import (
     open_registry,
 )
 from orchestrator.cli.step_words import status_word
-from orchestrator.cli.summary import print_json, print_run
+from orchestrator.cli.summary import print_run
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.journal.run_document import run_document
 from orchestrator.shown_times import run_zone, shown_time, zone_at

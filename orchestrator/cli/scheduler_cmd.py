@@ -12,9 +12,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from orchestrator.cli.console import console
+from orchestrator.cli.console import console, print_json
 from orchestrator.cli.options import DbOption, InventoryOption, JsonOption
-from orchestrator.cli.summary import print_json
 from orchestrator.cli.tables import folding_table, print_table
 from orchestrator.durations import parse_seconds
 from orchestrator.errors import UserInputError

@@ -6,7 +6,6 @@ the inventory's zone with the zone said (orchestrator/shown_times.py)."""
 
 from __future__ import annotations
 
-import json
 from datetime import tzinfo
 from typing import Any
 
@@ -24,12 +23,6 @@ _HEADINGS = {
     "status": Text("状态", "status"),
     "result": Text("结果", "result"),
 }
-
-
-def print_json(console: Console, document: Any) -> None:
-    # Plain print: rich would wrap long lines and break the JSON for a program reading it.
-    console.file.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-    console.file.flush()
 
 
 def print_run(console: Console, doc: dict[str, Any], lang: Lang, zone: tzinfo) -> None:
