@@ -62,21 +62,20 @@ class BackupContext:
             stale_after_seconds=self.backup_set.lock_stale_after,
         )
 
-    def session(self, *, version_later: bool = False) -> RepositorySession:
-        """The set's main repository (`version_later`: see `RepositorySession.open`)."""
-        return self._open("main", self.backup_set.main_repository, version_later=version_later)
+    def session(self) -> RepositorySession:
+        """The set's main repository."""
+        return self._open("main", self.backup_set.main_repository)
 
     def copy_session(self) -> RepositorySession | None:
         """The copy_to repository, if the set has one."""
         target = self.backup_set.copy_to
         return None if target is None else self._open("copy", target)
 
-    def _open(self, key: str, target: Any, *, version_later: bool = False) -> RepositorySession:
+    def _open(self, key: str, target: Any) -> RepositorySession:
         if key not in self._sessions:
             self._sessions[key] = RepositorySession.open(
                 repository_of(target), self.masker, lock_policy=self.lock_policy,
                 on_event=self.record, timeout=self.backup_set.timeouts.restic,
-                version_later=version_later,
             )  # fmt: skip
         return self._sessions[key]
 

@@ -63,7 +63,7 @@ class RepositorySession:
         self,
         repository: Repository,
         runner: Runner,
-        version: Version | None,
+        version: Version,
         *,
         program: str,
         lock_policy: LockPolicy,
@@ -72,7 +72,7 @@ class RepositorySession:
     ) -> None:
         self.repository = repository
         self.runner = runner
-        self._version = version
+        self.version = version
         self.program = program
         self.lock_policy = lock_policy
         self._on_event = on_event or (lambda kind, data: None)
@@ -90,27 +90,16 @@ class RepositorySession:
         lock_policy: LockPolicy,
         on_event: EventSink | None = None,
         timeout: float | None = None,
-        version_later: bool = False,
     ) -> RepositorySession:
-        """Resolve the repository's secrets (failing early) and detect restic's version
-        (refusing one too old), or with `version_later` when first needed (`version`)."""
+        """Resolve the repository's secrets (failing early) and detect restic's version."""
         repository.secrets(masker)
         runner = Runner(masker)
         program = restic_program()
-        version = None if version_later else detect_version(runner, program)
+        version = detect_version(runner, program)
         return cls(
             repository, runner, version, program=program, lock_policy=lock_policy,
             on_event=on_event, timeout=timeout,
         )  # fmt: skip
-
-    @property
-    def version(self) -> Version:
-        """restic's version, asked once. `dr backup run` asks it beside the files'
-        restic rather than before it: one restic process less ahead of the backup
-        (bench/backup_vs_restic.py)."""
-        if self._version is None:
-            self._version = detect_version(self.runner, self.program)
-        return self._version
 
     # -- environment ------------------------------------------------------------------
 

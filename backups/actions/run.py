@@ -60,9 +60,8 @@ def _finish(ctx: BackupContext, result: BackupResult, started: float) -> None:
 
 
 def _back_up(ctx: BackupContext, result: BackupResult, at: datetime | None) -> None:
-    # restic's version is asked beside the files' restic (`_alongside_restic`), which is
-    # then refused if too old: the run fails, its restic stopped, as on any failure there.
-    session = ctx.session(version_later=True)
+    session = ctx.session()
+    result.restic_version = str(session.version)
     paths = list(ctx.backup_set.paths)
     cache = HashCache.for_set(ctx.backup_set.name, session.repository.location)
     # What restic names as it stores the files: the manifest's list of them.
@@ -168,8 +167,6 @@ def _alongside_restic(
         )
     )
     ctx.release_journal()
-    # Asked here, not before the files' restic starts: one restic process less ahead of it.
-    result.restic_version = str(session.version)
     hashed = mf.hash_tree(paths, cache)
     cache.stage()
     return hashed
