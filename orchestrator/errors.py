@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.text import Text
+from orchestrator.text import Text, as_text
 
 # The exit codes of `dr`; README.md ("Exit codes") documents them for operators and scripts.
 EXIT_OK = 0
@@ -144,7 +144,7 @@ class StepFailed(DrError):
     a Text: the journal keeps its English, the operator reads the run's language."""
 
     def __init__(self, message: str | Text) -> None:
-        self.text = message if isinstance(message, Text) else Text(zh=message, en=message)
+        self.text = as_text(message)
         super().__init__(self.text.en)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import locale
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 Lang = Literal["zh", "en"]
 
@@ -22,6 +22,12 @@ class Text:
 
     def to_dict(self) -> dict[str, str]:
         return {"zh": self.zh, "en": self.en}
+
+
+@overload
+def as_text(value: Text | str) -> Text: ...
+@overload
+def as_text(value: Text | str | None) -> Text | None: ...
 
 
 def as_text(value: Text | str | None) -> Text | None:

@@ -16,7 +16,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import DrError, HostKeyRejected, JournalError, StepFailed
 from orchestrator.journal.records import StepRecord
 from orchestrator.runbook import StepKind, Verdict, seconds
-from orchestrator.text import Lang, Text
+from orchestrator.text import Lang, Text, as_text
 
 if TYPE_CHECKING:
     from orchestrator.inventory import Host
@@ -93,7 +93,7 @@ def _run_on_host(
             if step.kind is StepKind.ACTION and step.verify_fn is not None:
                 verdict = _evaluate(step.verify_fn, args, step.timeout)
                 if not verdict.ok:
-                    raise _NotInEffect(_text(verdict.detail))
+                    raise _NotInEffect(as_text(verdict.detail))
             journal.step_finished(
                 state.run_id, planned.path, name, kind=step.kind, status="succeeded", result=result
             )
@@ -241,7 +241,7 @@ def _wait_until(
         remaining = max(1.0, timeout - (time.monotonic() - started))
         verdict = _evaluate(step.fn, args, remaining)
         polls += 1
-        detail = _text(verdict.detail)
+        detail = as_text(verdict.detail)
         now = time.monotonic()
         held_since = (held_since or now) if verdict.ok else None
         if held_since is not None and now - held_since >= hold:
@@ -282,7 +282,7 @@ def _judge(kind: StepKind, value: Any) -> Any:
     if kind is StepKind.CHECK:
         verdict = _as_verdict(value)
         if not verdict.ok:
-            raise _CheckFailed(_text(verdict.detail))
+            raise _CheckFailed(as_text(verdict.detail))
         return {"ok": True, **_detail_record(verdict.detail)}
     return jsonable(value)
 
@@ -310,10 +310,6 @@ def _detail_record(detail: str | Text) -> dict[str, str]:
     if isinstance(detail, Text):
         return {"detail": detail.en, "detail_zh": detail.zh}
     return {"detail": detail}
-
-
-def _text(detail: str | Text) -> Text:
-    return detail if isinstance(detail, Text) else Text(zh=detail, en=detail)
 
 
 def _summary(result: Any, lang: Lang) -> str:

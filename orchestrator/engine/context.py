@@ -198,12 +198,11 @@ class StepContext:
         `since`, newest first; read only. The run's journal is the scheduler's too where
         both are given the same `--db` / `DR_DB` (the lag gate reads the lag watch's
         samples this way)."""
-        return self._state.journal.recent_events(kinds, since)
+        return self._state.journal.events(kinds=kinds, since=since, newest_first=True)
 
     def note(self, message: str | Text) -> None:
         """A line for the operator and the record."""
         text = as_text(message)
-        assert text is not None
         self._state.journal.append(
             "note", run_id=self.run_id, step_id=self.path, data={"text": text.to_dict()}
         )
@@ -222,7 +221,6 @@ class StepContext:
         DOMAIN.md (e.g. a core host failed: orange, equipment). Journaled as an
         `alert_level` event; incidents read these to raise their own level."""
         text = as_text(reason)
-        assert text is not None
         self._state.journal.append(
             "alert_level",
             run_id=self.run_id,
@@ -268,7 +266,7 @@ class StepContext:
         """The newest data that survived (snapshot time, last replayed transaction): RPO.
         `source` says where that moment came from; the journal keeps its English as
         `source` and its Chinese beside it."""
-        said = source if isinstance(source, Text) else Text(zh=source, en=source)
+        said = as_text(source)
         with self._state.lock:
             self._state.markers["last_data_point"] = _aware(at)
             self._state.data_point_source = said

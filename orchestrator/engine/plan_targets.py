@@ -115,16 +115,16 @@ class PlanContext:
         target = self.inventory.host(host) if isinstance(host, str) else host
         address = f"{target.ssh.user}@{target.address}:{target.ssh.port}"
         self.touches.append(
-            Touch("ssh", target.name, address, commands, None, _note(note), changes)
+            Touch("ssh", target.name, address, commands, None, as_text(note), changes)
         )
 
     def local(self, *commands: str, note: Text | str = "") -> None:
-        self.touches.append(Touch("local", "local", "this machine", commands, None, _note(note)))
+        self.touches.append(Touch("local", "local", "this machine", commands, None, as_text(note)))
 
     def person(self, *tasks: Text | str, note: Text | str = "") -> None:
         """What a person does (a manual fence, a cable swap by hand, a branch call), in
         each language (plain text reads the same in both)."""
-        said = [_note(task) for task in tasks]
+        said = [as_text(task) for task in tasks]
         self.touches.append(
             Touch(
                 "person",
@@ -132,14 +132,14 @@ class PlanContext:
                 "on site",
                 tuple(t.en for t in said),
                 None,
-                _note(note),
+                as_text(note),
                 commands_zh=tuple(t.zh for t in said),
             )
         )
 
     def http(self, url: str, note: Text | str = "") -> None:
         self.touches.append(
-            Touch("http", "service", url, (f"GET {url}",), None, _note(note), False)
+            Touch("http", "service", url, (f"GET {url}",), None, as_text(note), False)
         )
 
     def switch(
@@ -173,7 +173,7 @@ class PlanContext:
         if operation == "save" and not lines:
             return  # the inventory does not ask this switch to save: nothing is sent
         address = f"{switch.username}@{switch.address}:{switch.port} ({switch.device_type})"
-        given = _note(note)
+        given = as_text(note)
         said = Text(
             "；".join(x for x in (given.zh, how.zh) if x),
             "; ".join(x for x in (given.en, how.en) if x),
@@ -195,18 +195,16 @@ class PlanContext:
     def ups(self, name: str, *commands: str, note: Text | str = "", changes: bool = True) -> None:
         ups = self.inventory.ups(name)
         address = f"upsd {ups.nut_host}:{ups.nut_port} (UPS {ups.ups_name})"
-        self.touches.append(Touch("ups", name, address, commands, None, _note(note), changes))
+        self.touches.append(Touch("ups", name, address, commands, None, as_text(note), changes))
 
     def generator(
         self, name: str, *commands: str, note: Text | str = "", changes: bool = True
     ) -> None:
         gen = self.inventory.generator(name)
         address = f"Modbus TCP {gen.modbus_host}:{gen.modbus_port} unit {gen.unit_id}"
-        self.touches.append(Touch("generator", name, address, commands, None, _note(note), changes))
-
-
-def _note(note: Text | str) -> Text:
-    return as_text(note) or NO_NOTE
+        self.touches.append(
+            Touch("generator", name, address, commands, None, as_text(note), changes)
+        )
 
 
 def switch_lines(

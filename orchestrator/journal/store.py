@@ -318,27 +318,25 @@ class Journal:
                 for r in conn.execute(query)
             ]
 
-    def events(self, run_id: str | None = None, kinds: tuple[str, ...] = ()) -> list[EventRecord]:
+    def events(
+        self,
+        run_id: str | None = None,
+        kinds: tuple[str, ...] = (),
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+    ) -> list[EventRecord]:
+        """Events in the order appended (`newest_first`: the other way); `since`: only
+        those appended at or after it, a look back over the last hours without reading
+        the whole journal (`at` is UTC ISO text, which sorts as time does)."""
         cols = schema.events.c
-        query = select(schema.events).order_by(cols.seq)
+        query = select(schema.events).order_by(cols.seq.desc() if newest_first else cols.seq)
         if run_id is not None:
             query = query.where(cols.run_id == run_id)
         if kinds:
             query = query.where(cols.kind.in_(kinds))
-        with self._engine.connect() as conn:
-            return [EventRecord.from_row(r) for r in conn.execute(query)]
-
-    def recent_events(self, kinds: tuple[str, ...], since: datetime) -> list[EventRecord]:
-        """Events of `kinds` appended at or after `since`, newest first: a look back over
-        the last hours without reading the whole journal (`at` is UTC ISO text, which
-        sorts as time does)."""
-        cols = schema.events.c
-        bound = since.astimezone(UTC).isoformat(timespec="microseconds")
-        query = (
-            select(schema.events)
-            .where(cols.kind.in_(kinds), cols.at >= bound)
-            .order_by(cols.seq.desc())
-        )
+        if since is not None:
+            query = query.where(cols.at >= since.astimezone(UTC).isoformat(timespec="microseconds"))
         with self._engine.connect() as conn:
             return [EventRecord.from_row(r) for r in conn.execute(query)]
 

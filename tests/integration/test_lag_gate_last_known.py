@@ -100,7 +100,9 @@ def test_a_stream_cut_before_the_primary_died_is_seen_against_its_last_known_pos
     lag_watch.lag_watch(env=watch)  # it no longer answers: a sample without its position
 
     journal = Journal(journal_url)
-    samples = journal.recent_events((SAMPLE_KIND,), datetime.now(UTC) - lookback(60))
+    samples = journal.events(
+        kinds=(SAMPLE_KIND,), since=datetime.now(UTC) - lookback(60), newest_first=True
+    )
     assert samples[0].data["positions"]["primary"] is None
     standby = pair.standby.standby_status()
     # The standby alone has replayed all it received: it reads as caught up.

@@ -60,7 +60,9 @@ def _sample(
 
 
 def _find(journal: Journal, *, primary: str = "dc-a", standby: str = "dc-b", interval: float = 60):
-    samples = journal.recent_events((SAMPLE_KIND,), NOW - lookback(interval))
+    samples = journal.events(
+        kinds=(SAMPLE_KIND,), since=NOW - lookback(interval), newest_first=True
+    )
     return newest_position(samples, pair="credit", primary=primary, standby=standby)
 
 
