@@ -31,6 +31,7 @@ from orchestrator.postgresql.last_known_primary import (
     lookback,
     newest_position,
 )
+from orchestrator.postgresql.status import wal_position
 from orchestrator.scheduler import jobs, lag_watch
 from tests.support.streaming_pair import (
     Pair,
@@ -147,3 +148,42 @@ def test_a_stream_cut_before_the_primary_died_is_seen_against_its_last_known_pos
     [note] = [n for n in notes if "never received" in n["en"]]
     assert "the lag watch had no reading of the primary" in note["en"]
     assert "scheduler.lag_check_interval" in note["en"] and "从未收到" in note["zh"]
+
+
+# A county union's busy hour: the stream cut, then a few hundred MB of WAL (many 16 MB
+# segments) written before the primary dies. The bytes behind must be counted across
+# segment and LSN high-word boundaries, against what the primary itself reported.
+COUNTY_WAL_BYTES = 300 * 1024 * 1024
+
+
+def test_hundreds_of_mb_written_after_the_cut_count_in_full_against_the_last_position(
+    cut_pair: Pair, tmp_path: Path, sshd_server
+):
+    pair = cut_pair
+    inventory = pair_inventory(tmp_path, sshd_server, pair, rpo="1s", max_lag_on_failover=4096)
+    journal_url = dr_environment(tmp_path)["DR_DB"]
+    watch = jobs.JobEnvironment(inventory, journal_url, tmp_path / "textfile")
+    pair.standby.stop_streaming()
+    started = wal_position(str(pair.primary.standby_status().current_lsn))
+    pair.primary.psql(
+        "INSERT INTO ledger (note) SELECT repeat(md5(g::text), 32) "
+        f"FROM generate_series(1, {COUNTY_WAL_BYTES // 1024}) AS g",
+        pair.database,
+    )
+    [alert] = lag_watch.lag_watch(env=watch)
+    written_to = wal_position(str(pair.primary.standby_status().current_lsn))
+    assert written_to - started >= COUNTY_WAL_BYTES  # the load really wrote that much WAL
+    pair.primary.stop("immediate")
+
+    samples = Journal(journal_url).events(
+        kinds=(SAMPLE_KIND,), since=datetime.now(UTC) - lookback(60), newest_first=True
+    )
+    known = newest_position(samples, pair="credit", primary="dc-a", standby="dc-b")
+    assert known is not None
+    standby = pair.standby.standby_status()
+    lag = measure(standby, None, known)
+    # Exactly the primary's reported position minus what the standby replayed.
+    assert lag.bytes == wal_position(known.lsn) - wal_position(str(standby.replay_lsn))
+    assert lag.bytes >= COUNTY_WAL_BYTES and alert["lag"]["bytes"] >= COUNTY_WAL_BYTES
+    assert not judge(lag, LIMIT).within
+    assert f"{lag.bytes:,}" in lag.describe().en
